@@ -1,0 +1,1 @@
+"""Load tests of the ingest path: payload generators, locustfiles, campaigns."""

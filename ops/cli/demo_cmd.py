@@ -1,0 +1,80 @@
+"""`ops demo`: the main job on the embedded local platform, end to end."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from ops.cli.context import ENV_OPTION, cli_context
+from ops.cli.output import console
+from ops.demo import run
+from ops.errors import ExitCode
+from ops.inventory import load_inventory
+from ops.local.platform import LocalPlatform
+from ops.telemetry.tracing import traced_command
+
+
+@traced_command
+def demo(
+    ctx: typer.Context,
+    env: str = ENV_OPTION,
+    records: int = typer.Option(400, "--records", min=2, max=20000, help="Valid records to send."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the payload generator."),
+    down: bool = typer.Option(False, "--down", help="Stop the local platform at the end."),
+) -> None:
+    """Run the main job: inventory check, local platform, real ingest traffic, a report."""
+    context = cli_context(ctx)
+    inventory = load_inventory(context.inventory)
+    environment = inventory.environment(env)
+    console.print(
+        f"[green]1/4[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
+    )
+    platform = LocalPlatform(environment, context.state())
+    with console.status("starting the local platform (emulator, PostgreSQL, ingest)..."):
+        record = run.start_platform(platform)
+    console.print(
+        f"[green]2/4[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
+    )
+    run_id = run.new_run_id()
+    with console.status(f"sending {records} records to the ingest service..."):
+        burst = run.run_traffic(record, run_id, records, seed)
+    stored, stored_invalid = run.count_stored(platform, record, run_id)
+    outcome = run.DemoOutcome(run_id, burst, stored, stored_invalid, run.slo_checks(environment, burst))
+    console.print(
+        f"[green]3/4[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
+        f"{burst.rejected_as_expected} invalid rejected ({burst.throughput_rps:.0f} req/s)"
+    )
+    outcome.report = run.write_demo_report(context.state().reports_dir / f"demo-{run_id}", inventory, outcome)
+    _summary(outcome)
+    console.print(f"[green]4/4[/] report: {outcome.report.html} (also report.md, report.json)")
+    if down:
+        platform.down()
+        console.print("local platform stopped")
+    else:
+        console.print("the local platform is still up: `ops local status`, `ops local down`")
+    if not outcome.data_ok:
+        console.print("[red]data check failed[/]: stored records do not match accepted ones")
+        raise typer.Exit(ExitCode.FAILURE)
+    if not outcome.slo_met:
+        raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
+
+
+def _summary(outcome: run.DemoOutcome) -> None:
+    table = Table("check", "objective", "measured", "result", title=f"demo {outcome.run_id}")
+    table.add_row(
+        "accepted records stored",
+        f"{outcome.burst.accepted}",
+        f"{outcome.stored}",
+        "[green]ok[/]" if outcome.stored == outcome.burst.accepted else "[red]MISMATCH[/]",
+    )
+    table.add_row(
+        "invalid records stored",
+        "0",
+        f"{outcome.stored_invalid}",
+        "[green]ok[/]"
+        if outcome.stored_invalid == 0 and not outcome.burst.wrongly_accepted
+        else "[red]FAIL[/]",
+    )
+    for measure, objective, measured, met in outcome.slo_checks:
+        table.add_row(measure, objective, measured, "[green]met[/]" if met else "[red]missed[/]")
+    console.print(table)

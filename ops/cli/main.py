@@ -1,0 +1,105 @@
+"""The `ops` entry point: global options, sub-commands, and one-line errors with exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
+
+from ops import __version__
+from ops.aws.clients import AwsTarget
+from ops.cli import demo_cmd, inventory_cmd, local_cmd
+from ops.cli.context import CliContext
+from ops.cli.output import console, print_error
+from ops.errors import ExitCode, OpsError
+from ops.inventory.loader import default_inventory_path
+from ops.telemetry.logs import LogFormat, configure_logging
+from ops.telemetry.tracing import setup_tracing, shutdown_tracing
+
+app = typer.Typer(
+    name="ops",
+    help="platform-ops: observability as code, DR runbooks and load-test campaigns.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(inventory_cmd.app, name="inventory")
+app.add_typer(local_cmd.app, name="local")
+app.command(name="demo")(demo_cmd.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"platform-ops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    inventory: Path | None = typer.Option(
+        None, "--inventory", envvar="OPS_INVENTORY", help="The inventory file (default: platform.yaml)."
+    ),
+    state_dir: Path | None = typer.Option(
+        None,
+        "--state-dir",
+        envvar="OPS_STATE_DIR",
+        help="Where the local platform keeps its state.",
+    ),
+    profile: str | None = typer.Option(None, "--profile", help="AWS profile (else AWS_PROFILE)."),
+    region: str | None = typer.Option(None, "--region", help="AWS region (else the inventory's)."),
+    endpoint_url: str | None = typer.Option(
+        None, "--endpoint-url", envvar="OPS_AWS_ENDPOINT_URL", help="Send every AWS call here."
+    ),
+    log_format: str = typer.Option("text", "--log-format", help="text or json."),
+    log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning, error."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+) -> None:
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter(f"{log_format!r}: use text or json", param_hint="--log-format")
+    level: LogFormat = "json" if log_format == "json" else "text"
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise typer.BadParameter(
+            f"{log_level!r}: use debug, info, warning or error", param_hint="--log-level"
+        )
+    configure_logging(level, log_level)
+    ctx.obj = CliContext(
+        inventory or default_inventory_path(), state_dir, AwsTarget(profile, region, endpoint_url)
+    )
+
+
+def main() -> None:
+    """Run the CLI; every failure is a one-line message and a documented exit code."""
+    setup_tracing()
+    try:
+        app()
+    except OpsError as error:
+        print_error(str(error))
+        sys.exit(error.exit_code)
+    except (NoCredentialsError, NoRegionError, ProfileNotFound) as error:
+        print_error(f"AWS configuration: {error}; set --profile/--region or AWS_PROFILE/AWS_REGION")
+        sys.exit(ExitCode.BAD_INPUT)
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        print_error(f"AWS {error.operation_name} failed: {info.get('Code')}: {info.get('Message')}")
+        sys.exit(ExitCode.FAILURE)
+    except EndpointConnectionError as error:
+        print_error(f"cannot reach AWS: {error}")
+        sys.exit(ExitCode.FAILURE)
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        sys.exit(ExitCode.INTERRUPTED)
+    finally:
+        shutdown_tracing()
+
+
+if __name__ == "__main__":
+    main()

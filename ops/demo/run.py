@@ -1,0 +1,155 @@
+"""The demo's steps: inventory check, local platform up, a burst of real traffic, a check
+that every accepted record (and no rejected one) is in PostgreSQL, and a report."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from loadtest.payloads import PayloadGenerator
+from ops.demo.traffic import BurstResult, percentile, send_burst
+from ops.inventory.environment import Environment
+from ops.inventory.loader import Inventory
+from ops.local.platform import LocalPlatform
+from ops.local.state import PlatformRecord
+from ops.report.charts import bar_chart
+from ops.report.writer import ReportPaths, Section, write_report
+from ops.telemetry.tracing import span
+
+INGEST_SLO = "ingest"
+
+
+@dataclass
+class DemoOutcome:
+    run_id: str
+    burst: BurstResult
+    stored: int
+    stored_invalid: int
+    slo_checks: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    report: ReportPaths | None = None
+
+    @property
+    def data_ok(self) -> bool:
+        return (
+            self.stored == self.burst.accepted
+            and self.stored_invalid == 0
+            and not self.burst.wrongly_accepted
+        )
+
+    @property
+    def slo_met(self) -> bool:
+        return all(ok for *_, ok in self.slo_checks)
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def start_platform(platform: LocalPlatform) -> PlatformRecord:
+    with span("demo.local_up"):
+        return platform.up()
+
+
+def run_traffic(record: PlatformRecord, run_id: str, count: int, seed: int) -> BurstResult:
+    with span("demo.traffic", records=count):
+        return send_burst(record.ingest_url, PayloadGenerator(run_id, seed=seed), count)
+
+
+def count_stored(platform: LocalPlatform, record: PlatformRecord, run_id: str) -> tuple[int, int]:
+    """Rows of this run that reached the database: (valid ids, ids of invalid records)."""
+    endpoint = platform.warehouse_endpoint(record)
+    with span("demo.verify"), psycopg.connect(endpoint.conninfo) as conn:
+        valid = conn.execute(
+            "SELECT (SELECT count(*) FROM financial_transactions WHERE transaction_id LIKE %(tx)s)"
+            " + (SELECT count(*) FROM insurance_claims WHERE claim_id LIKE %(ic)s)",
+            {"tx": f"TX-{run_id}-%", "ic": f"IC-{run_id}-%"},
+        ).fetchone()
+        invalid = conn.execute(
+            "SELECT (SELECT count(*) FROM financial_transactions WHERE transaction_id LIKE %(bad)s)"
+            " + (SELECT count(*) FROM insurance_claims WHERE claim_id LIKE %(bad)s)",
+            {"bad": f"BAD-{run_id}-%"},
+        ).fetchone()
+    return int(valid[0] if valid else 0), int(invalid[0] if invalid else 0)
+
+
+def slo_checks(env: Environment, burst: BurstResult) -> list[tuple[str, str, str, bool]]:
+    """(measure, objective, measured, met) for the ingest SLO of the environment."""
+    slo = env.spec.slos.get(INGEST_SLO)
+    if slo is None:
+        return []
+    p95, p99 = percentile(burst.latencies_ms, 95), percentile(burst.latencies_ms, 99)
+    return [
+        ("p95 latency", f"<= {slo.p95_ms:g} ms", f"{p95:.1f} ms", p95 <= slo.p95_ms),
+        ("p99 latency", f"<= {slo.p99_ms:g} ms", f"{p99:.1f} ms", p99 <= slo.p99_ms),
+        (
+            "error rate",
+            f"<= {slo.error_rate:.2%}",
+            f"{burst.error_rate:.2%}",
+            burst.error_rate <= slo.error_rate,
+        ),
+        (
+            "throughput",
+            f">= {slo.min_throughput_rps:g} req/s",
+            f"{burst.throughput_rps:.0f} req/s",
+            burst.throughput_rps >= slo.min_throughput_rps,
+        ),
+    ]
+
+
+def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) -> ReportPaths:
+    burst = outcome.burst
+    buckets = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000]
+    labels = [f"<={b}" for b in buckets] + [">1000"]
+    counts = [0] * (len(buckets) + 1)
+    for latency in burst.latencies_ms:
+        counts[next((i for i, b in enumerate(buckets) if latency <= b), len(buckets))] += 1
+    traffic = Section(
+        "Ingest traffic",
+        ("measure", "value"),
+        [
+            ("records sent", str(burst.sent)),
+            ("accepted", str(burst.accepted)),
+            ("stored in PostgreSQL", str(outcome.stored)),
+            ("invalid records rejected with 4xx", str(burst.rejected_as_expected)),
+            ("invalid records stored", str(outcome.stored_invalid)),
+            ("failed (5xx or no answer)", str(burst.failed)),
+            ("throughput", f"{burst.throughput_rps:.0f} req/s"),
+            (
+                "p50 / p95 / p99",
+                " / ".join(f"{percentile(burst.latencies_ms, q):.1f} ms" for q in (50, 95, 99)),
+            ),
+        ],
+        chart_svg=bar_chart(labels, [float(c) for c in counts], "requests by latency (ms)"),
+    )
+    slos = Section(
+        "Ingest SLO (local environment)",
+        ("measure", "objective", "measured", "met"),
+        [(m, o, v, "yes" if ok else "NO") for m, o, v, ok in outcome.slo_checks],
+    )
+    data = {
+        "run_id": outcome.run_id,
+        "inventory": {"file": inventory.source, "environments": sorted(inventory.environments)},
+        "traffic": {
+            "sent": burst.sent,
+            "accepted": burst.accepted,
+            "duplicates": burst.duplicates,
+            "failed": burst.failed,
+            "rejected_as_expected": burst.rejected_as_expected,
+            "wrongly_accepted": burst.wrongly_accepted,
+            "duration_s": round(burst.duration_s, 3),
+            "throughput_rps": round(burst.throughput_rps, 1),
+            "latency_ms": {f"p{q}": round(percentile(burst.latencies_ms, q), 2) for q in (50, 95, 99)},
+        },
+        "stored": outcome.stored,
+        "stored_invalid": outcome.stored_invalid,
+        "data_ok": outcome.data_ok,
+        "slo": [
+            dict(zip(("measure", "objective", "measured", "met"), c, strict=True)) for c in outcome.slo_checks
+        ],
+        "slo_met": outcome.slo_met,
+    }
+    return write_report(folder, f"platform-ops demo {outcome.run_id}", data, [traffic, slos])

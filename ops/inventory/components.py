@@ -1,0 +1,202 @@
+"""One model per kind of platform component, keyed by `kind` in platform.yaml."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from ops.inventory.types import STRICT, ResourceName
+
+
+class ApiGateway(BaseModel):
+    """The public ingest API; routes name the Lambda components behind them."""
+
+    model_config = STRICT
+    kind: Literal["api_gateway"]
+    api_name: ResourceName
+    stage: str = "v1"
+    api_type: Literal["http", "rest"] = "http"
+    routes: dict[str, str] = Field(min_length=1)
+
+
+class TopicRef(BaseModel):
+    model_config = STRICT
+    cluster: str
+    topic: str
+
+
+class Lambda(BaseModel):
+    model_config = STRICT
+    kind: Literal["lambda"]
+    function_name: ResourceName
+    memory_mb: int = Field(default=512, ge=128, le=10240)
+    timeout_seconds: int = Field(default=30, ge=1, le=900)
+    reserved_concurrency: int | None = Field(default=None, ge=0)
+    produces_to: TopicRef
+
+
+class KafkaTopic(BaseModel):
+    model_config = STRICT
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    partitions: int = Field(ge=1, le=10000)
+    replication_factor: int = Field(ge=1, le=5)
+
+
+class ConsumerGroup(BaseModel):
+    model_config = STRICT
+    name: str = Field(min_length=1)
+    topics: list[str] = Field(min_length=1)
+
+
+class Msk(BaseModel):
+    model_config = STRICT
+    kind: Literal["msk"]
+    cluster_name: ResourceName
+    role: Literal["primary", "secondary"] = "primary"
+    region: str | None = None  # defaults to the environment's region
+    kafka_version: str = "3.6.0"
+    broker_count: int = Field(default=3, ge=1)
+    instance_type: str = Field(default="kafka.m5.large", pattern=r"^(kafka|express)\.")
+    storage_gib: int = Field(default=1000, ge=1, le=16384)
+    topics: list[KafkaTopic] = Field(min_length=1)
+    consumer_groups: list[ConsumerGroup] = []
+
+
+class MskReplicator(BaseModel):
+    model_config = STRICT
+    kind: Literal["msk_replicator"]
+    replicator_name: ResourceName
+    source: str
+    target: str
+    topics: list[str] = Field(min_length=1)
+    consumer_groups: list[str] = []
+
+
+class Bucket(BaseModel):
+    model_config = STRICT
+    bucket: ResourceName
+    versioning: bool = True
+    replicate_to_region: str | None = None
+
+
+class LakeZones(BaseModel):
+    model_config = STRICT
+    raw: Bucket
+    processed: Bucket
+    curated: Bucket
+
+
+class S3Lake(BaseModel):
+    model_config = STRICT
+    kind: Literal["s3"]
+    zones: LakeZones
+
+
+ZoneName = Literal["raw", "processed", "curated"]
+
+
+class GlueJob(BaseModel):
+    model_config = STRICT
+    name: ResourceName
+    source_zone: ZoneName
+    target_zone: ZoneName
+    worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
+    number_of_workers: int = Field(default=2, ge=2)
+    glue_version: str = "5.0"
+
+
+class Glue(BaseModel):
+    model_config = STRICT
+    kind: Literal["glue"]
+    jobs: list[GlueJob] = Field(min_length=1)
+
+
+class Emr(BaseModel):
+    model_config = STRICT
+    kind: Literal["emr"]
+    cluster_name: ResourceName
+    release_label: str = Field(default="emr-7.5.0", pattern=r"^emr-\d+\.\d+\.\d+$")
+    instance_type: str = "m5.xlarge"
+    core_instance_count: int = Field(default=2, ge=1)
+
+
+class Rds(BaseModel):
+    """The warehouse database: RDS PostgreSQL, or Aurora PostgreSQL as an option."""
+
+    model_config = STRICT
+    kind: Literal["rds"]
+    engine: Literal["postgres", "aurora-postgresql"] = "postgres"
+    engine_version: str = "16.4"
+    identifier: ResourceName
+    database: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    instance_class: str = Field(default="db.r6g.large", pattern=r"^db\.")
+    allocated_storage_gib: int = Field(default=100, ge=20, le=65536)
+    multi_az: bool = True
+    backup_retention_days: int = Field(default=7, ge=1, le=35)
+    deletion_protection: bool = True
+
+
+class DocumentDb(BaseModel):
+    model_config = STRICT
+    kind: Literal["documentdb"]
+    cluster_identifier: ResourceName
+    instance_class: str = Field(default="db.r6g.large", pattern=r"^db\.")
+    instance_count: int = Field(default=2, ge=1, le=16)
+    backup_retention_days: int = Field(default=7, ge=1, le=35)
+
+
+class Mwaa(BaseModel):
+    model_config = STRICT
+    kind: Literal["mwaa"]
+    environment_name: ResourceName
+    airflow_version: str = "2.10.3"
+    environment_class: Literal["mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge"]
+
+
+class Collector(BaseModel):
+    model_config = STRICT
+    name: ResourceName
+    mode: Literal["gateway", "sidecar", "lambda"]
+
+
+class Adot(BaseModel):
+    model_config = STRICT
+    kind: Literal["adot"]
+    ecs_cluster: str
+    collectors: list[Collector] = Field(min_length=1)
+
+
+class Grafana(BaseModel):
+    model_config = STRICT
+    kind: Literal["grafana"]
+    workspace_name: ResourceName
+    authentication: Literal["AWS_SSO", "SAML"] = "AWS_SSO"
+
+
+class EcsCluster(BaseModel):
+    model_config = STRICT
+    kind: Literal["ecs_cluster"]
+    cluster_name: ResourceName
+    container_insights: bool = True
+
+
+Component = Annotated[
+    ApiGateway
+    | Lambda
+    | Msk
+    | MskReplicator
+    | S3Lake
+    | Glue
+    | Emr
+    | Rds
+    | DocumentDb
+    | Mwaa
+    | Adot
+    | Grafana
+    | EcsCluster,
+    Field(discriminator="kind"),
+]
+
+# Kinds that hold data, and so carry DR objectives.
+STATEFUL_KINDS = frozenset({"msk", "s3", "rds", "documentdb"})

@@ -1,0 +1,72 @@
+"""The shape of platform.yaml: a base spec and environment overlays of it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from ops.inventory.components import Component
+from ops.inventory.types import STRICT, ResourceName, Seconds, Severity
+
+
+class NotificationTopic(BaseModel):
+    model_config = STRICT
+    topic: ResourceName
+
+
+class Objective(BaseModel):
+    """A DR objective for one stateful component."""
+
+    model_config = STRICT
+    rpo: Seconds
+    rto: Seconds
+
+
+class Slo(BaseModel):
+    """Service level objectives for a request path, checked by load-test campaigns."""
+
+    model_config = STRICT
+    p95_ms: float = Field(gt=0)
+    p99_ms: float = Field(gt=0)
+    error_rate: float = Field(ge=0, le=1)
+    min_throughput_rps: float = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _p99_not_below_p95(self) -> Slo:
+        if self.p99_ms < self.p95_ms:
+            raise ValueError("p99_ms must not be below p95_ms")
+        return self
+
+
+class PlatformSpec(BaseModel):
+    """What an environment is made of: the base, with an environment's overlay merged in."""
+
+    model_config = STRICT
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    notifications: dict[Severity, NotificationTopic] = Field(min_length=1)
+    components: dict[str, Component] = Field(min_length=1)
+    objectives: dict[str, Objective] = {}
+    slos: dict[str, Slo] = {}
+
+
+# Keys of an environment entry that describe the environment itself; every other key
+# is an overlay merged into the base.
+ENVIRONMENT_META_KEYS = ("provider", "protected", "account_id")
+
+
+class EnvironmentMeta(BaseModel):
+    model_config = STRICT
+    provider: Literal["aws", "local"] = "aws"
+    protected: bool = False
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+
+
+class InventoryHeader(BaseModel):
+    """The top level of platform.yaml, before the base and overlays are merged."""
+
+    model_config = STRICT
+    version: Literal[1]
+    platform: ResourceName
+    base: dict[str, object]
+    environments: dict[str, dict[str, object]] = Field(min_length=1)

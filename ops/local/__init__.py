@@ -1,0 +1,1 @@
+"""The embedded local platform: AWS emulator, PostgreSQL with WAL archiving, ingest service."""

@@ -1,0 +1,1 @@
+"""The ingest service: the migrated ingest endpoint's contract, persisted to PostgreSQL."""

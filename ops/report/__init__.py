@@ -1,0 +1,1 @@
+"""Reports: JSON for machines, Markdown for reviews, HTML with charts for people."""
