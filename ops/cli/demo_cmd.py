@@ -31,14 +31,14 @@ def demo(
     )
     platform = LocalPlatform(environment, context.state())
     with console.status("starting the local platform (emulator, PostgreSQL, ingest)..."):
-        record = run.start_platform(platform)
+        record, endpoint = run.start_platform(platform)
     console.print(
         f"[green]2/4[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
     )
     run_id = run.new_run_id()
     with console.status(f"sending {records} records to the ingest service..."):
         burst = run.run_traffic(record, run_id, records, seed)
-    stored, stored_invalid = run.count_stored(platform, record, run_id)
+    stored, stored_invalid = run.count_stored(endpoint, run_id)
     outcome = run.DemoOutcome(run_id, burst, stored, stored_invalid, run.slo_checks(environment, burst))
     console.print(
         f"[green]3/4[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "

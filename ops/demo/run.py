@@ -14,6 +14,7 @@ from loadtest.payloads import PayloadGenerator
 from ops.demo.traffic import BurstResult, percentile, send_burst
 from ops.inventory.environment import Environment
 from ops.inventory.loader import Inventory
+from ops.local.ingest.store import DatabaseEndpoint
 from ops.local.platform import LocalPlatform
 from ops.local.state import PlatformRecord
 from ops.report.charts import bar_chart
@@ -49,9 +50,13 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
-def start_platform(platform: LocalPlatform) -> PlatformRecord:
+def start_platform(platform: LocalPlatform) -> tuple[PlatformRecord, DatabaseEndpoint]:
+    """Up, and the database the ingest service writes to (once it is surely there)."""
     with span("demo.local_up"):
-        return platform.up()
+        record = platform.up()
+        endpoint = platform.published_endpoint(record)
+        platform.wait_ingest_on(record, endpoint)
+        return record, endpoint
 
 
 def run_traffic(record: PlatformRecord, run_id: str, count: int, seed: int) -> BurstResult:
@@ -59,9 +64,8 @@ def run_traffic(record: PlatformRecord, run_id: str, count: int, seed: int) -> B
         return send_burst(record.ingest_url, PayloadGenerator(run_id, seed=seed), count)
 
 
-def count_stored(platform: LocalPlatform, record: PlatformRecord, run_id: str) -> tuple[int, int]:
+def count_stored(endpoint: DatabaseEndpoint, run_id: str) -> tuple[int, int]:
     """Rows of this run that reached the database: (valid ids, ids of invalid records)."""
-    endpoint = platform.warehouse_endpoint(record)
     with span("demo.verify"), psycopg.connect(endpoint.conninfo) as conn:
         valid = conn.execute(
             "SELECT (SELECT count(*) FROM financial_transactions WHERE transaction_id LIKE %(tx)s)"

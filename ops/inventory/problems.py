@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import json
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -12,6 +14,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from ops.inventory.yamlsource import Path, SourceDoc, child
+
+_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_/-]+$")
 
 
 @dataclass(frozen=True, order=True)
@@ -28,8 +32,13 @@ class Problem:
 def dotted(path: Path) -> str:
     text = ""
     for key in path:
-        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
-    return text or "(top level)"
+        if isinstance(key, int):
+            text += f"[{key}]"
+        elif not _SIMPLE_KEY.match(key):
+            text += f"[{json.dumps(key)}]"  # a key with spaces or dots stays readable
+        else:
+            text += f".{key}" if text else key
+    return text or "top-level"
 
 
 def problem_at(doc: SourceDoc, path: Path, message: str) -> Problem:

@@ -73,9 +73,9 @@ def read_yaml(file: FilePath) -> SourceDoc:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = " ".join(str(error.problem or error.context or "invalid YAML").split())
-        raise BadInput(f"{file}:{line}: YAML syntax: {problem}") from None
+        raise BadInput(f"{file}:{line}: yaml: {problem}") from None
     except YAMLError as error:
-        raise BadInput(f"{file}:1: YAML: {' '.join(str(error).split())}") from None
+        raise BadInput(f"{file}:1: yaml: {' '.join(str(error).split())}") from None
     return SourceDoc(str(file), data)
 
 

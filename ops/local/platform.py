@@ -176,6 +176,20 @@ class LocalPlatform:
             return DatabaseEndpoint(**record.warehouse_endpoint)
         return DatabaseEndpoint("127.0.0.1", record.postgres_port, record.database, SUPERUSER)
 
+    def published_endpoint(self, record: PlatformRecord) -> DatabaseEndpoint:
+        """The database the endpoint parameter names now: where the ingest service writes."""
+        value = self.aws(record).client("ssm").get_parameter(Name=self.endpoint_parameter)
+        return DatabaseEndpoint.from_json(value["Parameter"]["Value"])
+
+    def wait_ingest_on(self, record: PlatformRecord, endpoint: DatabaseEndpoint, timeout: float = 15) -> None:
+        """Wait until the ingest service has picked up `endpoint` (it re-reads the parameter)."""
+        processes.wait_until(
+            lambda: _ingest_health(record.ingest_url) == (True, f"database {endpoint}"),
+            timeout,
+            f"the ingest service moving to {endpoint}",
+            self.state.log_file(INGEST),
+        )
+
     @property
     def endpoint_parameter(self) -> str:
         return self.env.parameter_name(self.warehouse_name, "endpoint")

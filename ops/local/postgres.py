@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -145,7 +146,7 @@ class LocalPostgres:
         result = subprocess.run(
             [str(self.bin / "pg_ctl"), "-D", str(self.paths.data), "status"],
             capture_output=True,
-            user=self.run_as,
+            **self._identity(),
             check=False,
         )
         return result.returncode == 0
@@ -206,7 +207,7 @@ class LocalPostgres:
             [str(self.bin / program), *args],
             capture_output=True,
             text=True,
-            user=self.run_as,
+            **self._identity(),
             check=False,
             cwd=self.paths.root,
             timeout=120,
@@ -214,6 +215,13 @@ class LocalPostgres:
         if result.returncode != 0:
             detail = " ".join((result.stderr or result.stdout).split())[:300]
             raise OpsError(f"PostgreSQL {program} failed: {detail}; see {self.paths.log}")
+
+    def _identity(self) -> dict[str, Any]:
+        """Run as the server user with its own group and no others: with root's groups,
+        a folder whose group is root would deny it even where 'other' may enter."""
+        if self.run_as is None:
+            return {}
+        return {"user": self.run_as, "group": pwd.getpwnam(self.run_as).pw_gid, "extra_groups": []}
 
     def _own(self, path: Path) -> None:
         if self.run_as is not None:

@@ -51,3 +51,5 @@ def configure_logging(log_format: LogFormat = "text", level: str = "WARNING") ->
     if level.upper() != "DEBUG":
         for noisy in ("botocore", "boto3", "urllib3", "httpx", "httpcore"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # The OTLP exporter warns on every retry; its final error is enough.
+        logging.getLogger("opentelemetry").setLevel(logging.ERROR)

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-import click
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -21,6 +20,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _provider: TracerProvider | None = None
+EXPORT_TIMEOUT_SECONDS = 2.0
 
 
 def exporter_configured() -> bool:
@@ -39,7 +39,10 @@ def setup_tracing() -> None:
     if exporter_configured():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        # A CLI must not hang on an unreachable collector: a short export timeout unless
+        # the standard variable sets one.
+        timeout = float(os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT", EXPORT_TIMEOUT_SECONDS))
+        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=timeout)))
     trace.set_tracer_provider(_provider)
 
 
@@ -68,13 +71,29 @@ def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
             raise
 
 
+def command_name(context: Any) -> str | None:
+    """`ops local up`, whatever the program was called (`ops`, `python -m ops`)."""
+    names: list[str] = []
+    current: Any = context
+    while current is not None:
+        names.append(current.info_name or "")
+        current = current.parent
+    if not names:
+        return None
+    names[-1] = "ops"
+    return " ".join(reversed(names))
+
+
 def traced_command(function: Callable[P, R]) -> Callable[P, R]:
     """Run a CLI command inside a span named by its command path, e.g. `ops local up`."""
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        context = click.get_current_context(silent=True)
-        name = context.command_path if context else function.__name__
+        # Typer hands every command its context as `ctx` (Typer vendors its own click,
+        # so click.get_current_context would not see it).
+        context = kwargs.get("ctx")
+        name = command_name(context if hasattr(context, "info_name") else None)
+        name = name or f"ops {function.__name__}"
         with span(name, **{"ops.command": name}):
             return function(*args, **kwargs)
 

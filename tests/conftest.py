@@ -1,0 +1,43 @@
+"""Fixtures shared by unit and integration tests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import INVENTORY
+
+
+@pytest.fixture
+def inventory_text() -> str:
+    return INVENTORY.read_text()
+
+
+@pytest.fixture
+def write_inventory(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write inventory text to a temporary platform.yaml and return its path."""
+
+    def write(text: str, name: str = "platform.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def short_tmp() -> Iterator[Path]:
+    """A short temporary folder (PostgreSQL and sockets dislike long paths)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ops-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def read_record(state_dir: Path) -> dict[str, object]:
+    return json.loads((state_dir / "platform.json").read_text())

@@ -1,0 +1,213 @@
+"""`ops local up | status | down` against the real parts: the emulator as a server over
+HTTP, a real PostgreSQL with WAL archiving, and the real ingest service."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import psycopg
+
+from tests.helpers import run_cli
+from tests.integration.conftest import RunningPlatform, alive
+
+TX = {
+    "transaction_id": "it-tx-1",
+    "timestamp": "2026-11-26T10:00:00Z",
+    "account_id": "ACC-1",
+    "amount": "12.50",
+    "currency": "EUR",
+    "transaction_type": "payment",
+}
+
+
+def _rows(platform: RunningPlatform, sql: str, *args: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(platform.pg_conninfo) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def test_up_twice_is_harmless(platform: RunningPlatform) -> None:
+    before = sorted(platform.pids())
+    result = run_cli("local", "up", env=platform.env)
+    assert result.code == 0, result.err
+    assert sorted(platform.pids()) == before  # nothing restarted, nothing duplicated
+
+
+def test_status_shows_every_part_healthy(platform: RunningPlatform) -> None:
+    result = run_cli("local", "status", "--output", "json", env=platform.env)
+    assert result.code == 0, result.err
+    parts = {p["name"]: p for p in json.loads(result.out)["parts"]}
+    assert set(parts) == {"emulator", "postgres", "ingest"}
+    assert all(p["healthy"] for p in parts.values())
+    assert parts["ingest"]["address"] == platform.ingest_url
+
+
+def test_the_emulator_answers_boto3_over_http_with_the_seeded_resources(platform: RunningPlatform) -> None:
+    aws = platform.aws()
+    buckets = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+    assert {
+        "dataplat-local-lake-raw",
+        "dataplat-local-lake-processed",
+        "dataplat-local-lake-curated",
+    } <= buckets
+    tags = aws.client("s3").get_bucket_tagging(Bucket="dataplat-local-lake-raw")["TagSet"]
+    assert {"Key": "platform-ops:environment", "Value": "local"} in tags
+    (db,) = aws.client("rds").describe_db_instances(DBInstanceIdentifier="dataplat-local-warehouse")[
+        "DBInstances"
+    ]
+    assert db["BackupRetentionPeriod"] == 7 and db["DBInstanceStatus"] == "available"
+    assert [
+        c["ClusterName"] for c in aws.client("kafka", "us-west-2").list_clusters_v2()["ClusterInfoList"]
+    ] == ["dataplat-local-events-dr"]
+    (cluster,) = aws.client("ecs").describe_clusters(
+        clusters=["dataplat-local-platform"], include=["SETTINGS"]
+    )["clusters"]
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+    topics = {t["TopicArn"].rsplit(":", 1)[1] for t in aws.client("sns").list_topics()["Topics"]}
+    assert {"dataplat-local-alerts-critical", "dataplat-local-alerts-warning"} <= topics
+
+
+def test_the_endpoint_parameter_points_at_the_real_database(platform: RunningPlatform) -> None:
+    value = (
+        platform.aws()
+        .client("ssm")
+        .get_parameter(Name="/dataplat/local/warehouse/endpoint")["Parameter"]["Value"]
+    )
+    endpoint = json.loads(value)
+    assert endpoint["port"] == platform.record["postgres_port"]
+    assert endpoint["dbname"] == "warehouse"
+    assert "password" not in value
+
+
+def test_postgres_archives_wal_and_has_a_base_backup(platform: RunningPlatform) -> None:
+    with psycopg.connect(platform.pg_conninfo, autocommit=True) as conn:
+        assert conn.execute("SHOW archive_mode").fetchone() == ("on",)
+        assert conn.execute("SHOW track_commit_timestamp").fetchone() == ("on",)
+        # Write something first: switching an empty segment archives nothing.
+        conn.execute("CREATE TABLE IF NOT EXISTS wal_probe (at timestamptz)")
+        conn.execute("INSERT INTO wal_probe VALUES (now())")
+        segment = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]  # type: ignore[index]
+        conn.execute("SELECT pg_switch_wal()")
+    archive = platform.state_dir / "postgres" / "wal-archive"
+    deadline = time.monotonic() + 30
+    while not (archive / segment).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (archive / segment).exists()
+    backups = list((platform.state_dir / "postgres" / "base-backups").iterdir())
+    assert len(backups) == 1
+    assert (backups[0] / "backup_label").exists() and (backups[0] / "PG_VERSION").exists()
+
+
+def test_the_ingest_service_persists_what_it_accepts(platform: RunningPlatform) -> None:
+    response = httpx.post(f"{platform.ingest_url}/ingest-financial-transaction/", json=TX)
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "accepted"
+    ((amount, currency, committed),) = _rows(
+        platform,
+        "SELECT amount, currency, pg_xact_commit_timestamp(xmin) FROM financial_transactions"
+        " WHERE transaction_id = %s",
+        "it-tx-1",
+    )
+    assert str(amount) == "12.50" and currency == "EUR" and committed is not None
+
+
+def test_a_repeated_record_is_stored_once(platform: RunningPlatform) -> None:
+    httpx.post(
+        f"{platform.ingest_url}/ingest-financial-transaction/", json={**TX, "transaction_id": "it-dup"}
+    )
+    again = httpx.post(
+        f"{platform.ingest_url}/ingest-financial-transaction/", json={**TX, "transaction_id": "it-dup"}
+    )
+    assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    assert _rows(
+        platform, "SELECT count(*) FROM financial_transactions WHERE transaction_id = %s", "it-dup"
+    ) == [(1,)]
+
+
+def test_a_bad_payload_is_rejected_with_4xx_and_nothing_stored(platform: RunningPlatform) -> None:
+    claim = {"claim_id": "it-bad-claim", "timestamp": "2026-11-26T10:00:00Z", "claim_amount": "-1"}
+    response = httpx.post(f"{platform.ingest_url}/ingest-insurance-claim/", json=claim)
+    assert response.status_code == 422
+    assert _rows(platform, "SELECT count(*) FROM insurance_claims WHERE claim_id = %s", "it-bad-claim") == [
+        (0,)
+    ]
+    not_json = httpx.post(
+        f"{platform.ingest_url}/ingest-insurance-claim/",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert not_json.status_code == 422
+
+
+def test_metrics_count_what_happened(platform: RunningPlatform) -> None:
+    text = httpx.get(f"{platform.ingest_url}/metrics/").text
+    rejected = [
+        line for line in text.splitlines()
+        if line.startswith('ingest_records_total{outcome="rejected",record_type="insurance_claim"}')
+    ]  # fmt: skip
+    assert rejected and float(rejected[0].split()[-1]) >= 2
+    assert "ingest_request_duration_seconds_bucket" in text
+
+
+def test_rewriting_the_endpoint_parameter_moves_the_service(platform: RunningPlatform) -> None:
+    with psycopg.connect(platform.pg_conninfo, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS warehouse_moved")
+        conn.execute("CREATE DATABASE warehouse_moved")
+    ssm = platform.aws().client("ssm")
+    name = "/dataplat/local/warehouse/endpoint"
+    original = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    moved = {**json.loads(original), "dbname": "warehouse_moved"}
+    ssm.put_parameter(Name=name, Value=json.dumps(moved), Type="String", Overwrite=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            health = httpx.get(f"{platform.ingest_url}/health").json()
+            if health.get("database", "").endswith("/warehouse_moved"):
+                break
+            time.sleep(0.3)
+        response = httpx.post(
+            f"{platform.ingest_url}/ingest-financial-transaction/", json={**TX, "transaction_id": "it-moved"}
+        )
+        assert response.status_code == 200
+        moved_conn = platform.pg_conninfo.replace("dbname=warehouse", "dbname=warehouse_moved")
+        with psycopg.connect(moved_conn) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM financial_transactions WHERE transaction_id = 'it-moved'"
+            ).fetchone() == (1,)
+    finally:
+        ssm.put_parameter(Name=name, Value=original, Type="String", Overwrite=True)
+        deadline = time.monotonic() + 20
+        while (
+            not httpx.get(f"{platform.ingest_url}/health").json().get("database", "").endswith("/warehouse")
+        ):
+            assert time.monotonic() < deadline, "the service did not move back"
+            time.sleep(0.3)
+
+
+def test_the_demo_runs_end_to_end_and_writes_its_report(platform: RunningPlatform) -> None:
+    result = run_cli("demo", "--records", "120", env=platform.env)
+    assert result.code == 0, result.out + result.err
+    reports = sorted((platform.state_dir / "reports").glob("demo-*"))
+    data = json.loads((reports[-1] / "report.json").read_text())
+    assert data["traffic"]["sent"] == 120
+    assert data["stored"] == data["traffic"]["accepted"] == 120
+    assert data["stored_invalid"] == 0 and data["traffic"]["rejected_as_expected"] == 6
+    assert (reports[-1] / "report.html").read_text().count("<svg") == 1
+    assert "| accepted | 120 |" in (reports[-1] / "report.md").read_text()
+
+
+def test_a_cloud_environment_is_refused_with_one_line(platform: RunningPlatform) -> None:
+    result = run_cli("local", "up", "--env", "prod", env=platform.env)
+    assert result.code == 2
+    assert len(result.err.strip().splitlines()) == 1 and "provider" in result.err
+
+
+def test_down_leaves_no_process_behind(platform: RunningPlatform) -> None:
+    pids = platform.pids()
+    assert len(pids) == 3 and all(alive(pid) for pid in pids)
+    result = run_cli("local", "down", env=platform.env)
+    assert result.code == 0, result.err
+    assert not any(alive(pid) for pid in pids)
+    status = run_cli("local", "status", env=platform.env)
+    assert status.code == 1  # every part stopped
