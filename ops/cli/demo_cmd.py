@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from ops.cli.context import ENV_OPTION, cli_context
 from ops.cli.output import console
-from ops.demo import run
 from ops.errors import ExitCode
 from ops.inventory import load_inventory
 from ops.local.platform import LocalPlatform
+
+if TYPE_CHECKING:
+    from ops.demo.run import DemoOutcome
 from ops.telemetry.tracing import traced_command
 
 
@@ -23,6 +27,8 @@ def demo(
     down: bool = typer.Option(False, "--down", help="Stop the local platform at the end."),
 ) -> None:
     """Run the main job: inventory check, local platform, real ingest traffic, a report."""
+    from ops.demo import run  # the web and database clients load only for the demo
+
     context = cli_context(ctx)
     inventory = load_inventory(context.inventory)
     environment = inventory.environment(env)
@@ -59,7 +65,7 @@ def demo(
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
 
 
-def _summary(outcome: run.DemoOutcome) -> None:
+def _summary(outcome: DemoOutcome) -> None:
     table = Table("check", "objective", "measured", "result", title=f"demo {outcome.run_id}")
     table.add_row(
         "accepted records stored",

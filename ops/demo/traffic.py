@@ -10,9 +10,7 @@ from typing import Any
 import httpx
 
 from loadtest.payloads import PayloadGenerator
-from ops.local.ingest.app import FINANCIAL_PATH, INSURANCE_PATH
-
-PATHS = {"financial_transaction": FINANCIAL_PATH, "insurance_claim": INSURANCE_PATH}
+from ops.local.ingest.contract import PATHS
 
 
 @dataclass

@@ -27,7 +27,7 @@ from ops.local.emulator import (
     emulator_healthy,
     emulator_target,
 )
-from ops.local.ingest.app import PARAMETER_ENV
+from ops.local.ingest.contract import PARAMETER_ENV
 from ops.local.ingest.store import DatabaseEndpoint
 from ops.local.postgres import SUPERUSER, LocalPostgres
 from ops.local.seed import seed_environment

@@ -96,6 +96,7 @@ class LocalPostgres:
             self._own(folder)
         if self.run_as is not None:
             _allow_traversal(self.paths.root.parent)
+            _allow_use(self.bin.parent)  # 40 ms; the install may be new since the last run
         self._run(
             "initdb",
             "-D",
@@ -124,6 +125,8 @@ class LocalPostgres:
 
     def start(self) -> None:
         self.write_settings()  # the port may have changed since the last start
+        if self.run_as is not None:
+            _allow_use(self.bin.parent)
         self._run(
             "pg_ctl",
             "-D",
@@ -203,15 +206,18 @@ class LocalPostgres:
 
     # --- helpers ------------------------------------------------------------------------
     def _run(self, program: str, *args: str) -> None:
-        result = subprocess.run(
-            [str(self.bin / program), *args],
-            capture_output=True,
-            text=True,
-            **self._identity(),
-            check=False,
-            cwd=self.paths.root,
-            timeout=120,
-        )
+        try:
+            result = subprocess.run(
+                [str(self.bin / program), *args],
+                capture_output=True,
+                text=True,
+                **self._identity(),
+                check=False,
+                cwd=self.paths.root,
+                timeout=120,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            raise OpsError(f"PostgreSQL {program} could not run: {error}") from None
         if result.returncode != 0:
             detail = " ".join((result.stderr or result.stdout).split())[:300]
             raise OpsError(f"PostgreSQL {program} failed: {detail}; see {self.paths.log}")
@@ -257,6 +263,25 @@ def _allow_traversal(path: Path) -> None:
         mode = folder.stat().st_mode
         if not mode & stat.S_IXOTH:
             folder.chmod(mode | stat.S_IXOTH)
+
+
+def _allow_use(install: Path) -> None:
+    """Let the server user run the binaries: traversal up to the installation, and read
+    (and execute where the owner may) on its files. Installs into a private folder (a
+    virtual environment under a 0700 directory) otherwise deny it."""
+    _allow_traversal(install)
+    for folder, _, files in os.walk(install):
+        _add_mode(Path(folder), stat.S_IROTH | stat.S_IXOTH)
+        for name in files:
+            path = Path(folder) / name
+            extra = stat.S_IROTH | (stat.S_IXOTH if path.stat().st_mode & stat.S_IXUSR else 0)
+            _add_mode(path, extra)
+
+
+def _add_mode(path: Path, bits: int) -> None:
+    mode = path.stat().st_mode
+    if mode & bits != bits:
+        path.chmod(mode | bits)
 
 
 def shell_quote(text: str) -> str:

@@ -84,11 +84,29 @@ def stop(pid_file: Path, timeout: float = 10.0) -> bool:
         return False
     family = _session_members(pid)
     _signal_all(family, signal.SIGTERM)
-    _, alive = psutil.wait_procs(family, timeout=timeout)
+    alive = _wait_gone(family, timeout)
     if alive:
         _signal_all(alive, signal.SIGKILL)
-        psutil.wait_procs(alive, timeout=timeout)
+        _wait_gone(alive, timeout)
     return True
+
+
+def _is_gone(process: psutil.Process) -> bool:
+    """Exited; a zombie counts as gone (it runs nothing, and its reaper may be slow)."""
+    try:
+        return bool(process.status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(family: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited; return those still running at the timeout."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in family if not _is_gone(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if not _is_gone(p)]
+    return alive
 
 
 def _session_members(pid: int) -> list[psutil.Process]:

@@ -20,13 +20,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_a
 from psycopg_pool import PoolTimeout
 
 from ops.aws.clients import AwsTarget, ClientFactory
+from ops.local.ingest.contract import FINANCIAL_PATH, INSURANCE_PATH, PARAMETER_ENV, RECORD_TYPES
 from ops.local.ingest.records import FinancialTransaction, InsuranceClaim
 from ops.local.ingest.store import DatabaseEndpoint, Store
-
-PARAMETER_ENV = "OPS_INGEST_ENDPOINT_PARAMETER"
-FINANCIAL_PATH = "/ingest-financial-transaction/"
-INSURANCE_PATH = "/ingest-insurance-claim/"
-RECORD_TYPES = {FINANCIAL_PATH: "financial_transaction", INSURANCE_PATH: "insurance_claim"}
 
 
 class Metrics:
