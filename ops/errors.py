@@ -28,6 +28,15 @@ class OpsError(Exception):
             self.exit_code = exit_code
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived. A BaseException, so that no `except Exception` swallows
+    it and code that must undo work (rollbacks, teardown) sees it in `finally`."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(f"interrupted by signal {signal_number}")
+        self.signal_number = signal_number
+
+
 class BadInput(OpsError):
     """Bad input: the message names the file, the field and the fix."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ops.aws.clients import AwsTarget
 from ops.cli import demo_cmd, inventory_cmd, local_cmd
 from ops.cli.context import CliContext
 from ops.cli.output import console, print_error
-from ops.errors import ExitCode, OpsError
+from ops.errors import ExitCode, Interrupted, OpsError
 from ops.inventory.loader import default_inventory_path
 from ops.telemetry.logs import LogFormat, configure_logging
 from ops.telemetry.tracing import setup_tracing, shutdown_tracing
@@ -76,9 +77,16 @@ def root(
     )
 
 
+def _interrupt(signal_number: int, _frame: object) -> None:
+    raise Interrupted(signal_number)
+
+
 def main() -> None:
     """Run the CLI; every failure is a one-line message and a documented exit code."""
     setup_tracing()
+    # SIGINT and SIGTERM both end a command the same way, with exit code 130 (click
+    # would turn Ctrl-C into "Aborted!" and exit 1).
+    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         app()
     except OpsError as error:
@@ -94,11 +102,13 @@ def main() -> None:
     except EndpointConnectionError as error:
         print_error(f"cannot reach AWS: {error}")
         sys.exit(ExitCode.FAILURE)
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt):
         print_error("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
     finally:
         shutdown_tracing()
+        for handled, handler in previous.items():
+            signal.signal(handled, handler)
 
 
 if __name__ == "__main__":

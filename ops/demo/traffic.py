@@ -56,8 +56,12 @@ def send_burst(base_url: str, generator: PayloadGenerator, count: int, concurren
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     with httpx.Client(base_url=base_url, timeout=10, limits=limits) as client:
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        pool = ThreadPoolExecutor(max_workers=concurrency)
+        try:
             outcomes = list(pool.map(lambda item: _post(client, *item), valid))
+        finally:
+            # On an interrupt, drop the queued requests instead of sending them all.
+            pool.shutdown(wait=True, cancel_futures=True)
         result.duration_s = time.perf_counter() - started
         for status, outcome, latency in outcomes:
             result.sent += 1

@@ -203,6 +203,33 @@ def test_a_cloud_environment_is_refused_with_one_line(platform: RunningPlatform)
     assert len(result.err.strip().splitlines()) == 1 and "provider" in result.err
 
 
+def test_sigterm_stops_a_command_with_exit_130_and_one_line(platform: RunningPlatform) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ops", "demo", "--records", "20000"],
+        cwd=REPO,
+        env={**os.environ, **platform.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("2/4"):
+            break
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert err.strip().splitlines() == ["error: interrupted"]
+
+
 def test_down_leaves_no_process_behind(platform: RunningPlatform) -> None:
     pids = platform.pids()
     assert len(pids) == 3 and all(alive(pid) for pid in pids)
