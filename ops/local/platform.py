@@ -7,6 +7,7 @@ is (re)started; the emulator is seeded whenever it starts, since it keeps state 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import sys
@@ -32,6 +33,8 @@ from ops.local.ingest.store import DatabaseEndpoint
 from ops.local.postgres import SUPERUSER, LocalPostgres
 from ops.local.seed import seed_environment
 from ops.local.state import PlatformRecord, StateDir
+
+log = logging.getLogger(__name__)
 
 EMULATOR = "emulator"
 INGEST = "ingest"
@@ -96,30 +99,37 @@ class LocalPlatform:
 
     def _up_postgres(self, record: PlatformRecord) -> None:
         pg = self.postgres(record)
-        if not pg.is_running():
+        if pg.is_running():
+            log.info("postgres: already running on 127.0.0.1:%d", pg.port)
+        else:
             if not processes.port_is_free(record.postgres_port):
                 record.postgres_port = processes.free_port()
                 pg = self.postgres(record)
             if not pg.initialised():
+                log.info("postgres: initialising %s", pg.paths.data)
                 pg.init()
+            log.info("postgres: starting on 127.0.0.1:%d", pg.port)
             pg.start()
         pg.ensure_database(record.database)
         if not pg.base_backups():
-            pg.take_base_backup()
+            log.info("postgres: base backup %s", pg.take_base_backup().name)
 
     def _up_emulator(self, record: PlatformRecord) -> dict[str, object] | None:
         pid_file = self.state.pid_file(EMULATOR)
         if processes.running_pid(pid_file) and emulator_healthy(record.emulator_port):
+            log.info("emulator: already running on %s", record.emulator_url)
             return None
         processes.stop(pid_file)
         if not processes.port_is_free(record.emulator_port):
             record.emulator_port = processes.free_port()
-        log = self.state.log_file(EMULATOR)
-        processes.start_detached(emulator_command(record.emulator_port), pid_file, log)
+        log_file = self.state.log_file(EMULATOR)
+        processes.start_detached(emulator_command(record.emulator_port), pid_file, log_file)
         processes.wait_until(
-            lambda: emulator_healthy(record.emulator_port), START_TIMEOUT, "the AWS emulator", log
+            lambda: emulator_healthy(record.emulator_port), START_TIMEOUT, "the AWS emulator", log_file
         )
-        return dict(seed_environment(self.aws(record), self.env))
+        seeded = seed_environment(self.aws(record), self.env)
+        log.info("emulator: started on %s, seeded %d components", record.emulator_url, len(seeded))
+        return dict(seeded)
 
     def _publish_parameters(self, record: PlatformRecord) -> None:
         """The endpoints other parts read: the warehouse (for the ingest service) and
@@ -135,9 +145,10 @@ class LocalPlatform:
     def _up_ingest(self, record: PlatformRecord) -> None:
         pid_file = self.state.pid_file(INGEST)
         if processes.running_pid(pid_file) and _ingest_health(record.ingest_url)[0]:
+            log.info("ingest: already running on %s", record.ingest_url)
             return
         processes.stop(pid_file)
-        log = self.state.log_file(INGEST)
+        log_file = self.state.log_file(INGEST)
         command = [
             sys.executable,
             "-m",
@@ -152,10 +163,11 @@ class LocalPlatform:
             "--log-level",
             "warning",
         ]
-        processes.start_detached(command, pid_file, log, env=self._ingest_environment(record))
+        processes.start_detached(command, pid_file, log_file, env=self._ingest_environment(record))
         processes.wait_until(
-            lambda: _ingest_health(record.ingest_url)[0], START_TIMEOUT, "the ingest service", log
+            lambda: _ingest_health(record.ingest_url)[0], START_TIMEOUT, "the ingest service", log_file
         )
+        log.info("ingest: started on %s", record.ingest_url)
 
     def _ingest_environment(self, record: PlatformRecord) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

@@ -230,6 +230,16 @@ def test_sigterm_stops_a_command_with_exit_130_and_one_line(platform: RunningPla
     assert err.strip().splitlines() == ["error: interrupted"]
 
 
+def test_json_logs_are_one_object_a_line_with_trace_ids(platform: RunningPlatform) -> None:
+    result = run_cli("--log-format", "json", "--log-level", "info", "local", "up", env=platform.env)
+    assert result.code == 0, result.err
+    entries = [json.loads(line) for line in result.err.strip().splitlines()]
+    messages = [e["message"] for e in entries]
+    assert any(m.startswith("emulator: already running") for m in messages)
+    assert {e["level"] for e in entries} == {"info"}
+    assert len({e["trace_id"] for e in entries}) == 1  # one command, one trace
+
+
 def test_down_leaves_no_process_behind(platform: RunningPlatform) -> None:
     pids = platform.pids()
     assert len(pids) == 3 and all(alive(pid) for pid in pids)
