@@ -11,6 +11,7 @@ import boto3
 from botocore.config import Config
 
 from ops import TOOL_NAME, __version__
+from ops.aws.stats import CallStats
 
 # Adaptive mode adds client-side rate limiting on top of standard retries: the right mode
 # for bursts of writes such as PutMetricAlarm (3 TPS by default).
@@ -41,8 +42,11 @@ class AwsTarget:
 class ClientFactory:
     """Creates (and caches) boto3 clients that share one session and one configuration."""
 
-    def __init__(self, target: AwsTarget, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+    def __init__(
+        self, target: AwsTarget, max_attempts: int = DEFAULT_MAX_ATTEMPTS, stats: CallStats | None = None
+    ) -> None:
         self.target = target
+        self.stats = stats or CallStats()
         self.session = boto3.Session(
             profile_name=target.profile,
             region_name=target.region,
@@ -63,12 +67,14 @@ class ClientFactory:
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region)
         if key not in self._clients:
-            self._clients[key] = self.session.client(
+            client = self.session.client(
                 service,
                 region_name=region or self.target.region,
                 endpoint_url=self.target.endpoint_url,
                 config=self.config,
             )
+            self.stats.attach(client)
+            self._clients[key] = client
         return self._clients[key]
 
     @property

@@ -25,7 +25,10 @@ def validate(
     ctx: typer.Context, file: Path | None = FILE_OPTION, output: OutputFormat = OUTPUT_OPTION
 ) -> None:
     """Check every environment of the inventory; exit 2 with one line per problem."""
+    from ops.observe.checks import check_inventory
+
     inventory = load_inventory(file or cli_context(ctx).inventory)
+    check_inventory(inventory)  # alarm overrides name real alarms, severities have topics
     environments = sorted(inventory.environments)
     if output is OutputFormat.json:
         print_json({"file": inventory.source, "valid": True, "environments": environments})

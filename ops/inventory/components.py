@@ -6,10 +6,30 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from ops.inventory.types import STRICT, ResourceName
+from ops.inventory.types import STRICT, ResourceName, RetentionDays, Severity
 
 
-class ApiGateway(BaseModel):
+class AlarmOverride(BaseModel):
+    """Changes to one of a component's default alarms (keys: `ops observe alarms`)."""
+
+    model_config = STRICT
+    enabled: bool = True
+    threshold: float | None = Field(default=None, ge=0)
+    evaluation_periods: int | None = Field(default=None, ge=1, le=1440)
+    datapoints_to_alarm: int | None = Field(default=None, ge=1, le=1440)
+    period: Literal[10, 30, 60, 300, 900, 3600] | None = None
+    severity: Severity | None = None
+
+
+class Monitored(BaseModel):
+    """What every component may say about its own monitoring."""
+
+    model_config = STRICT
+    alarms: dict[str, AlarmOverride] = {}
+    log_retention_days: RetentionDays | None = None
+
+
+class ApiGateway(Monitored):
     """The public ingest API; routes name the Lambda components behind them."""
 
     model_config = STRICT
@@ -26,7 +46,7 @@ class TopicRef(BaseModel):
     topic: str
 
 
-class Lambda(BaseModel):
+class Lambda(Monitored):
     model_config = STRICT
     kind: Literal["lambda"]
     function_name: ResourceName
@@ -49,7 +69,7 @@ class ConsumerGroup(BaseModel):
     topics: list[str] = Field(min_length=1)
 
 
-class Msk(BaseModel):
+class Msk(Monitored):
     model_config = STRICT
     kind: Literal["msk"]
     cluster_name: ResourceName
@@ -63,7 +83,7 @@ class Msk(BaseModel):
     consumer_groups: list[ConsumerGroup] = []
 
 
-class MskReplicator(BaseModel):
+class MskReplicator(Monitored):
     model_config = STRICT
     kind: Literal["msk_replicator"]
     replicator_name: ResourceName
@@ -87,7 +107,7 @@ class LakeZones(BaseModel):
     curated: Bucket
 
 
-class S3Lake(BaseModel):
+class S3Lake(Monitored):
     model_config = STRICT
     kind: Literal["s3"]
     zones: LakeZones
@@ -106,13 +126,13 @@ class GlueJob(BaseModel):
     glue_version: str = "5.0"
 
 
-class Glue(BaseModel):
+class Glue(Monitored):
     model_config = STRICT
     kind: Literal["glue"]
     jobs: list[GlueJob] = Field(min_length=1)
 
 
-class Emr(BaseModel):
+class Emr(Monitored):
     model_config = STRICT
     kind: Literal["emr"]
     cluster_name: ResourceName
@@ -121,7 +141,7 @@ class Emr(BaseModel):
     core_instance_count: int = Field(default=2, ge=1)
 
 
-class Rds(BaseModel):
+class Rds(Monitored):
     """The warehouse database: RDS PostgreSQL, or Aurora PostgreSQL as an option."""
 
     model_config = STRICT
@@ -137,7 +157,7 @@ class Rds(BaseModel):
     deletion_protection: bool = True
 
 
-class DocumentDb(BaseModel):
+class DocumentDb(Monitored):
     model_config = STRICT
     kind: Literal["documentdb"]
     cluster_identifier: ResourceName
@@ -146,7 +166,7 @@ class DocumentDb(BaseModel):
     backup_retention_days: int = Field(default=7, ge=1, le=35)
 
 
-class Mwaa(BaseModel):
+class Mwaa(Monitored):
     model_config = STRICT
     kind: Literal["mwaa"]
     environment_name: ResourceName
@@ -160,21 +180,21 @@ class Collector(BaseModel):
     mode: Literal["gateway", "sidecar", "lambda"]
 
 
-class Adot(BaseModel):
+class Adot(Monitored):
     model_config = STRICT
     kind: Literal["adot"]
     ecs_cluster: str
     collectors: list[Collector] = Field(min_length=1)
 
 
-class Grafana(BaseModel):
+class Grafana(Monitored):
     model_config = STRICT
     kind: Literal["grafana"]
     workspace_name: ResourceName
     authentication: Literal["AWS_SSO", "SAML"] = "AWS_SSO"
 
 
-class EcsCluster(BaseModel):
+class EcsCluster(Monitored):
     model_config = STRICT
     kind: Literal["ecs_cluster"]
     cluster_name: ResourceName

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path as FilePath
@@ -38,6 +39,18 @@ class Inventory:
     platform: str
     source: str
     environments: dict[str, Environment]
+    doc: SourceDoc
+
+    def invalid(self, environment: str, problems: list[tuple[Path, str]]) -> InventoryInvalid:
+        """Problems found in an environment's merged spec (by checks beyond the models),
+        located in the overlay or the base like every other inventory error."""
+        overlay: Path = ("environments", environment)
+        return InventoryInvalid(
+            [
+                problem_at(self.doc, _locate(self.doc, path, (), overlay), message)
+                for path, message in problems
+            ]
+        )
 
     def environment(self, name: str) -> Environment:
         if name not in self.environments:
@@ -50,12 +63,11 @@ class InventoryInvalid(BadInput):
     """Every problem of an inventory, one line each."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        shown = sorted(set(problems))[:MAX_REPORTED]
-        lines = [str(p) for p in shown]
-        if len(set(problems)) > len(shown):
-            lines.append(f"... and {len(set(problems)) - len(shown)} more")
+        self.problems = sorted(set(problems))
+        lines = [str(p) for p in self.problems[:MAX_REPORTED]]
+        if len(self.problems) > MAX_REPORTED:
+            lines.append(f"... and {len(self.problems) - MAX_REPORTED} more")
         super().__init__("\n".join(lines))
-        self.problems = shown
 
 
 def default_inventory_path() -> FilePath:
@@ -77,7 +89,7 @@ def load_inventory(file: FilePath | None = None) -> Inventory:
             environments[name] = env
     if problems:
         raise InventoryInvalid(problems)
-    return Inventory(header.platform, doc.file, environments)
+    return Inventory(header.platform, doc.file, environments, doc)
 
 
 def load_environment(name: str, file: FilePath | None = None) -> Environment:
@@ -118,6 +130,7 @@ def _environment(
     meta_raw = {k: v for k, v in entry.items() if k in ENVIRONMENT_META_KEYS}
     overlay = {k: v for k, v in entry.items() if k not in ENVIRONMENT_META_KEYS}
     meta = _validate(doc, EnvironmentMeta, meta_raw, at, problems)
+    overlay = _without_unknown_components(doc, header.base, overlay, at, problems)
     merged = merge(header.base, overlay)
     found: list[Problem] = []
     spec = _validate(doc, PlatformSpec, merged, (), found, overlay_at=at)
@@ -127,6 +140,26 @@ def _environment(
     if meta is None or spec is None or found:
         return None
     return Environment(header.platform, name, meta, spec, doc.file)
+
+
+def _without_unknown_components(
+    doc: SourceDoc, base: dict[str, Any], overlay: dict[str, Any], at: Path, problems: list[Problem]
+) -> dict[str, Any]:
+    """An overlay entry for a component the base lacks, with no `kind` of its own, is a
+    typo of a component's name: say so (rather than "kind is missing") and drop it."""
+    components = overlay.get("components")
+    known = base.get("components")
+    if not isinstance(components, dict) or not isinstance(known, dict):
+        return overlay
+    kept = {}
+    for name, value in components.items():
+        if name not in known and not (isinstance(value, dict) and "kind" in value) and value is not None:
+            close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "add it to base.components with a kind"
+            problems.append(problem_at(doc, (*at, "components", name), f"unknown component {name!r}; {hint}"))
+        else:
+            kept[name] = value
+    return {**overlay, "components": kept}
 
 
 def merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ops.inventory.components import Component
-from ops.inventory.types import STRICT, ResourceName, Seconds, Severity
+from ops.inventory.types import STRICT, ResourceName, RetentionDays, Seconds, Severity
 
 
 class NotificationTopic(BaseModel):
@@ -39,6 +39,19 @@ class Slo(BaseModel):
         return self
 
 
+class LogsSpec(BaseModel):
+    model_config = STRICT
+    retention_days: RetentionDays = 30
+
+
+class AlarmsSpec(BaseModel):
+    """Settings of the alarm engine for an environment."""
+
+    model_config = STRICT
+    # PutMetricAlarm's default quota is 3 calls a second per region.
+    write_rate: float = Field(default=3.0, gt=0, le=1000)
+
+
 class PlatformSpec(BaseModel):
     """What an environment is made of: the base, with an environment's overlay merged in."""
 
@@ -48,6 +61,8 @@ class PlatformSpec(BaseModel):
     components: dict[str, Component] = Field(min_length=1)
     objectives: dict[str, Objective] = {}
     slos: dict[str, Slo] = {}
+    logs: LogsSpec = LogsSpec()
+    alarm_settings: AlarmsSpec = AlarmsSpec()
 
 
 # Keys of an environment entry that describe the environment itself; every other key

@@ -33,3 +33,8 @@ Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 
 # AWS-style names: letters, digits and hyphens, as most AWS resource names allow.
 ResourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+
+# The retention periods CloudWatch Logs accepts.
+RetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+]

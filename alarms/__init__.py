@@ -1,0 +1,10 @@
+"""Alarm packs: one module per AWS service, generating alarms from the inventory.
+
+Defaults follow AWS's published recommended alarms where they exist (each alarm says its
+source); every default can be overridden per environment and component in platform.yaml
+under `components.<name>.alarms.<key>`.
+"""
+
+from alarms.catalog import alarm_catalog, override_problems
+
+__all__ = ["alarm_catalog", "override_problems"]

@@ -1,0 +1,144 @@
+"""Every alarm of an environment: the packs' defaults with the inventory's overrides."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from alarms import adot, apigateway, aws_lambda, documentdb, emr, glue, msk, mwaa, rds, s3
+from alarms.spec import AlarmSpec
+from ops.inventory.components import AlarmOverride, Component
+from ops.inventory.environment import Environment
+
+Pack = Callable[[Environment, str, Any], list[AlarmSpec]]
+
+PACKS: dict[str, Pack] = {
+    "api_gateway": apigateway.alarms,
+    "lambda": aws_lambda.alarms,
+    "msk": msk.alarms,
+    "msk_replicator": msk.replicator_alarms,
+    "s3": s3.alarms,
+    "glue": glue.alarms,
+    "emr": emr.alarms,
+    "rds": rds.alarms,
+    "documentdb": documentdb.alarms,
+    "mwaa": mwaa.alarms,
+    "adot": adot.alarms,
+}
+
+Path = tuple[str | int, ...]
+
+
+def defaults(env: Environment, name: str, component: Component) -> list[AlarmSpec]:
+    pack = PACKS.get(component.kind)
+    return pack(env, name, component) if pack else []
+
+
+def alarm_catalog(env: Environment) -> list[AlarmSpec]:
+    """Every enabled alarm of the environment, overrides applied."""
+    found: list[AlarmSpec] = []
+    for name, component in env.spec.components.items():
+        for alarm in defaults(env, name, component):
+            override = _override_for(component.alarms, alarm)
+            if override is None:
+                found.append(alarm)
+            elif override.enabled:
+                found.append(apply_override(alarm, override))
+    return found
+
+
+def _override_for(overrides: dict[str, AlarmOverride], alarm: AlarmSpec) -> AlarmOverride | None:
+    """`key.qualifier` (one alarm) wins over `key` (all alarms of that key)."""
+    if alarm.qualifier and f"{alarm.key}.{alarm.qualifier}" in overrides:
+        specific = overrides[f"{alarm.key}.{alarm.qualifier}"]
+        general = overrides.get(alarm.key)
+        if general is None:
+            return specific
+        merged = general.model_dump(exclude_unset=True) | specific.model_dump(exclude_unset=True)
+        return AlarmOverride.model_validate(merged)
+    return overrides.get(alarm.key)
+
+
+def apply_override(alarm: AlarmSpec, override: AlarmOverride) -> AlarmSpec:
+    changes: dict[str, object] = {}
+    if override.threshold is not None:
+        changes["threshold"] = override.threshold
+    if override.severity is not None:
+        changes["severity"] = override.severity
+    if override.evaluation_periods is not None:
+        changes["evaluation_periods"] = override.evaluation_periods
+        changes["datapoints_to_alarm"] = min(alarm.datapoints_to_alarm, override.evaluation_periods)
+    if override.datapoints_to_alarm is not None:
+        changes["datapoints_to_alarm"] = override.datapoints_to_alarm
+    if override.period is not None:
+        if alarm.metric is not None:
+            changes["metric"] = alarm.metric.__class__(**{**alarm.metric.__dict__, "period": override.period})
+        changes["inputs"] = {
+            key: metric.__class__(**{**metric.__dict__, "period": override.period})
+            for key, metric in alarm.inputs.items()
+        }
+    return alarm.with_changes(**changes)
+
+
+def override_problems(env: Environment) -> list[tuple[Path, str]]:
+    """Overrides that name no alarm, or that cannot work, as (path, message); no AWS call."""
+    problems: list[tuple[Path, str]] = []
+    for name, component in env.spec.components.items():
+        alarms = defaults(env, name, component)
+        keys = {a.key for a in alarms} | {f"{a.key}.{a.qualifier}" for a in alarms if a.qualifier}
+        for key, override in component.alarms.items():
+            where: Path = ("components", name, "alarms", key)
+            if key not in keys:
+                problems.append((where, _unknown_key(key, keys, component.kind)))
+                continue
+            targets = [a for a in alarms if key in (a.key, f"{a.key}.{a.qualifier}")]
+            problems += _override_checks(env, where, override, targets)
+    return problems
+
+
+def _unknown_key(key: str, keys: set[str], kind: str) -> str:
+    if not keys:
+        return f"a {kind} component has no alarms to override"
+    close = difflib.get_close_matches(key, sorted(keys), n=1)
+    hint = (
+        f"did you mean {close[0]!r}?"
+        if close
+        else f"known: {', '.join(sorted(k for k in keys if '.' not in k))}"
+    )
+    return f"unknown alarm {key!r} for a {kind} component; {hint}"
+
+
+def _override_checks(
+    env: Environment, where: Path, override: AlarmOverride, targets: list[AlarmSpec]
+) -> list[tuple[Path, str]]:
+    problems: list[tuple[Path, str]] = []
+    severity = override.severity or targets[0].severity
+    if override.enabled and severity not in env.spec.notifications:
+        known = ", ".join(env.spec.notifications)
+        problems.append(
+            ((*where, "severity"), f"no SNS topic for severity {severity!r} (notifications has: {known})")
+        )
+    if override.threshold is not None and any(t.anomaly_band is not None for t in targets):
+        problems.append(((*where, "threshold"), "an anomaly-band alarm has no threshold to set"))
+    for target in targets:
+        periods = override.evaluation_periods or target.evaluation_periods
+        datapoints = override.datapoints_to_alarm or min(target.datapoints_to_alarm, periods)
+        if datapoints > periods:
+            problems.append(
+                (
+                    (*where, "datapoints_to_alarm"),
+                    f"{datapoints} is more than the {periods} evaluation periods",
+                )
+            )
+            break
+        period = override.period or target.period
+        if period * periods > 86_400:
+            problems.append(
+                (
+                    (*where, "evaluation_periods"),
+                    "period x evaluation periods must be at most one day (86,400 s)",
+                )
+            )
+            break
+    return problems

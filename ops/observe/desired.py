@@ -1,0 +1,225 @@
+"""The desired observability of an environment: alarms, composites, log groups, cluster
+settings and event rules, as reconcile resources."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from alarms import alarm_catalog
+from alarms.composite import composites
+from alarms.glue import failure_rule_name, failure_rule_pattern
+from alarms.spec import LOOKUP_PREFIX, AlarmSpec, Metric
+from ops.aws.clients import ClientFactory
+from ops.inventory.components import (
+    Adot,
+    ApiGateway,
+    Component,
+    DocumentDb,
+    EcsCluster,
+    Glue,
+    Lambda,
+    Msk,
+    Mwaa,
+    Rds,
+)
+from ops.inventory.environment import Environment
+from ops.observe.alarm_shape import alarm_properties
+from ops.observe.cluster_settings import CLUSTER_SETTINGS_KIND
+from ops.observe.event_rules import EVENT_RULE_KIND, canonical_rule
+from ops.observe.log_groups import LOG_GROUP_KIND
+from ops.observe.metric_alarms import ALARM_KIND, COMPOSITE_KIND
+from ops.observe.ownership import ownership_tags
+from ops.reconcile.model import Resource
+
+# The order providers are applied in: a rule before the alarm that watches it, alarms
+# before the composites that name them.
+KINDS = (EVENT_RULE_KIND, ALARM_KIND, COMPOSITE_KIND, LOG_GROUP_KIND, CLUSTER_SETTINGS_KIND)
+
+
+@dataclass
+class Resolved:
+    """What the desired state needs from AWS: the account, and ids looked up by name."""
+
+    account_id: str
+    ids: dict[str, str] = field(default_factory=dict)  # "lookup:<service>:<name>" -> id
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve(factory: ClientFactory, env: Environment, alarms: list[AlarmSpec]) -> Resolved:
+    """One call per service at most: the account, HTTP API ids, EMR cluster ids."""
+    account = env.meta.account_id or factory.client("sts").get_caller_identity()["Account"]
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for alarm in alarms:
+        for metric in _metrics(alarm):
+            for value in metric.dimensions.values():
+                if value.startswith(LOOKUP_PREFIX):
+                    service, name = value.removeprefix(LOOKUP_PREFIX).split(":", 1)
+                    wanted[service].add(name)
+    resolved = Resolved(str(account))
+    if wanted.get("apigatewayv2"):
+        pages = factory.client("apigatewayv2").get_paginator("get_apis").paginate()
+        found = {api["Name"]: api["ApiId"] for page in pages for api in page.get("Items", [])}
+        resolved.ids |= {
+            f"{LOOKUP_PREFIX}apigatewayv2:{n}": found[n] for n in wanted["apigatewayv2"] if n in found
+        }
+    if wanted.get("emr"):
+        live = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
+        pages = factory.client("emr").get_paginator("list_clusters").paginate(ClusterStates=live)
+        found = {c["Name"]: c["Id"] for page in pages for c in page.get("Clusters", [])}
+        resolved.ids |= {f"{LOOKUP_PREFIX}emr:{n}": found[n] for n in wanted["emr"] if n in found}
+    return resolved
+
+
+def _metrics(alarm: AlarmSpec) -> list[Metric]:
+    return ([alarm.metric] if alarm.metric else []) + list(alarm.inputs.values())
+
+
+def _substitute(alarm: AlarmSpec, ids: dict[str, str]) -> AlarmSpec | None:
+    """The alarm with looked-up ids in its dimensions; None if one is not found."""
+
+    def fill(metric: Metric) -> Metric | None:
+        dims = {k: ids.get(v, v) for k, v in metric.dimensions.items()}
+        if any(v.startswith(LOOKUP_PREFIX) for v in dims.values()):
+            return None
+        return Metric(metric.namespace, metric.name, dims, metric.stat, metric.period)
+
+    metric = fill(alarm.metric) if alarm.metric else None
+    inputs = {key: fill(m) for key, m in alarm.inputs.items()}
+    if (alarm.metric and metric is None) or any(m is None for m in inputs.values()):
+        return None
+    return alarm.with_changes(metric=metric, inputs=inputs)
+
+
+def desired_resources(env: Environment, resolved: Resolved) -> list[Resource]:
+    catalog = alarm_catalog(env)
+    resources: list[Resource] = []
+    kept: list[AlarmSpec] = []
+    for alarm in catalog:
+        filled = _substitute(alarm, resolved.ids)
+        if filled is None:
+            resolved.notes.append(
+                f"not planned: {alarm.name(env.prefix)} (its {_lookups(alarm)} does not exist yet)"
+            )
+            continue
+        kept.append(filled)
+        region = filled.region or env.region
+        actions = [topic_arn(env, region, resolved.account_id, filled.severity)]
+        resources.append(
+            Resource(
+                ALARM_KIND,
+                filled.name(env.prefix),
+                alarm_properties(filled, actions, filled.source),
+                ownership_tags(env, ALARM_KIND),
+                filled.component,
+                filled.region,
+            )
+        )
+    kinds = {name: c.kind for name, c in env.spec.components.items()}
+    for composite in composites(env.prefix, kept, kinds):
+        actions = [topic_arn(env, env.region, resolved.account_id, composite.severity)]
+        properties = {
+            "AlarmDescription": composite.description,
+            "ActionsEnabled": True,
+            "AlarmActions": actions,
+            "OKActions": actions,
+            "AlarmRule": composite.rule,
+        }
+        resources.append(
+            Resource(
+                COMPOSITE_KIND, composite.name(env.prefix), properties, ownership_tags(env, COMPOSITE_KIND)
+            )
+        )
+    resources += _log_groups(env) + _cluster_settings(env) + _event_rules(env)
+    return resources
+
+
+def _lookups(alarm: AlarmSpec) -> str:
+    values = [v for m in _metrics(alarm) for v in m.dimensions.values() if v.startswith(LOOKUP_PREFIX)]
+    return ", ".join(v.removeprefix(LOOKUP_PREFIX).replace(":", " ", 1) for v in values)
+
+
+def topic_arn(env: Environment, region: str, account: str, severity: str) -> str:
+    """The SNS topic of a severity. Alarms notify topics in their own region, so an
+    environment alarming in a second region has the same topics there."""
+    topic = env.spec.notifications[severity].topic  # type: ignore[index]
+    return f"arn:aws:sns:{region}:{account}:{env.resource_name(topic)}"
+
+
+def log_group_names(env: Environment, name: str, component: Component) -> list[str]:
+    """The log groups of a component: AWS's fixed names where the service picks them,
+    `/<platform>/<env>/<service>/<name>` where we do."""
+    own = f"/{env.platform}/{env.name}"
+    match component:
+        case Lambda():
+            return [f"/aws/lambda/{env.resource_name(component.function_name)}"]
+        case ApiGateway():
+            return [f"{own}/apigateway/{env.resource_name(component.api_name)}"]
+        case Msk():
+            return [f"{own}/msk/{env.resource_name(component.cluster_name)}"]
+        case Glue():
+            return [f"{own}/glue/{env.resource_name(job.name)}" for job in component.jobs]
+        case Rds():
+            kind = "cluster" if component.engine == "aurora-postgresql" else "instance"
+            return [f"/aws/rds/{kind}/{env.resource_name(component.identifier)}/postgresql"]
+        case DocumentDb():
+            return [f"/aws/docdb/{env.resource_name(component.cluster_identifier)}/profiler"]
+        case Mwaa():
+            base = f"airflow-{env.resource_name(component.environment_name)}"
+            return [f"{base}-{log}" for log in ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")]
+        case Adot():
+            return [
+                f"{own}/adot/{env.resource_name(c.name)}" for c in component.collectors if c.mode != "lambda"
+            ]
+    return []
+
+
+def _log_groups(env: Environment) -> list[Resource]:
+    resources = []
+    for name, component in env.spec.components.items():
+        days = component.log_retention_days or env.spec.logs.retention_days
+        region = (component.region or "") if isinstance(component, Msk) else ""
+        tags = ownership_tags(env, LOG_GROUP_KIND)
+        for group in log_group_names(env, name, component):
+            resources.append(Resource(LOG_GROUP_KIND, group, {"retentionInDays": days}, tags, name, region))
+    return resources
+
+
+def _cluster_settings(env: Environment) -> list[Resource]:
+    return [
+        Resource(
+            CLUSTER_SETTINGS_KIND,
+            env.resource_name(cluster.cluster_name),
+            {"containerInsights": "enabled" if cluster.container_insights else "disabled"},
+            {},
+            name,
+        )
+        for name, cluster in env.components_of(EcsCluster).items()
+    ]
+
+
+def _event_rules(env: Environment) -> list[Resource]:
+    resources = []
+    for name, glue in env.components_of(Glue).items():
+        rule: dict[str, Any] = {
+            "EventPattern": json.dumps(failure_rule_pattern(env, glue)),
+            "State": "ENABLED",
+            "Description": f"Failed runs of {name}'s Glue jobs; alarmed by {env.prefix}-{name}-job-failures",
+        }
+        resources.append(
+            Resource(
+                EVENT_RULE_KIND,
+                failure_rule_name(env, name),
+                canonical_rule(rule),
+                ownership_tags(env, EVENT_RULE_KIND),
+                name,
+            )
+        )
+    return resources
+
+
+def log_group_prefixes(env: Environment) -> list[str]:
+    """Where this environment's log groups can be, to find the ones no longer desired."""
+    return [f"/{env.platform}/{env.name}/", f"/aws/lambda/{env.prefix}-", f"/aws/rds/instance/{env.prefix}-"]

@@ -1,0 +1,31 @@
+"""A token bucket: writes within a service's rate limit, shared by worker threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class RateLimiter:
+    """At most `rate` acquisitions a second on average, with bursts of `burst`."""
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.capacity = float(max(burst, 1))
+        self._tokens = self.capacity
+        self._updated = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.rate
+            time.sleep(wait)
