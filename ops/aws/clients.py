@@ -65,7 +65,7 @@ class ClientFactory:
         self._clients: dict[tuple[str, str | None], Any] = {}
 
     def client(self, service: str, region: str | None = None) -> Any:
-        key = (service, region)
+        key = (service, region or self.target.region)
         if key not in self._clients:
             client = self.session.client(
                 service,

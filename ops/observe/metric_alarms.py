@@ -52,7 +52,9 @@ class MetricAlarms:
             for arn, tags in owned_by_tagging_api(tagging, self.env, "cloudwatch:alarm", self.kind).items()
         }
         observed: dict[str, Observed] = {}
-        for batch in chunks(names, DESCRIBE_BATCH):
+        # Owned names are described too: the tagging API is eventually consistent (and the
+        # emulator keeps a deleted alarm's tags), so an orphan must exist to be pruned.
+        for batch in chunks(sorted(set(names) | set(owned)), DESCRIBE_BATCH):
             answer = self._cloudwatch(region).describe_alarms(
                 AlarmNames=batch, AlarmTypes=[self.alarm_type], MaxRecords=DESCRIBE_BATCH
             )
@@ -68,9 +70,6 @@ class MetricAlarms:
                     ref=alarm["AlarmArn"],
                     region=self._region_label(region),
                 )
-        for name, tags in owned.items():
-            if name not in observed:  # ours, no longer desired: a prune candidate
-                observed[name] = Observed(name, {}, tags, owned=True, region=self._region_label(region))
         return observed
 
     def _region_label(self, region: str) -> str:

@@ -1,0 +1,162 @@
+"""`ops observe` against the emulator as a server: apply, a clean second plan, one update
+for one changed threshold, drift, prune, ownership, and bad overrides that make no call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alarms import alarm_catalog
+from ops.inventory import load_environment
+from tests.helpers import INVENTORY, run_cli
+from tests.integration.conftest import RunningPlatform
+
+PREFIX = "dataplat-local-"
+CPU = "dataplat-local-warehouse-cpu-warning"
+LOCAL_WAREHOUSE = "      warehouse: {instance_class: db.t4g.micro,"
+
+
+def _inventory(tmp_path: Path, alarms: str = "", replace: tuple[str, str] | None = None) -> Path:
+    text = INVENTORY.read_text()
+    if alarms:
+        text = text.replace(
+            LOCAL_WAREHOUSE,
+            f"      warehouse: {{alarms: {alarms},\n                  instance_class: db.t4g.micro,",
+        )
+    if replace:
+        assert replace[0] in text
+        text = text.replace(*replace)
+    path = tmp_path / "platform.yaml"
+    path.write_text(text)
+    return path
+
+
+def _observe(
+    platform: RunningPlatform, *args: str, inventory: Path | None = None
+) -> tuple[int, dict[str, object], str]:
+    head = ["--inventory", str(inventory)] if inventory else []
+    result = run_cli(*head, "observe", *args, "--output", "json", env=platform.env)
+    return result.code, (json.loads(result.out) if result.out.strip() else {}), result.err
+
+
+def _alarms(platform: RunningPlatform, region: str = "us-east-1") -> dict[str, dict[str, object]]:
+    cloudwatch = platform.aws().client("cloudwatch", region)
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=PREFIX)
+    return {a["AlarmName"]: a for page in pages for a in page["MetricAlarms"]}
+
+
+def test_apply_creates_every_alarm_of_the_inventory(platform: RunningPlatform) -> None:
+    code, applied, err = _observe(platform, "apply", "--stats")
+    assert code == 0, err
+    env = load_environment("local", INVENTORY)
+    expected = {a.name(env.prefix): (a.region or env.region) for a in alarm_catalog(env)}
+    found = set(_alarms(platform)) | set(_alarms(platform, "us-west-2"))
+    assert found == set(expected)
+    assert {n for n, r in expected.items() if r == "us-west-2"} == set(_alarms(platform, "us-west-2"))
+    arn = _alarms(platform)[CPU]["AlarmArn"]
+    tags = {
+        t["Key"]: t["Value"]
+        for t in platform.aws().client("cloudwatch").list_tags_for_resource(ResourceARN=arn)["Tags"]
+    }
+    assert tags["platform-ops:environment"] == "local" and tags["platform-ops:kind"] == "alarm"
+    assert len(tags["platform-ops:fingerprint"]) == 16
+    assert applied["stats"]["calls"]["cloudwatch:PutMetricAlarm"] == len(expected)  # type: ignore[index]
+
+
+def test_a_second_plan_is_clean(platform: RunningPlatform) -> None:
+    result = run_cli("observe", "plan", "--env", "local", "--detailed-exitcode", env=platform.env)
+    assert result.code == 0, result.out + result.err
+    assert "0 to create, 0 to update, 0 to delete" in result.out
+
+
+def test_the_plan_reads_in_batches(platform: RunningPlatform) -> None:
+    code, plan, _ = _observe(platform, "plan", "--only", "alarm", "--stats")
+    calls = plan["stats"]["calls"]  # type: ignore[index]
+    assert code == 0
+    assert calls["cloudwatch:DescribeAlarms"] <= 4  # 90 alarms: a call per 100 names and region
+    assert "cloudwatch:ListTagsForResource" not in calls  # ownership comes from the tagging API
+
+
+def test_a_changed_threshold_plans_exactly_one_update(platform: RunningPlatform, tmp_path: Path) -> None:
+    inventory = _inventory(tmp_path, alarms="{cpu: {threshold: 80}}")
+    code, plan, err = _observe(platform, "plan", "--detailed-exitcode", inventory=inventory)
+    assert code == 3, err
+    (change,) = plan["changes"]  # type: ignore[misc]
+    assert (change["name"], change["action"], change["reason"]) == (CPU, "update", "the code changed")
+    assert change["fields"] == [{"path": "Threshold", "before": 90.0, "after": 80.0}]
+
+
+def test_an_alarm_edited_out_of_band_shows_as_drift_and_apply_restores_it(platform: RunningPlatform) -> None:
+    alarm = _alarms(platform)[CPU]
+    edited = {k: alarm[k] for k in ("AlarmName", "Namespace", "MetricName", "Dimensions", "Statistic", "Period",
+                                   "EvaluationPeriods", "ComparisonOperator", "AlarmActions")}  # fmt: skip
+    platform.aws().client("cloudwatch").put_metric_alarm(**edited, Threshold=99.0)
+    code, drift, _ = _observe(platform, "drift", "--detailed-exitcode")
+    assert code == 3
+    (change,) = drift["drifted"]  # type: ignore[misc]
+    assert change["name"] == CPU and "out of band" in change["reason"]
+    assert {"path": "Threshold", "before": 99.0, "after": 90.0} in change["fields"]
+    assert _observe(platform, "apply")[0] == 0
+    assert _observe(platform, "drift", "--detailed-exitcode")[0] == 0
+    assert _alarms(platform)[CPU]["Threshold"] == 90.0
+
+
+def test_an_alarm_removed_from_the_code_is_pruned(platform: RunningPlatform, tmp_path: Path) -> None:
+    inventory = _inventory(tmp_path, alarms="{replica-lag: {enabled: false}}")
+    code, plan, _ = _observe(platform, "plan", "--detailed-exitcode", inventory=inventory)
+    assert code == 3
+    assert [(c["name"], c["action"]) for c in plan["changes"]] == [  # type: ignore[attr-defined]
+        ("dataplat-local-warehouse-replica-lag-warning", "delete")
+    ]
+    assert _observe(platform, "apply", inventory=inventory)[0] == 0
+    assert "dataplat-local-warehouse-replica-lag-warning" not in _alarms(platform)
+    assert _observe(platform, "apply")[0] == 0  # back again with the shipped inventory
+    assert "dataplat-local-warehouse-replica-lag-warning" in _alarms(platform)
+
+
+def test_an_alarm_without_our_ownership_is_never_touched(platform: RunningPlatform) -> None:
+    cloudwatch = platform.aws().client("cloudwatch")
+    theirs = "dataplat-local-warehouse-connections-warning"  # a name we want, but not ours
+    arn = _alarms(platform)[theirs]["AlarmArn"]
+    cloudwatch.delete_alarms(AlarmNames=[theirs])
+    # The emulator keeps a deleted alarm's tags (AWS does not): drop them as AWS would.
+    tags = cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"]
+    cloudwatch.untag_resource(ResourceARN=arn, TagKeys=[t["Key"] for t in tags])
+    manual = {"Namespace": "AWS/RDS", "MetricName": "CPUUtilization", "Statistic": "Average", "Period": 60,
+              "EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold"}  # fmt: skip
+    cloudwatch.put_metric_alarm(AlarmName=theirs, **manual)
+    cloudwatch.put_metric_alarm(AlarmName="dataplat-local-made-by-hand", **manual)
+    code, plan, _ = _observe(platform, "plan")
+    changes = {c["name"]: c for c in plan["changes"]}  # type: ignore[attr-defined]
+    assert changes[theirs]["action"] == "skip" and "without our ownership" in changes[theirs]["reason"]
+    assert "dataplat-local-made-by-hand" not in changes
+    assert _observe(platform, "apply")[0] == 0
+    alarms = _alarms(platform)
+    assert alarms[theirs]["Threshold"] == 1.0 and alarms["dataplat-local-made-by-hand"]["Threshold"] == 1.0
+
+
+def _emulator_requests(platform: RunningPlatform) -> int:
+    return (platform.state_dir / "logs" / "emulator.log").read_text().count(' HTTP/1.1"')
+
+
+@pytest.mark.parametrize(
+    ("alarms", "replace", "field"),
+    [
+        ("{cpuu: {threshold: 80}}", None, "alarms.cpuu"),  # unknown metric
+        ("{cpu: {threshold: -5}}", None, "alarms.cpu.threshold"),  # negative threshold
+        ("{cpu: {severity: pager}}", None, "alarms.cpu.severity"),  # unknown SNS topic
+        ("", ("      events: {broker_count: 2,", "      event: {broker_count: 2,"), "components.event"),
+    ],
+)
+def test_bad_overrides_exit_2_with_one_line_and_no_aws_call(
+    platform: RunningPlatform, tmp_path: Path, alarms: str, replace: tuple[str, str] | None, field: str
+) -> None:
+    inventory = _inventory(tmp_path, alarms=alarms, replace=replace)
+    before = _emulator_requests(platform)
+    result = run_cli("--inventory", str(inventory), "observe", "plan", "--stats", env=platform.env)
+    assert result.code == 2
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith(f"error: {inventory}:") and field in line
+    assert _emulator_requests(platform) == before

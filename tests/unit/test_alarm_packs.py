@@ -1,0 +1,142 @@
+"""The alarm packs: what the seed requires, AWS's recommended defaults, overrides."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from alarms import alarm_catalog, override_problems
+from alarms.composite import composites
+from alarms.spec import AlarmSpec
+from ops.inventory import load_environment
+from ops.inventory.environment import Environment
+from ops.inventory.loader import load_inventory
+from ops.observe.alarm_shape import alarm_properties
+from tests.helpers import INVENTORY
+
+
+def _by_name(env: Environment) -> dict[str, AlarmSpec]:
+    return {a.name(env.prefix): a for a in alarm_catalog(env)}
+
+
+@pytest.fixture(scope="module")
+def prod() -> Environment:
+    return load_environment("prod", INVENTORY)
+
+
+def test_the_alarms_the_seed_names_exist(prod: Environment) -> None:
+    alarms = _by_name(prod)
+    assert "dataplat-prod-events-max-offset-lag-glue-financial-etl-warning" in alarms  # MSK consumer lag
+    assert "dataplat-prod-ingest-financial-errors-critical" in alarms  # Lambda errors
+    assert "dataplat-prod-etl-job-failures-critical" in alarms  # Glue job failures
+
+
+def test_every_service_has_a_pack(prod: Environment) -> None:
+    namespaces = {
+        a.metric.namespace if a.metric else next(iter(a.inputs.values())).namespace
+        for a in alarm_catalog(prod)
+    }
+    assert {
+        "AWS/ApiGateway", "AWS/Lambda", "AWS/Kafka", "AWS/S3", "AWS/Events", "Glue", "AWS/ElasticMapReduce",
+        "AWS/RDS", "AWS/DocDB", "AmazonMWAA", "AWS/MWAA", "ECS/ContainerInsights",
+    } <= namespaces  # fmt: skip
+
+
+def test_defaults_follow_aws_recommended_alarms(prod: Environment) -> None:
+    alarms = _by_name(prod)
+    cpu = alarms["dataplat-prod-warehouse-cpu-warning"]
+    assert (cpu.threshold, cpu.evaluation_periods, cpu.treat_missing) == (90, 5, "breaching")
+    heartbeat = alarms["dataplat-prod-airflow-scheduler-heartbeat-critical"]
+    assert (heartbeat.comparison, heartbeat.threshold, heartbeat.period, heartbeat.treat_missing) == (
+        "LessThanThreshold",
+        1,
+        300,
+        "breaching",
+    )
+    urp = alarms["dataplat-prod-events-under-replicated-partitions-broker-6-critical"]
+    assert (urp.threshold, urp.evaluation_periods) == (0, 15)  # Sum > 0 for 15 minutes
+    storage = alarms["dataplat-prod-warehouse-free-storage-critical"]
+    assert storage.threshold == 1000 * 1024**3 * 0.1  # 10% of prod's 1,000 GiB
+
+
+def test_msk_cpu_is_metric_math_per_broker(prod: Environment) -> None:
+    cpu = [a for a in alarm_catalog(prod) if a.component == "events" and a.key == "cpu"]
+    assert len(cpu) == 6  # prod has 6 brokers
+    assert cpu[0].expression == "m1 + m2"
+    assert {m.name for m in cpu[0].inputs.values()} == {"CpuUser", "CpuSystem"}
+
+
+def test_request_count_uses_an_anomaly_band(prod: Environment) -> None:
+    (alarm,) = [a for a in alarm_catalog(prod) if a.key == "request-count-anomaly"]
+    properties = alarm_properties(alarm, ["arn:aws:sns:us-east-1:1:t"])
+    assert properties["ThresholdMetricId"] == "ad1"
+    assert properties["Metrics"][1]["Expression"] == "ANOMALY_DETECTION_BAND(m1, 2)"
+    assert "Threshold" not in properties
+
+
+def test_the_dr_cluster_is_alarmed_in_its_region(prod: Environment) -> None:
+    dr = {a.region for a in alarm_catalog(prod) if a.component in ("events_dr", "events_replicator")}
+    assert dr == {"us-west-2"}
+
+
+def test_the_composite_joins_the_ingest_path_signals(prod: Environment) -> None:
+    kinds = {n: c.kind for n, c in prod.spec.components.items()}
+    (composite,) = composites(prod.prefix, alarm_catalog(prod), kinds)
+    assert composite.rule.count("ALARM(") == 4  # API 5XX, two Lambdas' errors, MSK offline partitions
+    assert 'ALARM("dataplat-prod-ingest-api-5xx-rate-critical")' in composite.rule
+
+
+def test_an_override_changes_one_alarm_and_keeps_the_rest(write_inventory) -> None:  # type: ignore[no-untyped-def]
+    text = INVENTORY.read_text().replace(
+        "      warehouse: {instance_class: db.t4g.micro,",
+        "      warehouse: {alarms: {cpu: {threshold: 80, severity: critical}, replica-lag: {enabled: false}},\n"
+        "                  instance_class: db.t4g.micro,",
+    )
+    env = load_environment("local", write_inventory(text))
+    alarms = _by_name(env)
+    assert alarms["dataplat-local-warehouse-cpu-critical"].threshold == 80
+    assert "dataplat-local-warehouse-cpu-warning" not in alarms
+    assert not any(a.key == "replica-lag" and a.component == "warehouse" for a in alarms.values())
+    assert alarms["dataplat-local-warehouse-connections-warning"].threshold > 0  # untouched
+
+
+def test_a_qualified_override_changes_one_broker_only(write_inventory) -> None:  # type: ignore[no-untyped-def]
+    text = INVENTORY.read_text().replace(
+        "      events: {broker_count: 2, storage_gib: 100}",
+        "      events: {broker_count: 2, storage_gib: 100, alarms: {disk-used.broker-2: {threshold: 70}}}",
+    )
+    alarms = _by_name(load_environment("local", write_inventory(text)))
+    assert alarms["dataplat-local-events-disk-used-broker-2-critical"].threshold == 70
+    assert alarms["dataplat-local-events-disk-used-broker-1-critical"].threshold == 85
+
+
+@pytest.mark.parametrize(
+    ("override", "path", "message"),
+    [
+        ("{cpuu: {threshold: 1}}", "warehouse.alarms.cpuu", "did you mean 'cpu'"),
+        ("{cpu: {severity: info}}", "warehouse.alarms.cpu.severity", None),
+        ("{cpu: {datapoints_to_alarm: 9}}", "warehouse.alarms.cpu.datapoints_to_alarm", "more than the 5"),
+    ],
+)
+def test_bad_overrides_are_found_without_aws(
+    write_inventory, override: str, path: str, message: str | None
+) -> None:  # type: ignore[no-untyped-def]
+    text = INVENTORY.read_text().replace(
+        "      warehouse: {instance_class: db.t4g.micro,",
+        f"      warehouse: {{alarms: {override},\n                  instance_class: db.t4g.micro,",
+    )
+    if "info" in override:
+        text = text.replace("    info: {topic: alerts-info}\n", "")
+    file = write_inventory(text)
+    env = load_environment("local", file)
+    problems = override_problems(env)
+    assert len(problems) == 1
+    (where, text_message) = problems[0]
+    assert ".".join(str(p) for p in where).endswith(path)
+    if message:
+        assert message in text_message
+    (line,) = str(load_inventory(file).invalid("local", problems)).splitlines()
+    assert re.match(
+        rf"^{re.escape(str(file))}:\d+: environments\.local\.components\.{re.escape(path)}: ", line
+    )
