@@ -90,8 +90,8 @@ def test_a_changed_threshold_plans_exactly_one_update(platform: RunningPlatform,
 
 def test_an_alarm_edited_out_of_band_shows_as_drift_and_apply_restores_it(platform: RunningPlatform) -> None:
     alarm = _alarms(platform)[CPU]
-    edited = {k: alarm[k] for k in ("AlarmName", "Namespace", "MetricName", "Dimensions", "Statistic", "Period",
-                                   "EvaluationPeriods", "ComparisonOperator", "AlarmActions")}  # fmt: skip
+    keys = ("AlarmName", "Namespace", "MetricName", "Dimensions", "Statistic", "Period")
+    edited = {k: alarm[k] for k in (*keys, "EvaluationPeriods", "ComparisonOperator", "AlarmActions")}
     platform.aws().client("cloudwatch").put_metric_alarm(**edited, Threshold=99.0)
     code, drift, _ = _observe(platform, "drift", "--detailed-exitcode")
     assert code == 3
@@ -124,11 +124,14 @@ def test_an_alarm_without_our_ownership_is_never_touched(platform: RunningPlatfo
     # The emulator keeps a deleted alarm's tags (AWS does not): drop them as AWS would.
     tags = cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"]
     cloudwatch.untag_resource(ResourceARN=arn, TagKeys=[t["Key"] for t in tags])
-    manual = {"Namespace": "AWS/RDS", "MetricName": "CPUUtilization", "Statistic": "Average", "Period": 60,
-              "EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold"}  # fmt: skip
+    manual = {
+        **{"Namespace": "AWS/RDS", "MetricName": "CPUUtilization", "Statistic": "Average", "Period": 60},
+        **{"EvaluationPeriods": 1, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold"},
+    }
     cloudwatch.put_metric_alarm(AlarmName=theirs, **manual)
     cloudwatch.put_metric_alarm(AlarmName="dataplat-local-made-by-hand", **manual)
     code, plan, _ = _observe(platform, "plan")
+    assert code == 0
     changes = {c["name"]: c for c in plan["changes"]}  # type: ignore[attr-defined]
     assert changes[theirs]["action"] == "skip" and "without our ownership" in changes[theirs]["reason"]
     assert "dataplat-local-made-by-hand" not in changes

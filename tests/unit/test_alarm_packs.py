@@ -90,7 +90,8 @@ def test_the_composite_joins_the_ingest_path_signals(prod: Environment) -> None:
 def test_an_override_changes_one_alarm_and_keeps_the_rest(write_inventory) -> None:  # type: ignore[no-untyped-def]
     text = INVENTORY.read_text().replace(
         "      warehouse: {instance_class: db.t4g.micro,",
-        "      warehouse: {alarms: {cpu: {threshold: 80, severity: critical}, replica-lag: {enabled: false}},\n"
+        "      warehouse: {alarms: {cpu: {threshold: 80, severity: critical},\n"
+        "                           replica-lag: {enabled: false}},\n"
         "                  instance_class: db.t4g.micro,",
     )
     env = load_environment("local", write_inventory(text))
