@@ -12,6 +12,7 @@ from ops.cli.output import console
 from ops.errors import ExitCode
 from ops.inventory import load_inventory
 from ops.local.platform import LocalPlatform
+from ops.observe.checks import check_inventory
 
 if TYPE_CHECKING:
     from ops.demo.run import DemoOutcome
@@ -32,14 +33,15 @@ def demo(
     context = cli_context(ctx)
     inventory = load_inventory(context.inventory)
     environment = inventory.environment(env)
+    check_inventory(inventory)
     console.print(
-        f"[green]1/4[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
+        f"[green]1/5[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
     )
     platform = LocalPlatform(environment, context.state())
     with console.status("starting the local platform (emulator, PostgreSQL, ingest)..."):
         record, endpoint = run.start_platform(platform)
     console.print(
-        f"[green]2/4[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
+        f"[green]2/5[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
     )
     run_id = run.new_run_id()
     with console.status(f"sending {records} records to the ingest service..."):
@@ -47,17 +49,28 @@ def demo(
     stored, stored_invalid = run.count_stored(endpoint, run_id)
     outcome = run.DemoOutcome(run_id, burst, stored, stored_invalid, run.slo_checks(environment, burst))
     console.print(
-        f"[green]3/4[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
+        f"[green]3/5[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
         f"{burst.rejected_as_expected} invalid rejected ({burst.throughput_rps:.0f} req/s)"
+    )
+    with console.status("planning and applying alarms, log groups and Container Insights..."):
+        outcome.observability = run.apply_observability(environment, record)
+    observed = outcome.observability
+    console.print(
+        f"[green]4/5[/] observability: planned {observed.planned['create']} to create, "
+        f"{observed.planned['update']} to update; applied {observed.applied}; "
+        f"second plan: {observed.second_plan_pending} changes"
     )
     outcome.report = run.write_demo_report(context.state().reports_dir / f"demo-{run_id}", inventory, outcome)
     _summary(outcome)
-    console.print(f"[green]4/4[/] report: {outcome.report.html} (also report.md, report.json)")
+    console.print(f"[green]5/5[/] report: {outcome.report.html} (also report.md, report.json)")
     if down:
         platform.down()
         console.print("local platform stopped")
     else:
         console.print("the local platform is still up: `ops local status`, `ops local down`")
+    if not outcome.observability_ok:
+        console.print("[red]observability check failed[/]: apply failed or the second plan is not clean")
+        raise typer.Exit(ExitCode.FAILURE)
     if not outcome.data_ok:
         console.print("[red]data check failed[/]: stored records do not match accepted ones")
         raise typer.Exit(ExitCode.FAILURE)
@@ -81,6 +94,14 @@ def _summary(outcome: DemoOutcome) -> None:
         if outcome.stored_invalid == 0 and not outcome.burst.wrongly_accepted
         else "[red]FAIL[/]",
     )
+    if outcome.observability is not None:
+        pending = outcome.observability.second_plan_pending
+        table.add_row(
+            "second observability plan",
+            "0 changes",
+            f"{pending} changes",
+            "[green]clean[/]" if pending == 0 else "[red]NOT CLEAN[/]",
+        )
     for measure, objective, measured, met in outcome.slo_checks:
         table.add_row(measure, objective, measured, "[green]met[/]" if met else "[red]missed[/]")
     console.print(table)

@@ -31,6 +31,7 @@ class DemoOutcome:
     stored: int
     stored_invalid: int
     slo_checks: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    observability: ObserveOutcome | None = None
     report: ReportPaths | None = None
 
     @property
@@ -44,6 +45,45 @@ class DemoOutcome:
     @property
     def slo_met(self) -> bool:
         return all(ok for *_, ok in self.slo_checks)
+
+    @property
+    def observability_ok(self) -> bool:
+        return self.observability is None or (
+            not self.observability.failed and self.observability.second_plan_pending == 0
+        )
+
+
+@dataclass
+class ObserveOutcome:
+    """Alarms, log groups and settings: the first plan, the apply, the second plan."""
+
+    planned: dict[str, int]
+    applied: int
+    failed: int
+    second_plan_pending: int
+    resources: int
+
+
+def apply_observability(env: Environment, record: PlatformRecord) -> ObserveOutcome:
+    """Plan and apply the environment's observability on the emulator, then plan again:
+    the second plan must have nothing to do."""
+    from ops.aws.clients import ClientFactory
+    from ops.local.emulator import emulator_target
+    from ops.observe.run import observe_plan
+    from ops.reconcile.engine import apply_plan
+
+    factory = ClientFactory(emulator_target(record.emulator_port, env.region))
+    with span("demo.observe"):
+        first = observe_plan(factory, env)
+        result = apply_plan(first.plan, first.providers)
+        second = observe_plan(factory, env)
+    return ObserveOutcome(
+        planned=first.plan.counts(),
+        applied=len(result.applied),
+        failed=len(result.failed),
+        second_plan_pending=len(second.plan.pending),
+        resources=len(second.plan.changes),
+    )
 
 
 def new_run_id() -> str:
@@ -129,6 +169,23 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
         ],
         chart_svg=bar_chart(labels, [float(c) for c in counts], "requests by latency (ms)"),
     )
+    sections = [traffic]
+    if outcome.observability is not None:
+        observed = outcome.observability
+        sections.append(
+            Section(
+                "Observability as code (alarms, log groups, Container Insights)",
+                ("step", "result"),
+                [
+                    ("first plan", ", ".join(f"{n} {a}" for a, n in observed.planned.items() if n)),
+                    ("applied", f"{observed.applied} changes, {observed.failed} failed"),
+                    (
+                        "second plan",
+                        f"{observed.second_plan_pending} changes of {observed.resources} resources",
+                    ),
+                ],
+            )
+        )
     slos = Section(
         "Ingest SLO (local environment)",
         ("measure", "objective", "measured", "met"),
@@ -156,4 +213,6 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
         ],
         "slo_met": outcome.slo_met,
     }
-    return write_report(folder, f"platform-ops demo {outcome.run_id}", data, [traffic, slos])
+    if outcome.observability is not None:
+        data["observability"] = outcome.observability.__dict__
+    return write_report(folder, f"platform-ops demo {outcome.run_id}", data, [*sections, slos])
