@@ -52,6 +52,7 @@ def owned_by_tagging_api(
             {"Key": KIND_TAG, "Values": [kind]},
         ],
         ResourcesPerPage=100,
+        TagsPerPage=500,  # the maximum: a page holds 100 resources only if their tags fit (4 each)
     )
     for page in pages:
         for mapping in page.get("ResourceTagMappingList", []):

@@ -54,7 +54,7 @@ def test_a_missing_composite_is_created_with_its_rule_actions_and_tags(factory, 
     env, composite = _desired_composite()
     provider = CompositeAlarms(factory, env, [env.region], write_rate=100)
     tagging.add_response("get_resources", {"ResourceTagMappingList": []}, {
-        "ResourceTypeFilters": ["cloudwatch:alarm"], "TagFilters": ANY, "ResourcesPerPage": 100,
+        "ResourceTypeFilters": ["cloudwatch:alarm"], "TagFilters": ANY, "ResourcesPerPage": 100, "TagsPerPage": 500,
     })  # fmt: skip
     cloudwatch.add_response("describe_alarms", {"CompositeAlarms": []}, {
         "AlarmNames": [composite.name], "AlarmTypes": ["CompositeAlarm"], "MaxRecords": 100,
