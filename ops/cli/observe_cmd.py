@@ -36,9 +36,10 @@ def _load(ctx: typer.Context, env_name: str) -> tuple[CliContext, Environment]:
 
 
 def _plan(ctx: typer.Context, env_name: str, only: list[str] | None, rate: float | None) -> Any:
-    from ops.observe.run import observe_plan
+    from ops.observe.run import kinds_for, observe_plan
 
     context, env = _load(ctx, env_name)
+    kinds_for(env, only)  # a bad --only fails before any AWS call
     factory = context.aws_for(env)
     with span("observe.plan", environment=env.name):
         return env, factory, observe_plan(factory, env, only, rate)

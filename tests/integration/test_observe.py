@@ -163,3 +163,30 @@ def test_bad_overrides_exit_2_with_one_line_and_no_aws_call(
     (line,) = result.err.strip().splitlines()
     assert line.startswith(f"error: {inventory}:") and field in line
     assert _emulator_requests(platform) == before
+
+
+def test_a_protected_environment_is_not_applied_without_approval(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    inventory = _inventory(
+        tmp_path,
+        alarms="{cpu: {threshold: 70}}",
+        replace=("    provider: local\n    protected: false\n", "    provider: local\n    protected: true\n"),
+    )
+    refused = run_cli("--inventory", str(inventory), "observe", "apply", env=platform.env)
+    assert refused.code == 2
+    assert "protected" in refused.err and "--auto-approve" in refused.err
+    assert _alarms(platform)[CPU]["Threshold"] == 90.0  # nothing changed
+    approved = run_cli("--inventory", str(inventory), "observe", "apply", "--auto-approve", env=platform.env)
+    assert approved.code == 0, approved.err
+    assert _alarms(platform)[CPU]["Threshold"] == 70.0
+    assert _observe(platform, "apply")[0] == 0  # back to the shipped inventory
+
+
+def test_an_unknown_kind_is_bad_input(platform: RunningPlatform) -> None:
+    result = run_cli("observe", "plan", "--only", "dashboards", env=platform.env)
+    assert result.code == 2
+    assert result.err.strip() == (
+        "error: --only 'dashboards': not a kind "
+        "(kinds: event-rule, alarm, composite-alarm, log-group, container-insights)"
+    )

@@ -53,12 +53,17 @@ def test_a_missing_composite_is_created_with_its_rule_actions_and_tags(factory, 
     cloudwatch, tagging = stubs
     env, composite = _desired_composite()
     provider = CompositeAlarms(factory, env, [env.region], write_rate=100)
-    tagging.add_response("get_resources", {"ResourceTagMappingList": []}, {
-        "ResourceTypeFilters": ["cloudwatch:alarm"], "TagFilters": ANY, "ResourcesPerPage": 100, "TagsPerPage": 500,
-    })  # fmt: skip
-    cloudwatch.add_response("describe_alarms", {"CompositeAlarms": []}, {
-        "AlarmNames": [composite.name], "AlarmTypes": ["CompositeAlarm"], "MaxRecords": 100,
-    })  # fmt: skip
+    pages = {"ResourcesPerPage": 100, "TagsPerPage": 500}
+    tagging.add_response(
+        "get_resources",
+        {"ResourceTagMappingList": []},
+        {"ResourceTypeFilters": ["cloudwatch:alarm"], "TagFilters": ANY, **pages},
+    )
+    cloudwatch.add_response(
+        "describe_alarms",
+        {"CompositeAlarms": []},
+        {"AlarmNames": [composite.name], "AlarmTypes": ["CompositeAlarm"], "MaxRecords": 100},
+    )
     plan = make_plan(env.name, [composite], [provider])
     assert [c.action for c in plan.changes] == [Action.CREATE]
     expected = {
