@@ -10,6 +10,7 @@ import pytest
 
 from alarms import alarm_catalog
 from ops.inventory import load_environment
+from ops.observe.desired import log_group_names
 from tests.helpers import INVENTORY, run_cli
 from tests.integration.conftest import RunningPlatform
 
@@ -190,3 +191,34 @@ def test_an_unknown_kind_is_bad_input(platform: RunningPlatform) -> None:
         "error: --only 'dashboards': not a kind "
         "(kinds: event-rule, alarm, composite-alarm, log-group, container-insights)"
     )
+
+
+def test_container_insights_turned_off_out_of_band_is_turned_back_on(platform: RunningPlatform) -> None:
+    ecs = platform.aws().client("ecs")
+    ecs.update_cluster(
+        cluster="dataplat-local-platform", settings=[{"name": "containerInsights", "value": "disabled"}]
+    )
+    code, plan, _ = _observe(platform, "plan", "--only", "container-insights", "--detailed-exitcode")
+    assert code == 3
+    (change,) = plan["changes"]  # type: ignore[misc]
+    assert change["fields"] == [{"path": "containerInsights", "before": "disabled", "after": "enabled"}]
+    assert _observe(platform, "apply", "--only", "container-insights")[0] == 0
+    (cluster,) = ecs.describe_clusters(clusters=["dataplat-local-platform"], include=["SETTINGS"])["clusters"]
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+
+
+def test_log_retention_follows_the_inventory(platform: RunningPlatform, tmp_path: Path) -> None:
+    inventory = _inventory(
+        tmp_path, replace=("    provider: local\n", "    provider: local\n    logs: {retention_days: 7}\n")
+    )
+    code, plan, _ = _observe(platform, "plan", "--only", "log-group", inventory=inventory)
+    updates = [c for c in plan["changes"] if c["action"] == "update"]  # type: ignore[attr-defined]
+    env = load_environment("local", INVENTORY)
+    groups = [g for n, c in env.spec.components.items() for g in log_group_names(env, n, c)]
+    assert code == 0 and len(updates) == len(groups) == 17  # every log group of the environment
+    assert all(c["fields"] == [{"path": "retentionInDays", "before": 30, "after": 7}] for c in updates)
+    assert _observe(platform, "apply", "--only", "log-group", inventory=inventory)[0] == 0
+    groups = (
+        platform.aws().client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/dataplat-local-")
+    )
+    assert {g["retentionInDays"] for g in groups["logGroups"]} == {7}
