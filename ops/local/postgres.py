@@ -109,8 +109,8 @@ class LocalPostgres:
         )
         self.write_settings()
 
-    def write_settings(self) -> None:
-        settings = dict(SERVER_SETTINGS, port=str(self.port))
+    def write_settings(self, extra: dict[str, str] | None = None) -> None:
+        settings = dict(SERVER_SETTINGS, port=str(self.port), **(extra or {}))
         archive = shell_quote(str(self.paths.archive))
         settings["archive_command"] = _conf_quote(f"test ! -f {archive}/%f && cp %p {archive}/%f")
         text = "".join(f"{key} = {value}\n" for key, value in settings.items())
@@ -123,8 +123,8 @@ class LocalPostgres:
             with main_conf.open("a") as out:
                 out.write(include)
 
-    def start(self) -> None:
-        self.write_settings()  # the port may have changed since the last start
+    def start(self, extra_settings: dict[str, str] | None = None) -> None:
+        self.write_settings(extra_settings)  # the port may have changed since the last start
         if self.run_as is not None:
             _allow_use(self.bin.parent)
         self._run(
@@ -228,6 +228,16 @@ class LocalPostgres:
         if self.run_as is None:
             return {}
         return {"user": self.run_as, "group": pwd.getpwnam(self.run_as).pw_gid, "extra_groups": []}
+
+    def own_tree(self, path: Path) -> None:
+        """Hand a copied tree to the server user (a no-op when not root)."""
+        if self.run_as is None:
+            return
+        entry = pwd.getpwnam(self.run_as)
+        for folder, dirs, files in os.walk(path):
+            os.chown(folder, entry.pw_uid, entry.pw_gid)
+            for name in (*dirs, *files):
+                os.chown(Path(folder) / name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
     def _own(self, path: Path) -> None:
         if self.run_as is not None:
