@@ -57,14 +57,18 @@ def archive_now(source: LocalPostgres, timeout: float = 30.0) -> datetime:
         conn.execute("SELECT pg_switch_wal()")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            row = conn.execute("SELECT last_archived_wal, last_archived_time FROM pg_stat_archiver").fetchone()
+            row = conn.execute(
+                "SELECT last_archived_wal, last_archived_time FROM pg_stat_archiver"
+            ).fetchone()
             if row and row[0] and row[0] >= segment:
                 return row[1]  # type: ignore[no-any-return]
             time.sleep(0.1)
     raise OpsError(f"WAL segment {segment} was not archived within {timeout:.0f} s; see the PostgreSQL log")
 
 
-def restore_to(source: LocalPostgres, target: datetime, root: Path, port: int, timeout: float = 120) -> LocalPostgres:
+def restore_to(
+    source: LocalPostgres, target: datetime, root: Path, port: int, timeout: float = 120
+) -> LocalPostgres:
     """A new server at `root` on `port` holding exactly what was committed up to `target`."""
     backups = [b for b in source.base_backups() if backup_start(b) <= target]
     if not backups:
@@ -104,7 +108,9 @@ def _wait_promoted(server: LocalPostgres, timeout: float) -> None:
             pass  # still starting
         time.sleep(interval)
         interval = min(interval * 1.5, 1.0)
-    raise OpsError(f"the restored server did not finish recovery within {timeout:.0f} s; see {server.paths.log}")
+    raise OpsError(
+        f"the restored server did not finish recovery within {timeout:.0f} s; see {server.paths.log}"
+    )
 
 
 def _conf(text: str) -> str:

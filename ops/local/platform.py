@@ -223,6 +223,11 @@ class LocalPlatform:
                 if pg.is_running():
                     pg.stop()
                     stopped.append(POSTGRES)
+            for data in sorted(self.state.restores_dir.glob("*/data")):
+                restored = LocalPostgres(data.parent, 0)
+                if restored.is_running():
+                    restored.stop()
+                    stopped.append(f"restored {data.parent.name}")
         if purge and self.state.root.exists():
             shutil.rmtree(self.state.root)
         return stopped

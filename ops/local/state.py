@@ -66,6 +66,11 @@ class StateDir:
         return self.root / "postgres"
 
     @property
+    def restores_dir(self) -> Path:
+        """Databases restored by runbooks, one folder per target identifier."""
+        return self.root / "restores"
+
+    @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
 

@@ -1,0 +1,226 @@
+"""Run a runbook: plan, dry run or execute, journal before and after each step, resume,
+roll back on failure and on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ops.errors import BadInput, Interrupted, OpsError
+from ops.inventory.environment import Environment
+from ops.local.state import StateDir
+from ops.runbook.journal import Journal, RunRecord
+from ops.runbook.lock import TargetLock
+from ops.runbook.model import Runbook, RunContext, Step, StepKind
+from ops.telemetry.tracing import span
+
+log = logging.getLogger(__name__)
+
+# Who approved, or None to refuse; called for an approval step when one is needed.
+Approver = Callable[[Step], str | None]
+ProgressCallback = Callable[[str, Step], None]
+
+
+def new_run_id(runbook: str) -> str:
+    return f"{runbook}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def runs_dir(state: StateDir) -> Path:
+    return state.root / "runs"
+
+
+def parse_params(runbook: Runbook, raw: dict[str, Any]) -> BaseModel:
+    """Parameters from `--param key=value`; one line per problem naming the parameter."""
+    try:
+        return runbook.params_model.model_validate(raw)
+    except ValidationError as error:
+        lines = []
+        for detail in error.errors(include_url=False):
+            name = ".".join(str(p) for p in detail["loc"]) or "params"
+            message = detail["msg"].removeprefix("Value error, ")
+            if detail["type"] == "extra_forbidden":
+                message = f"unknown parameter; known: {', '.join(runbook.params_model.model_fields)}"
+            lines.append(f"--param {name}: {message}")
+        raise BadInput("\n".join(lines)) from None
+
+
+@dataclass
+class RunOutcome:
+    record: RunRecord
+    folder: Path
+
+
+class RunbookEngine:
+    def __init__(self, state: StateDir, progress: ProgressCallback | None = None) -> None:
+        self.state = state
+        self.progress = progress or (lambda _event, _step: None)
+
+    def plan(self, runbook: Runbook, env: Environment, params: BaseModel) -> list[Step]:
+        return runbook.steps(env, params)
+
+    def run(
+        self,
+        runbook: Runbook,
+        env: Environment,
+        params: BaseModel,
+        *,
+        execute: bool,
+        approve: Approver,
+        run_id: str | None = None,
+    ) -> RunOutcome:
+        run_id = run_id or new_run_id(runbook.name)
+        folder = runs_dir(self.state) / run_id
+        journal = Journal(folder)
+        record = RunRecord.from_journal(run_id, journal) if journal.exists else RunRecord(run_id)
+        if record.status in ("completed", "aborted"):
+            raise BadInput(f"run {run_id} is {record.status}; start a new run")
+        lock = TargetLock(self.state.root / "locks", runbook.target(env, params), run_id)
+        lock.acquire()
+        try:
+            journal.append(
+                "run-started",
+                runbook=runbook.name,
+                environment=env.name,
+                params=params.model_dump(mode="json"),
+                execute=execute,
+                resumed=bool(record.completed),
+            )
+            record = RunRecord.from_journal(run_id, journal)
+            ctx = RunContext(
+                run_id,
+                env,
+                params,
+                self.state,
+                execute,
+                dict(record.completed),
+                record.approver,
+                record.started_at,
+            )
+            with span(f"runbook {runbook.name}", **{"ops.run_id": run_id, "ops.execute": execute}):
+                self._steps(runbook, ctx, journal, approve)
+            outputs = runbook.outputs(ctx) if execute else {}
+            journal.append("run-completed", outputs=outputs)
+        except Interrupted as stop:
+            self._roll_back(runbook, env, params, journal)
+            journal.append("run-interrupted", error=str(stop))
+            raise
+        except Exception as error:
+            self._roll_back(runbook, env, params, journal)
+            journal.append("run-failed", error=str(error))
+            raise
+        finally:
+            lock.release()
+        return RunOutcome(RunRecord.from_journal(run_id, journal), folder)
+
+    def _steps(self, runbook: Runbook, ctx: RunContext, journal: Journal, approve: Approver) -> None:
+        for step in runbook.steps(ctx.env, ctx.params):
+            if step.id in ctx.outputs:
+                self.progress("skipped (done before)", step)
+                continue
+            if not ctx.execute and not step.runs_in_dry_run:
+                self.progress("dry run: would " + ", ".join(step.calls), step)
+                continue
+            if step.kind is StepKind.APPROVAL:
+                ctx.approver = self._approval(step, ctx, journal, approve)
+            _fault_point(f"before:{step.id}")
+            journal.append("step-started", step=step.id, kind=step.kind.value)
+            self.progress("running", step)
+            with span(f"step {step.id}", **{"ops.step.kind": step.kind.value}):
+                try:
+                    outputs = step.run(ctx)
+                except Exception as error:
+                    journal.append("step-failed", step=step.id, error=str(error))
+                    raise
+            ctx.outputs[step.id] = outputs
+            journal.append("step-completed", step=step.id, outputs=outputs)
+            _fault_point(f"after:{step.id}")
+            self.progress("done", step)
+
+    def _approval(self, step: Step, ctx: RunContext, journal: Journal, approve: Approver) -> str:
+        if not ctx.env.protected:
+            journal.append("approved", step=step.id, approver="not required (environment not protected)")
+            return "not required"
+        approver = approve(step)
+        if not approver:
+            raise BadInput(
+                f"environment {ctx.env.name!r} is protected: {step.title} needs an approval "
+                "(run in a terminal, or pass --approve TOKEN from `ops runbook approve`)"
+            )
+        journal.append("approved", step=step.id, approver=approver)
+        return approver
+
+    def _roll_back(self, runbook: Runbook, env: Environment, params: BaseModel, journal: Journal) -> None:
+        """Undo completed steps that define a rollback, newest first; each is journaled,
+        and a failing rollback does not stop the others."""
+        record = RunRecord.from_journal(journal.folder.name, journal)
+        ctx = RunContext(record.run_id, env, params, self.state, record.execute, dict(record.completed))
+        for step in reversed(runbook.steps(env, params)):
+            if step.rollback is None or step.id not in record.completed or step.id in record.rolled_back:
+                continue
+            try:
+                step.rollback(ctx)
+            except Exception as error:  # keep undoing the rest; say what could not be undone
+                log.error("rollback of %s failed: %s", step.id, error)
+                journal.append("step-rollback-failed", step=step.id, error=str(error))
+            else:
+                journal.append("step-rolled-back", step=step.id)
+
+
+FAULT_ENV = "OPS_FAULT_KILL_AT"
+
+
+def _fault_point(where: str) -> None:
+    """Crash tests: OPS_FAULT_KILL_AT=before:<step> or after:<step> kills this process
+    with SIGKILL right there, as a dead laptop would."""
+    if os.environ.get(FAULT_ENV) == where:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def load_record(state: StateDir, run_id: str) -> RunRecord:
+    return RunRecord.from_journal(run_id, Journal(runs_dir(state) / run_id))
+
+
+def list_runs(state: StateDir) -> list[RunRecord]:
+    folder = runs_dir(state)
+    if not folder.exists():
+        return []
+    records = []
+    for run in sorted(folder.iterdir()):
+        try:
+            records.append(RunRecord.from_journal(run.name, Journal(run)))
+        except OpsError:
+            continue
+    return records
+
+
+def abort_run(
+    state: StateDir,
+    run_id: str,
+    runbook_named: Callable[[str], Runbook],
+    environment_named: Callable[[str], Environment],
+) -> RunRecord:
+    """Undo a run that will not be resumed: its completed steps' rollbacks, newest first."""
+    journal = Journal(runs_dir(state) / run_id)
+    record = RunRecord.from_journal(run_id, journal)
+    if record.status in ("completed", "aborted"):
+        raise BadInput(f"run {run_id} is {record.status}; nothing to abort")
+    runbook = runbook_named(record.runbook)
+    env = environment_named(record.environment)
+    params = parse_params(runbook, record.params)
+    lock = TargetLock(state.root / "locks", runbook.target(env, params), run_id)
+    lock.acquire()  # refuses while another live process runs it
+    try:
+        RunbookEngine(state)._roll_back(runbook, env, params, journal)
+        journal.append("run-aborted")
+    finally:
+        lock.release()
+    return RunRecord.from_journal(run_id, journal)

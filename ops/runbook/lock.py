@@ -1,0 +1,69 @@
+"""One run per target at a time: a lock file per target with the holder's run id and pid.
+A lock whose process is gone is stale and is taken over."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import psutil
+
+from ops.errors import BadInput
+from ops.runbook.journal import now
+
+
+class TargetLock:
+    def __init__(self, folder: Path, target: str, run_id: str) -> None:
+        self.path = folder / f"{target.replace('/', '_')}.lock"
+        self.target = target
+        self.run_id = run_id
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        entry = json.dumps(
+            {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": now()}
+        )
+        while True:
+            try:
+                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder and self._alive(holder) and holder.get("run_id") != self.run_id:
+                    run, pid, since = holder.get("run_id"), holder.get("pid"), holder.get("since")
+                    raise BadInput(
+                        f"{self.target} is locked by run {run} (pid {pid}, since {since}); "
+                        f"wait for it, or `ops runbook abort {run}`"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale, or our own run resuming
+                continue
+            with os.fdopen(handle, "w") as out:
+                out.write(entry)
+                out.flush()
+                os.fsync(out.fileno())
+            return
+
+    def release(self) -> None:
+        holder = self._holder()
+        if holder and holder.get("run_id") == self.run_id:
+            self.path.unlink(missing_ok=True)
+
+    def _holder(self) -> dict[str, object] | None:
+        try:
+            found = json.loads(self.path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return found if isinstance(found, dict) else None
+
+    @staticmethod
+    def _alive(holder: dict[str, object]) -> bool:
+        if holder.get("host") != socket.gethostname():
+            return True  # another machine's run: never assume it is dead
+        pid = holder.get("pid")
+        if not isinstance(pid, int):
+            return False
+        try:
+            return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+        except psutil.NoSuchProcess:
+            return False

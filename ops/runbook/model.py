@@ -1,0 +1,73 @@
+"""Runbooks and their steps."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from ops.inventory.environment import Environment
+from ops.local.state import StateDir
+
+
+class StepKind(StrEnum):
+    CHECK = "check"  # reads only; runs in a dry run too
+    ACTION = "action"  # changes something; may have a rollback
+    WAIT = "wait"  # polls until a condition holds
+    VERIFY = "verify"  # checks the outcome of actions
+    APPROVAL = "approval"  # a person says go (protected environments)
+
+
+@dataclass
+class RunContext:
+    """What a step sees: the run, its parameters, and what earlier steps produced."""
+
+    run_id: str
+    env: Environment
+    params: Any
+    state: StateDir
+    execute: bool
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    approver: str | None = None
+    started_at: str = ""  # when the run (its first attempt) started: RTO counts from here
+
+    def output(self, step: str, key: str) -> Any:
+        return self.outputs[step][key]
+
+
+StepFunction = Callable[[RunContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    kind: StepKind
+    title: str
+    calls: tuple[str, ...]  # the API calls or commands it makes: the plan and the IAM policy
+    run: StepFunction
+    rollback: Callable[[RunContext], None] | None = None
+
+    @property
+    def runs_in_dry_run(self) -> bool:
+        return self.kind is StepKind.CHECK
+
+
+class Runbook(ABC):
+    name: str
+    summary: str
+    params_model: type[BaseModel]
+
+    @abstractmethod
+    def target(self, env: Environment, params: Any) -> str:
+        """What the run acts on: one run per target at a time (the lock's key)."""
+
+    @abstractmethod
+    def steps(self, env: Environment, params: Any) -> list[Step]: ...
+
+    def outputs(self, ctx: RunContext) -> dict[str, Any]:
+        """The run's outputs for its report (RecoveryTime, RecoveryPoint...)."""
+        return {}
