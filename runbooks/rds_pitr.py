@@ -9,7 +9,9 @@ directory and port; cutover through the endpoint SSM parameter). The `aws` provi
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,7 @@ from ops.local.platform import require_running
 from ops.local.postgres import SUPERUSER, LocalPostgres
 from ops.local.processes import free_port
 from ops.local.state import PlatformRecord, StateDir
+from ops.runbook.engine import FAULT_ENV
 from ops.runbook.model import Runbook, RunContext, Step, StepKind
 
 MARKER = "restored.json"  # written once a restore has been promoted: the restore happened
@@ -261,6 +264,8 @@ class _LocalSteps:
 
     def wait_ready(self, ctx: RunContext) -> dict[str, Any]:
         restored = self._restored(ctx)
+        if os.environ.get(FAULT_ENV) == "during:wait-ready":
+            os.kill(os.getpid(), signal.SIGKILL)  # crash tests: die in the middle of the wait
         if not restored.is_running():
             restored.start()
         deadline = time.monotonic() + 60
