@@ -89,6 +89,10 @@ class RdsPitr(Runbook):
                 Step("post-check", StepKind.VERIFY, "the ingest service writes to the restored database",
                      ("http:POST ingest", "postgres:select"), local.post_check),
             ]  # fmt: skip
+            steps.append(
+                Step("backup-new-primary", StepKind.ACTION, "take a base backup of the new primary",
+                     ("postgres:pg_basebackup",), local.backup_new_primary)
+            )  # fmt: skip
             if params.old_instance == "stop":
                 steps.append(
                     Step(
@@ -141,7 +145,7 @@ def instance_for_port(state: StateDir, record: PlatformRecord, port: int) -> Loc
     if port == record.postgres_port:
         return LocalPostgres(state.postgres_dir, port)
     for marker in restores_dir(state).glob(f"*/{MARKER}"):
-        if json.loads(marker.read_text())["port"] == port:
+        if json.loads(marker.read_text())["restored_port"] == port:
             return LocalPostgres(marker.parent, port)
     raise OpsError(f"no local database listens on port {port}; is the endpoint parameter right?")
 
@@ -255,6 +259,8 @@ class _LocalSteps:
             "promoted_at": datetime.now(UTC).isoformat(),
         }
         marker.write_text(json.dumps(outputs))
+        if os.environ.get(FAULT_ENV) == "during:restore":
+            os.kill(os.getpid(), signal.SIGKILL)  # crash tests: restored, not yet journaled
         return outputs
 
     def drop_restored(self, ctx: RunContext) -> None:
@@ -354,6 +360,13 @@ class _LocalSteps:
         if not row or row[0] != 1:
             raise OpsError("the probe record did not reach the restored database")
         return {"probe": probe["transaction_id"]}
+
+    def backup_new_primary(self, ctx: RunContext) -> dict[str, Any]:
+        """The restored database is the primary now: make it restorable in its turn."""
+        restored = self._restored(ctx)
+        if restored.base_backups():
+            return {"base_backup": restored.base_backups()[0].name}
+        return {"base_backup": restored.take_base_backup().name}
 
     def stop_old(self, ctx: RunContext) -> dict[str, Any]:
         self._source(ctx).stop()

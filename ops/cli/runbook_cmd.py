@@ -134,7 +134,7 @@ def run(
     runbook = _runbook(name)
     environment = context.environment(env)
     params = _params(runbook, param)
-    engine = RunbookEngine(context.state(), progress=_progress)
+    engine = RunbookEngine(context.state(), progress=_progress if output is OutputFormat.text else None)
     outcome = engine.run(
         runbook, environment, params, execute=execute,
         approve=_approver(environment, runbook, approve, context.state()),
@@ -160,7 +160,7 @@ def resume(
     runbook = _runbook(record.runbook)
     environment = context.environment(record.environment)
     params = parse_params(runbook, record.params)
-    engine = RunbookEngine(context.state(), progress=_progress)
+    engine = RunbookEngine(context.state(), progress=_progress if output is OutputFormat.text else None)
     outcome = engine.run(
         runbook, environment, params, execute=record.execute, run_id=run_id,
         approve=_approver(environment, runbook, approve, context.state()),

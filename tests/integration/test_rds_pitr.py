@@ -1,0 +1,240 @@
+"""rds-pitr on the local platform: a real restore (base backup + WAL replay) while ingest
+traffic runs, cutover, refusals that change nothing, and crash-and-resume."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from loadtest.payloads import PayloadGenerator
+from ops.local.pitr import committed_up_to
+from tests.helpers import INVENTORY, run_cli
+from tests.integration.conftest import RunningPlatform
+
+PARAMETER = "/dataplat/local/warehouse/endpoint"
+
+
+def _endpoint(platform: RunningPlatform) -> dict[str, object]:
+    value = platform.aws().client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"]
+    return json.loads(value)
+
+
+def _conninfo(endpoint: dict[str, object]) -> str:
+    return f"host=127.0.0.1 port={endpoint['port']} user=postgres dbname={endpoint['dbname']}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _run(
+    platform: RunningPlatform, *args: str, inventory: Path | None = None, env: dict[str, str] | None = None
+):  # type: ignore[no-untyped-def]
+    head = ["--inventory", str(inventory)] if inventory else []
+    return run_cli(*head, "runbook", *args, env={**platform.env, **(env or {})})
+
+
+def _restores(platform: RunningPlatform) -> list[str]:
+    folder = platform.state_dir / "restores"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+class Traffic:
+    """Records posted to the ingest service from a thread, bounded in count and time."""
+
+    def __init__(self, url: str, limit: int = 3000, seconds: float = 30) -> None:
+        self.url, self.limit, self.deadline = url, limit, time.monotonic() + seconds
+        self.stop = threading.Event()
+        self.sent = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        generator = PayloadGenerator(f"pitr{time.time_ns()}")
+        with httpx.Client(base_url=self.url, timeout=5) as client:
+            while not self.stop.is_set() and self.sent < self.limit and time.monotonic() < self.deadline:
+                with contextlib.suppress(httpx.HTTPError):  # the cutover moment
+                    client.post("/ingest-financial-transaction/", json=generator.financial_transaction())
+                self.sent += 1
+                time.sleep(0.005)
+
+    def __enter__(self) -> Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def test_a_dry_run_changes_nothing(platform: RunningPlatform) -> None:
+    before = _endpoint(platform)
+    result = _run(platform, "run", "rds-pitr", "--param", f"target_time={_iso(datetime.now(UTC))}")
+    assert result.code == 0, result.err
+    assert "dry run: would ssm:PutParameter" in result.out
+    assert _restores(platform) == [] and _endpoint(platform) == before
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (timedelta(hours=1), "outside the restorable window"),  # the future
+        (timedelta(days=-2), "outside the restorable window"),  # before the first base backup
+    ],
+)
+def test_a_target_time_outside_the_window_is_refused(
+    platform: RunningPlatform, target: timedelta, message: str
+) -> None:
+    before = _endpoint(platform)
+    moment = _iso(datetime.now(UTC) + target)
+    result = _run(platform, "run", "rds-pitr", "--execute", "--param", f"target_time={moment}")
+    assert result.code == 2
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith("error: --param target_time:") and message in line
+    assert _restores(platform) == [] and _endpoint(platform) == before
+
+
+def test_bad_parameters_are_one_line_each(platform: RunningPlatform) -> None:
+    result = _run(platform, "run", "rds-pitr", "--param", "target_time=yesterday", "--param", "colour=blue")
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: --param ") for line in lines)
+
+
+def test_a_restore_with_ingest_running_brings_back_exactly_what_was_committed(
+    platform: RunningPlatform,
+) -> None:
+    source = _endpoint(platform)
+    with Traffic(platform.ingest_url) as traffic:
+        time.sleep(1.5)
+        target = datetime.now(UTC)
+        time.sleep(1.0)
+        result = _run(
+            platform, "run", "rds-pitr", "--execute", "--param", f"target_time={_iso(target)}", "-o", "json"
+        )
+    assert result.code == 0, result.err
+    assert traffic.sent > 100
+    outputs = json.loads(result.out)["outputs"]
+    restored = _endpoint(platform)
+    assert restored["port"] != source["port"]  # the cutover moved the endpoint
+    expected = committed_up_to(_conninfo(source), target)
+    # Traffic goes on into the restored database after the cutover: compare up to T; the
+    # runbook's own count, taken before the cutover, must be exactly T's.
+    found = committed_up_to(_conninfo(restored), target)
+    later = committed_up_to(_conninfo(source), None)
+    for table in expected:
+        assert (found[table].rows, found[table].checksum) == (expected[table].rows, expected[table].checksum)
+        assert outputs["RowsVerified"][table] == expected[table].rows
+    rows_after_target = later["financial_transactions"].rows - expected["financial_transactions"].rows
+    assert rows_after_target > 0  # the source did take writes after T
+    assert outputs["RecoveryTime"] > 0 and outputs["RPOSeconds"] >= 0
+    probe = PayloadGenerator("after-cutover").financial_transaction()
+    assert httpx.post(f"{platform.ingest_url}/ingest-financial-transaction/", json=probe).status_code == 200
+    with psycopg.connect(_conninfo(restored)) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM financial_transactions WHERE transaction_id = %s",
+            (probe["transaction_id"],),
+        ).fetchone()
+    assert row == (1,)
+
+
+def test_an_existing_target_identifier_is_refused(platform: RunningPlatform) -> None:
+    existing = _restores(platform)[0]
+    before = _endpoint(platform)
+    result = _run(
+        platform, "run", "rds-pitr", "--execute",
+        "--param", f"target_time={_iso(datetime.now(UTC) - timedelta(seconds=1))}",
+        "--param", f"target_identifier={existing}",
+    )  # fmt: skip
+    assert result.code == 2 and "exists already" in result.err
+    assert _endpoint(platform) == before
+
+
+def test_a_second_concurrent_run_is_refused(platform: RunningPlatform) -> None:
+    lock = platform.state_dir / "locks" / "dataplat-local-warehouse.lock"
+    lock.parent.mkdir(exist_ok=True)
+    holder = {"run_id": "someone-else", "pid": os.getpid(), "host": os.uname().nodename, "since": "now"}
+    lock.write_text(json.dumps(holder))
+    try:
+        result = _run(platform, "run", "rds-pitr", "--param", f"target_time={_iso(datetime.now(UTC))}")
+    finally:
+        lock.unlink()
+    assert result.code == 2
+    assert (
+        result.err.strip().splitlines() == [result.err.strip()] and "locked by run someone-else" in result.err
+    )
+
+
+def test_a_protected_environment_needs_an_approval(platform: RunningPlatform, tmp_path: Path) -> None:
+    inventory = tmp_path / "platform.yaml"
+    inventory.write_text(
+        INVENTORY.read_text().replace(
+            "    provider: local\n    protected: false\n", "    provider: local\n    protected: true\n"
+        )
+    )
+    before, restores = _endpoint(platform), _restores(platform)
+    target = _iso(datetime.now(UTC) - timedelta(seconds=2))
+    refused = _run(
+        platform, "run", "rds-pitr", "--execute", "--param", f"target_time={target}", inventory=inventory
+    )
+    assert refused.code == 2 and "needs an approval" in refused.err
+    assert _endpoint(platform) == before and _restores(platform) == restores  # the restore was rolled back
+    token = _run(platform, "approve", "rds-pitr", "--as", "alice", inventory=inventory).out.split()[-1]
+    run_args = ("run", "rds-pitr", "--execute", "--param", f"target_time={target}", "--approve", token)
+    approved = _run(platform, *run_args, "-o", "json", inventory=inventory)
+    assert approved.code == 0, approved.err
+    assert json.loads(approved.out)["approver"] == "alice"
+    reused = _run(platform, *run_args, inventory=inventory)
+    assert reused.code == 2  # a token is used once (and the identifier exists now)
+
+
+def _newest_run(platform: RunningPlatform) -> str:
+    runs = sorted((platform.state_dir / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    return runs[-1].name
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "after:check-source",
+        "before:restore",
+        "during:restore",
+        "after:restore",
+        "during:wait-ready",
+        "after:validate",
+        "after:cutover",
+        "after:post-check",
+    ],
+)
+def test_a_run_killed_anywhere_resumes_to_the_same_end_with_one_restore(
+    platform: RunningPlatform, point: str
+) -> None:
+    time.sleep(1.2)  # after the base backup the previous case took of its new primary
+    target = datetime.now(UTC) - timedelta(milliseconds=200)
+    killed = _run(platform, "run", "rds-pitr", "--execute", "--param", f"target_time={_iso(target)}",
+                  env={"OPS_FAULT_KILL_AT": point})  # fmt: skip
+    assert killed.code == -9, killed.err  # SIGKILL
+    run_id = _newest_run(platform)
+    resumed = _run(platform, "resume", run_id, "-o", "json")
+    assert resumed.code == 0, resumed.err
+    record = json.loads(resumed.out)
+    identifier = record["outputs"]["RestoredIdentifier"]
+    assert record["status"] == "completed"
+    journal = (platform.state_dir / "runs" / run_id / "journal.jsonl").read_text().splitlines()
+    restores = [json.loads(line) for line in journal if '"step-completed"' in line and '"restore"' in line]
+    assert len(restores) == 1  # exactly one restore
+    assert identifier in _restores(platform)
+    assert (
+        _endpoint(platform)["port"]
+        == json.loads((platform.state_dir / "restores" / identifier / "restored.json").read_text())[
+            "restored_port"
+        ]
+    )
