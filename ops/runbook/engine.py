@@ -180,9 +180,13 @@ FAULT_ENV = "OPS_FAULT_KILL_AT"
 
 def _fault_point(where: str) -> None:
     """Crash tests: OPS_FAULT_KILL_AT=before:<step> or after:<step> kills this process
-    with SIGKILL right there, as a dead laptop would."""
-    if os.environ.get(FAULT_ENV) == where:
+    with SIGKILL right there, as a dead laptop would; `sigterm-after:<step>` sends SIGTERM
+    instead, as an operator's Ctrl-C or a stopping container would."""
+    wanted = os.environ.get(FAULT_ENV, "")
+    if wanted == where:
         os.kill(os.getpid(), signal.SIGKILL)
+    elif wanted == f"sigterm-{where}":
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def load_record(state: StateDir, run_id: str) -> RunRecord:

@@ -238,3 +238,17 @@ def test_a_run_killed_anywhere_resumes_to_the_same_end_with_one_restore(
             "restored_port"
         ]
     )
+
+
+def test_sigterm_rolls_back_what_the_run_did(platform: RunningPlatform) -> None:
+    time.sleep(1.2)
+    before, restores = _endpoint(platform), _restores(platform)
+    target = _iso(datetime.now(UTC) - timedelta(milliseconds=200))
+    stopped = _run(platform, "run", "rds-pitr", "--execute", "--param", f"target_time={target}",
+                   env={"OPS_FAULT_KILL_AT": "sigterm-after:restore"})  # fmt: skip
+    assert stopped.code == 130
+    assert stopped.err.strip().splitlines() == ["error: interrupted"]
+    assert _restores(platform) == restores and _endpoint(platform) == before  # the restore was undone
+    events = [json.loads(line)["event"] for line in
+              (platform.state_dir / "runs" / _newest_run(platform) / "journal.jsonl").read_text().splitlines()]  # fmt: skip
+    assert events[-2:] == ["step-rolled-back", "run-interrupted"]
