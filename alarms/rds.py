@@ -30,6 +30,41 @@ def max_connections(instance_class: str) -> int:
     return min(memory_bytes(instance_class) // 9_531_392, 5000)
 
 
+def drill_alarms(env: Environment, name: str) -> list[AlarmSpec]:
+    """A failed or late DR drill (`ops drill run` publishes these metrics)."""
+    objective = env.spec.objectives.get(name)
+    if objective is None:
+        return []
+    dims = {"Environment": env.name, "Component": name, "Runbook": "rds-pitr"}
+    source = "platform-ops: drills publish DrillSuccess and DrillRTOSeconds"
+    return [
+        threshold_alarm(
+            name,
+            "drill-failed",
+            "warning",
+            Metric("PlatformOps/Drills", "DrillSuccess", dims, "Minimum", 3600),
+            "LessThanThreshold",
+            1,
+            1,
+            missing="notBreaching",
+            source=source,
+            description="A DR drill of this database failed or missed its RPO/RTO objective.",
+        ),
+        threshold_alarm(
+            name,
+            "drill-rto",
+            "warning",
+            Metric("PlatformOps/Drills", "DrillRTOSeconds", dims, "Maximum", 3600),
+            "GreaterThanThreshold",
+            objective.rto,
+            1,
+            missing="notBreaching",
+            source=source,
+            description=f"A DR drill took longer than the RTO objective ({objective.rto:g} s).",
+        ),
+    ]
+
+
 def alarms(env: Environment, name: str, db: Rds) -> list[AlarmSpec]:
     identifier = env.resource_name(db.identifier)
     aurora = db.engine == "aurora-postgresql"
@@ -121,6 +156,7 @@ def alarms(env: Environment, name: str, db: Rds) -> list[AlarmSpec]:
             description="Over a billion transaction ids in use: vacuum is behind, wraparound looms.",
         ),
     ]
+    found += drill_alarms(env, name)
     if not aurora:  # Aurora storage grows by itself
         found.append(
             threshold_alarm(

@@ -105,12 +105,24 @@ class RdsPitr(Runbook):
                 )
         return steps
 
+    def drill_params(self, env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:
+        return _drill_params(env, component, at, drill_id)
+
+    def drill_component(self, params: Any) -> str:
+        return str(params.component)
+
+    def teardown(self, state: StateDir, outputs: dict[str, Any]) -> None:
+        root = restores_dir(state) / outputs["RestoredIdentifier"]
+        if root.exists():
+            LocalPostgres(root, 0).stop()
+            shutil.rmtree(root)
+
     def outputs(self, ctx: RunContext) -> dict[str, Any]:
         started = datetime.fromisoformat(ctx.started_at)
         recovery_point = ctx.outputs.get("validate", {}).get("recovery_point")
         last_commit = ctx.outputs.get("check-source", {}).get("last_commit")
         done_at = ctx.outputs.get("cutover", {}).get("cutover_at") or ctx.outputs["validate"]["validated_at"]
-        rpo = None
+        rpo = 0.0 if last_commit is None else None  # no committed data: nothing to lose
         if recovery_point and last_commit:
             rpo = max(
                 0.0,
@@ -126,6 +138,17 @@ class RdsPitr(Runbook):
             "RestoredIdentifier": ctx.outputs["check-target"]["target_identifier"],
             "RowsVerified": ctx.outputs["validate"]["rows"],
         }
+
+
+def _drill_params(env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:
+    rds = env.spec.components.get(component)
+    identifier = rds.identifier if isinstance(rds, Rds) else component
+    return {
+        "target_time": at.isoformat(),
+        "component": component,
+        "target_identifier": f"{env.resource_name(identifier)}-drill-{drill_id[-12:]}".lower()[:63],
+        "cutover": False,
+    }
 
 
 def _component(env: Environment, params: Any) -> Rds:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
 
+from ops.errors import BadInput
 from ops.inventory.environment import Environment
 from ops.local.state import StateDir
 
@@ -71,3 +73,14 @@ class Runbook(ABC):
     def outputs(self, ctx: RunContext) -> dict[str, Any]:
         """The run's outputs for its report (RecoveryTime, RecoveryPoint...)."""
         return {}
+
+    # --- drills: runs that prove an objective and never touch production traffic --------
+    def drill_params(self, env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:
+        raise BadInput(f"runbook {self.name} has no drill")
+
+    def drill_component(self, params: Any) -> str:
+        raise BadInput(f"runbook {self.name} has no drill")
+
+    def teardown(self, state: StateDir, outputs: dict[str, Any]) -> None:
+        """Remove what a drill created."""
+        raise BadInput(f"runbook {self.name} has no drill")

@@ -249,6 +249,42 @@ def test_sigterm_rolls_back_what_the_run_did(platform: RunningPlatform) -> None:
     assert stopped.code == 130
     assert stopped.err.strip().splitlines() == ["error: interrupted"]
     assert _restores(platform) == restores and _endpoint(platform) == before  # the restore was undone
-    events = [json.loads(line)["event"] for line in
-              (platform.state_dir / "runs" / _newest_run(platform) / "journal.jsonl").read_text().splitlines()]  # fmt: skip
+    journal = platform.state_dir / "runs" / _newest_run(platform) / "journal.jsonl"
+    events = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
     assert events[-2:] == ["step-rolled-back", "run-interrupted"]
+
+
+def test_a_drill_restores_measures_tears_down_and_publishes(platform: RunningPlatform) -> None:
+    time.sleep(1.2)
+    before = _endpoint(platform)
+    result = run_cli("drill", "run", "rds-pitr", "-o", "json", env=platform.env)
+    assert result.code == 0, result.err
+    drill = json.loads(result.out)
+    assert drill["success"] and drill["objectives_met"]
+    assert drill["rto_seconds"] > 0 and drill["rto_objective"] == 1800
+    assert _endpoint(platform) == before  # a drill never cuts over
+    assert not any(
+        name.endswith(drill["drill_id"][-12:].lower()) for name in _restores(platform)
+    )  # torn down
+    history = json.loads(run_cli("drill", "history", "-o", "json", env=platform.env).out)
+    assert history[-1]["drill_id"] == drill["drill_id"]
+    metrics = platform.aws().client("cloudwatch").list_metrics(Namespace="PlatformOps/Drills")["Metrics"]
+    assert {m["MetricName"] for m in metrics} >= {"DrillSuccess", "DrillRTOSeconds", "DrillRPOSeconds"}
+
+
+def test_a_late_drill_exits_4(platform: RunningPlatform, tmp_path: Path) -> None:
+    time.sleep(1.2)
+    inventory = tmp_path / "platform.yaml"
+    inventory.write_text(
+        INVENTORY.read_text().replace(
+            "    provider: local\n",
+            "    provider: local\n    objectives: {warehouse: {rpo: 5m, rto: 1ms}}\n",
+            1,
+        )
+    )
+    result = run_cli(
+        "--inventory", str(inventory), "drill", "run", "rds-pitr", "-o", "json", env=platform.env
+    )
+    assert result.code == 4
+    drill = json.loads(result.out)
+    assert drill["success"] and not drill["objectives_met"]
