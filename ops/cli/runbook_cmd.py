@@ -199,6 +199,19 @@ def abort(ctx: typer.Context, run_id: str) -> None:
     console.print(f"run {run_id}: aborted; rolled back: {', '.join(record.rolled_back) or 'nothing'}")
 
 
+@app.command()
+@traced_command
+def iam(ctx: typer.Context, name: str, env: str = ENV_OPTION, param: list[str] | None = PARAM_OPTION) -> None:
+    """The least-privilege IAM policy for exactly the AWS calls the runbook makes."""
+    from ops.runbook.iam import policy
+
+    context = cli_context(ctx)
+    runbook = _runbook(name)
+    environment = context.environment(env)
+    params = _params(runbook, param)
+    print_json(policy(runbook.steps(environment, params), environment, environment.meta.account_id or "*"))
+
+
 @app.command("approve")
 @traced_command
 def approve_(

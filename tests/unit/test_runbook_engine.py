@@ -1,0 +1,98 @@
+"""Runbook engine pieces that need no running platform: the journal, the lock, the plan,
+the IAM policy, parameters."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ops.errors import BadInput
+from ops.inventory import load_environment
+from ops.runbook.engine import parse_params
+from ops.runbook.iam import policy
+from ops.runbook.journal import Journal, RunRecord
+from ops.runbook.lock import TargetLock
+from runbooks import REGISTRY
+from tests.helpers import INVENTORY, run_main
+
+PITR = REGISTRY["rds-pitr"]
+
+
+def test_the_journal_survives_a_line_cut_by_a_crash(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "run-1")
+    journal.append("run-started", runbook="rds-pitr", environment="local", params={}, execute=True)
+    journal.append("step-started", step="restore")
+    journal.append("step-completed", step="restore", outputs={"port": 5})
+    with open(journal.path, "a") as out:
+        out.write('{"at": "2026-11-26", "event": "step-sta')  # the crash
+    record = RunRecord.from_journal("run-1", journal)
+    assert record.completed == {"restore": {"port": 5}} and record.status == "running"
+
+
+def test_a_rolled_back_step_is_not_done_any_more(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "run-2")
+    journal.append("run-started", runbook="rds-pitr", environment="local", params={}, execute=True)
+    journal.append("step-completed", step="restore", outputs={})
+    journal.append("step-rolled-back", step="restore")
+    journal.append("run-failed", error="boom")
+    record = RunRecord.from_journal("run-2", journal)
+    assert record.completed == {} and record.rolled_back == ["restore"] and record.status == "failed"
+
+
+def test_a_live_lock_refuses_a_second_run_and_a_dead_one_is_taken_over(tmp_path: Path) -> None:
+    mine = TargetLock(tmp_path, "db", "run-a")
+    mine.acquire()
+    with pytest.raises(BadInput, match="locked by run run-a"):
+        TargetLock(tmp_path, "db", "run-b").acquire()
+    holder = json.loads(mine.path.read_text())
+    mine.path.write_text(json.dumps({**holder, "pid": 2**22 + 1}))  # a pid that does not run
+    TargetLock(tmp_path, "db", "run-b").acquire()
+    assert json.loads(mine.path.read_text())["run_id"] == "run-b"
+    assert json.loads(mine.path.read_text())["pid"] == os.getpid()
+
+
+def test_parameters_are_typed_and_unknown_ones_refused() -> None:
+    with pytest.raises(BadInput) as caught:
+        parse_params(PITR, {"target_time": "2026-11-26T10:00:00", "colour": "blue"})
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 2
+    assert any(line.startswith("--param target_time:") and "timezone" in line for line in lines)
+    assert any(line.startswith("--param colour: unknown parameter") for line in lines)
+
+
+def test_the_plan_names_every_step_and_its_calls() -> None:
+    env = load_environment("local", INVENTORY)
+    params = parse_params(PITR, {"target_time": "2026-11-26T10:00:00Z"})
+    steps = PITR.steps(env, params)
+    assert [s.id for s in steps][:5] == [
+        "check-source",
+        "check-target",
+        "check-alarms",
+        "archive-wal",
+        "restore",
+    ]
+    assert "cutover" in [s.id for s in steps]
+    no_cutover = PITR.steps(
+        env, parse_params(PITR, {"target_time": "2026-11-26T10:00:00Z", "cutover": "false"})
+    )
+    assert "cutover" not in [s.id for s in no_cutover]
+
+
+def test_the_iam_policy_holds_exactly_the_aws_calls() -> None:
+    env = load_environment("local", INVENTORY)
+    steps = PITR.steps(env, parse_params(PITR, {"target_time": "2026-11-26T10:00:00Z"}))
+    document = policy(steps, env, "123456789012")
+    actions = {a for statement in document["Statement"] for a in statement["Action"]}
+    assert actions == {"ssm:GetParameter", "ssm:PutParameter", "cloudwatch:DescribeAlarms"}
+    (ssm,) = [s for s in document["Statement"] if s["Sid"] == "EndpointParameters"]
+    assert ssm["Resource"] == "arn:aws:ssm:us-east-1:123456789012:parameter/dataplat/local/*"
+
+
+def test_a_cloud_environment_is_refused_until_its_provider_exists() -> None:
+    result = run_main(
+        "runbook", "plan", "rds-pitr", "--env", "prod", "-p", "target_time=2026-11-26T10:00:00Z"
+    )
+    assert result.code == 2 and "not built yet" in result.err
