@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import typer
@@ -128,17 +130,19 @@ def run(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Run a runbook: a dry run (checks only) unless --execute."""
-    from ops.runbook.engine import RunbookEngine
+    from ops.runbook.engine import RunbookEngine, new_run_id
 
     context = cli_context(ctx)
     runbook = _runbook(name)
     environment = context.environment(env)
     params = _params(runbook, param)
     engine = RunbookEngine(context.state(), progress=_progress if output is OutputFormat.text else None)
-    outcome = engine.run(
-        runbook, environment, params, execute=execute,
-        approve=_approver(environment, runbook, approve, context.state()),
-    )  # fmt: skip
+    run_id = new_run_id(runbook.name)
+    with _notifying(context, environment, run_id):
+        outcome = engine.run(
+            runbook, environment, params, execute=execute, run_id=run_id,
+            approve=_approver(environment, runbook, approve, context.state()),
+        )  # fmt: skip
     _report(outcome, output)
 
 
@@ -161,10 +165,11 @@ def resume(
     environment = context.environment(record.environment)
     params = parse_params(runbook, record.params)
     engine = RunbookEngine(context.state(), progress=_progress if output is OutputFormat.text else None)
-    outcome = engine.run(
-        runbook, environment, params, execute=record.execute, run_id=run_id,
-        approve=_approver(environment, runbook, approve, context.state()),
-    )  # fmt: skip
+    with _notifying(context, environment, run_id):
+        outcome = engine.run(
+            runbook, environment, params, execute=record.execute, run_id=run_id,
+            approve=_approver(environment, runbook, approve, context.state()),
+        )  # fmt: skip
     _report(outcome, output)
 
 
@@ -228,6 +233,25 @@ def approve_(
     environment = context.environment(env)
     token = issue(context.state(), name, environment.name, approver)
     console.print(f"approval token for {name} on {environment.name} (valid 4 h, once): {token}")
+
+
+@contextmanager
+def _notifying(context: Any, environment: Any, run_id: str) -> Iterator[None]:
+    """After the run, whatever its end, a message on the environment's SNS topic."""
+    from ops.runbook.engine import load_record
+    from ops.runbook.notify import notify_run
+
+    try:
+        yield
+    finally:
+        record: Any = None
+        with suppress(BadInput):  # refused before it started: nothing ran, nothing to tell
+            record = load_record(context.state(), run_id)
+        if record is not None and record.status != "running":
+            factory = context.aws_for(environment)
+            account = environment.meta.account_id or factory.client("sts").get_caller_identity()["Account"]
+            summary = {k: v for k, v in record.__dict__.items() if k != "completed"}
+            notify_run(factory.client("sns"), environment, account, summary)
 
 
 def _progress(event: str, step: Any) -> None:

@@ -288,3 +288,21 @@ def test_a_late_drill_exits_4(platform: RunningPlatform, tmp_path: Path) -> None
     assert result.code == 4
     drill = json.loads(result.out)
     assert drill["success"] and not drill["objectives_met"]
+
+
+def test_the_end_of_a_run_is_published_to_the_sns_topic(platform: RunningPlatform) -> None:
+    aws = platform.aws()
+    queue = aws.client("sqs").create_queue(QueueName="runbook-notifications")["QueueUrl"]
+    queue_arn = aws.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]
+    topic = "arn:aws:sns:us-east-1:123456789012:dataplat-local-alerts-info"
+    aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["QueueArn"])
+    result = _run(
+        platform, "run", "rds-pitr", "--param", f"target_time={_iso(datetime.now(UTC))}", "-o", "json"
+    )
+    assert result.code == 0, result.err
+    messages = aws.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    bodies = [json.loads(json.loads(m["Body"])["Message"]) for m in messages.get("Messages", [])]
+    assert [b["run_id"] for b in bodies] == [json.loads(result.out)["run_id"]]
+    assert bodies[0]["status"] == "completed" and "password" not in json.dumps(bodies[0]).lower()
