@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alarms.spec import AlarmSpec, Metric, lookup, threshold_alarm
+from alarms.spec import AlarmSpec, Metric, anomaly_alarm, lookup, threshold_alarm
 from ops.inventory.components import ApiGateway
 from ops.inventory.environment import Environment
 
@@ -61,17 +61,14 @@ def alarms(env: Environment, name: str, api: ApiGateway) -> list[AlarmSpec]:
             5,
             description="p90 latency of the Lambda integrations is at or above 2 s.",
         ),
-        AlarmSpec(
-            component=name,
-            key="request-count-anomaly",
-            severity="warning",
+        anomaly_alarm(
+            name,
+            "request-count-anomaly",
+            metric("Count", "SampleCount", 300),
+            "LessThanLowerThreshold",
+            10,
+            missing="breaching",
             description="Ingest traffic fell below its usual band: upstream producers may have stopped.",
-            comparison="LessThanLowerThreshold",
-            evaluation_periods=10,
-            datapoints_to_alarm=10,
-            treat_missing="breaching",
             source="AWS recommended (Count below a baseline: an anomaly band, 2 standard deviations)",
-            metric=metric("Count", "SampleCount", 300),
-            anomaly_band=2.0,
         ),
     ]

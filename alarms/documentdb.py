@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alarms.rds import memory_bytes
-from alarms.spec import AlarmSpec, Metric, threshold_alarm
+from alarms.spec import AlarmSpec, Metric, anomaly_alarm, threshold_alarm
 from ops.inventory.components import DocumentDb
 from ops.inventory.environment import Environment
 
@@ -74,17 +74,13 @@ def alarms(env: Environment, name: str, docdb: DocumentDb) -> list[AlarmSpec]:
             source=SOURCE,
             description="A replica is a minute or more behind the primary.",
         ),
-        AlarmSpec(
-            component=name,
-            key="connections-anomaly",
-            severity="warning",
+        anomaly_alarm(
+            name,
+            "connections-anomaly",
+            metric("DatabaseConnections", "Maximum"),
+            "LessThanLowerOrGreaterThanUpperThreshold",
+            5,
             description="Connections outside their usual band (a connection leak, or clients gone).",
-            comparison="LessThanLowerOrGreaterThanUpperThreshold",
-            evaluation_periods=5,
-            datapoints_to_alarm=5,
-            treat_missing="missing",
             source="Resilience Hub's alarm shape (an anomaly band, 2 standard deviations)",
-            metric=metric("DatabaseConnections", "Maximum"),
-            anomaly_band=2.0,
         ),
     ]

@@ -72,6 +72,34 @@ class AlarmSpec:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
+def anomaly_alarm(
+    component: str,
+    key: str,
+    metric: Metric,
+    comparison: Comparison,
+    periods: int,
+    *,
+    missing: MissingData = "missing",
+    description: str,
+    source: str,
+    band: float = 2.0,
+) -> AlarmSpec:
+    """An alarm on a metric leaving its learned band (`band` standard deviations)."""
+    return AlarmSpec(
+        component=component,
+        key=key,
+        severity="warning",
+        description=description,
+        comparison=comparison,
+        evaluation_periods=periods,
+        datapoints_to_alarm=periods,
+        treat_missing=missing,
+        source=source,
+        metric=metric,
+        anomaly_band=band,
+    )
+
+
 def threshold_alarm(
     component: str,
     key: str,

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from ops.errors import BadInput
 from ops.runbook.model import Runbook
 from runbooks.rds_pitr import RdsPitr
 
 REGISTRY: dict[str, Runbook] = {runbook.name: runbook for runbook in (RdsPitr(),)}
+
+
+def get_runbook(name: str) -> Runbook:
+    if name not in REGISTRY:
+        raise BadInput(f"no runbook {name!r} (runbooks: {', '.join(sorted(REGISTRY))})")
+    return REGISTRY[name]

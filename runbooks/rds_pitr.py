@@ -27,7 +27,7 @@ from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
 from ops.local.emulator import emulator_target
 from ops.local.ingest.store import DatabaseEndpoint
-from ops.local.pitr import archive_now, committed_up_to, restore_to, restore_window
+from ops.local.pitr import archive_now, committed_up_to, restore_to, restore_window, wait_promoted
 from ops.local.platform import require_running
 from ops.local.postgres import SUPERUSER, LocalPostgres
 from ops.local.processes import free_port
@@ -297,19 +297,8 @@ class _LocalSteps:
             os.kill(os.getpid(), signal.SIGKILL)  # crash tests: die in the middle of the wait
         if not restored.is_running():
             restored.start()
-        deadline = time.monotonic() + 60
-        interval = 0.05
-        while time.monotonic() < deadline:
-            try:
-                with psycopg.connect(restored.conninfo(), connect_timeout=2) as conn:
-                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-                if row and row[0] is False:
-                    return {"ready_at": datetime.now(UTC).isoformat()}
-            except psycopg.OperationalError:
-                pass
-            time.sleep(interval)
-            interval = min(interval * 1.5, 1.0)
-        raise OpsError(f"the restored database did not accept writes within 60 s; see {restored.paths.log}")
+        wait_promoted(restored, timeout=60)
+        return {"ready_at": datetime.now(UTC).isoformat()}
 
     def validate(self, ctx: RunContext) -> dict[str, Any]:
         target = self.params.target_time

@@ -26,17 +26,16 @@ def run(
 ) -> None:
     """Restore to a scratch name, validate, measure, tear down; exit 4 if an objective is missed."""
     from ops.runbook.drill import publish, run_drill
-    from runbooks import REGISTRY
+    from runbooks import get_runbook
 
-    if name not in REGISTRY:
-        raise BadInput(f"no runbook {name!r} (runbooks: {', '.join(sorted(REGISTRY))})")
+    runbook = get_runbook(name)
     context = cli_context(ctx)
     environment = context.environment(env)
     if component not in environment.spec.components:
         raise BadInput(f"--component {component!r}: not a component of {environment.name}")
     factory = context.aws_for(environment)
     with console.status(f"drilling {name} on {environment.prefix}-{component}..."):
-        result = run_drill(context.state(), environment, REGISTRY[name], component)
+        result = run_drill(context.state(), environment, runbook, component)
     publish(factory.client("cloudwatch"), result)
     if output is OutputFormat.json:
         print_json({**result.__dict__, "objectives_met": result.objectives_met})

@@ -22,11 +22,9 @@ PARAM_OPTION = typer.Option(None, "--param", "-p", help="A parameter, key=value 
 
 
 def _runbook(name: str) -> Any:
-    from runbooks import REGISTRY
+    from runbooks import get_runbook
 
-    if name not in REGISTRY:
-        raise BadInput(f"no runbook {name!r} (runbooks: {', '.join(sorted(REGISTRY))})")
-    return REGISTRY[name]
+    return get_runbook(name)
 
 
 def _params(runbook: Any, pairs: list[str] | None) -> Any:

@@ -90,12 +90,13 @@ def restore_to(
         "recovery_target_inclusive": "on",
     }
     restored.start(extra_settings=recovery)
-    _wait_promoted(restored, timeout)
+    wait_promoted(restored, timeout)
     restored.write_settings()  # recovery done: no recovery settings at the next start
     return restored
 
 
-def _wait_promoted(server: LocalPostgres, timeout: float) -> None:
+def wait_promoted(server: LocalPostgres, timeout: float) -> None:
+    """Poll, with a growing interval, until the server accepts writes (out of recovery)."""
     deadline = time.monotonic() + timeout
     interval = 0.05
     while time.monotonic() < deadline:

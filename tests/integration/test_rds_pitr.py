@@ -306,3 +306,17 @@ def test_the_end_of_a_run_is_published_to_the_sns_topic(platform: RunningPlatfor
     bodies = [json.loads(json.loads(m["Body"])["Message"]) for m in messages.get("Messages", [])]
     assert [b["run_id"] for b in bodies] == [json.loads(result.out)["run_id"]]
     assert bodies[0]["status"] == "completed" and "password" not in json.dumps(bodies[0]).lower()
+
+
+def test_zz_down_stops_restored_databases_too(platform: RunningPlatform) -> None:
+    from tests.integration.conftest import alive
+
+    postmasters = [
+        int((data / "postmaster.pid").read_text().split()[0])
+        for data in (platform.state_dir / "restores").glob("*/data")
+        if (data / "postmaster.pid").exists()
+    ]
+    assert postmasters and all(alive(pid) for pid in postmasters)
+    pids = platform.pids()
+    assert run_cli("local", "down", env=platform.env).code == 0
+    assert not any(alive(pid) for pid in [*postmasters, *pids])
