@@ -34,6 +34,7 @@ from ops.local.processes import free_port
 from ops.local.state import PlatformRecord, StateDir
 from ops.runbook.engine import FAULT_ENV
 from ops.runbook.model import Runbook, RunContext, Step, StepKind
+from runbooks.rds_pitr_aws import AwsSteps
 
 MARKER = "restored.json"  # written once a restore has been promoted: the restore happened
 
@@ -46,6 +47,9 @@ class PitrParams(BaseModel):
         default=None, pattern=r"^[a-z][a-z0-9-]{0,62}$", description="default: <id>-pitr-<target time>"
     )
     cutover: bool = True
+    cutover_mode: Literal["parameter", "rename"] = Field(
+        default="parameter", description="the endpoint SSM parameter, or (AWS) a rename swap"
+    )
     old_instance: Literal["keep", "stop"] = "keep"
 
 
@@ -58,11 +62,12 @@ class RdsPitr(Runbook):
         return f"{env.prefix}-{params.component}"
 
     def steps(self, env: Environment, params: Any) -> list[Step]:
-        _component(env, params)
-        if env.provider != "local":
+        component = _component(env, params)
+        if env.provider == "aws":
+            return _aws_steps(AwsSteps(env, params, component), params)
+        if params.cutover_mode != "parameter":
             raise BadInput(
-                f"rds-pitr on provider {env.provider!r} is not built yet; "
-                "run it on the local platform (--env local)"
+                "--param cutover_mode: the local platform cuts over by the endpoint parameter only"
             )
         local = _LocalSteps(env, params)
         steps = [
@@ -120,7 +125,9 @@ class RdsPitr(Runbook):
     def outputs(self, ctx: RunContext) -> dict[str, Any]:
         started = datetime.fromisoformat(ctx.started_at)
         recovery_point = ctx.outputs.get("validate", {}).get("recovery_point")
-        last_commit = ctx.outputs.get("check-source", {}).get("last_commit")
+        source = ctx.outputs.get("check-source", {})
+        # Locally: the source's last commit; on AWS: its latest restorable time.
+        last_commit = source.get("last_commit", source.get("latest_restorable"))
         done_at = ctx.outputs.get("cutover", {}).get("cutover_at") or ctx.outputs["validate"]["validated_at"]
         rpo = 0.0 if last_commit is None else None  # no committed data: nothing to lose
         if recovery_point and last_commit:
@@ -136,8 +143,39 @@ class RdsPitr(Runbook):
             "RPOSeconds": rpo,
             "TargetTime": ctx.params.target_time.isoformat(),
             "RestoredIdentifier": ctx.outputs["check-target"]["target_identifier"],
-            "RowsVerified": ctx.outputs["validate"]["rows"],
+            "RowsVerified": ctx.outputs["validate"].get("rows"),
         }
+
+
+def _aws_steps(aws: AwsSteps, params: Any) -> list[Step]:
+    steps = [
+        Step("check-source", StepKind.CHECK, "the source is available, keeps backups; its settings",
+             ("rds:DescribeDBInstances",), aws.check_source),
+        Step("check-target", StepKind.CHECK, "the target time is in the window; the target name is free",
+             ("rds:DescribeDBInstances",), aws.check_target),
+        Step("check-alarms", StepKind.CHECK, "the database's alarms are not firing",
+             ("cloudwatch:DescribeAlarms",), aws.check_alarms),
+        Step("restore", StepKind.ACTION, "restore to the target time with the source's settings",
+             ("rds:RestoreDBInstanceToPointInTime", "rds:AddTagsToResource"), aws.restore, aws.drop_restored),
+        Step("wait-available", StepKind.WAIT, "wait until the restored instance is available",
+             ("rds:DescribeDBInstances",), aws.wait_available),
+        Step("validate", StepKind.VERIFY, "every captured setting is on the restored instance",
+             ("rds:DescribeDBInstances",), aws.validate),
+    ]  # fmt: skip
+    if params.cutover:
+        calls = (
+            ("rds:ModifyDBInstance",)
+            if params.cutover_mode == "rename"
+            else ("ssm:GetParameter", "ssm:PutParameter")
+        )
+        steps += [
+            Step("approve-cutover", StepKind.APPROVAL, "approve the cutover", (), lambda _: {}),
+            Step("cutover", StepKind.ACTION, f"cut over ({params.cutover_mode})", calls,
+                 aws.cutover, aws.undo_cutover),
+            Step("post-check", StepKind.VERIFY, "the original name or the parameter serves the restored data",
+                 ("rds:DescribeDBInstances", "ssm:GetParameter"), aws.post_check),
+        ]  # fmt: skip
+    return steps
 
 
 def _drill_params(env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:

@@ -134,7 +134,10 @@ def run(
     runbook = _runbook(name)
     environment = context.environment(env)
     params = _params(runbook, param)
-    engine = RunbookEngine(context.state(), progress=_progress if output is OutputFormat.text else None)
+    aws = context.aws_for(environment) if environment.provider != "local" else None
+    engine = RunbookEngine(
+        context.state(), progress=_progress if output is OutputFormat.text else None, aws=aws
+    )
     run_id = new_run_id(runbook.name)
     with _notifying(context, environment, run_id):
         outcome = engine.run(
@@ -162,7 +165,10 @@ def resume(
     runbook = _runbook(record.runbook)
     environment = context.environment(record.environment)
     params = parse_params(runbook, record.params)
-    engine = RunbookEngine(context.state(), progress=_progress if output is OutputFormat.text else None)
+    aws = context.aws_for(environment) if environment.provider != "local" else None
+    engine = RunbookEngine(
+        context.state(), progress=_progress if output is OutputFormat.text else None, aws=aws
+    )
     with _notifying(context, environment, run_id):
         outcome = engine.run(
             runbook, environment, params, execute=record.execute, run_id=run_id,

@@ -60,9 +60,10 @@ class RunOutcome:
 
 
 class RunbookEngine:
-    def __init__(self, state: StateDir, progress: ProgressCallback | None = None) -> None:
+    def __init__(self, state: StateDir, progress: ProgressCallback | None = None, aws: Any = None) -> None:
         self.state = state
         self.progress = progress or (lambda _event, _step: None)
+        self.aws = aws  # the ClientFactory for a cloud environment's steps
 
     def plan(self, runbook: Runbook, env: Environment, params: BaseModel) -> list[Step]:
         return runbook.steps(env, params)
@@ -104,6 +105,7 @@ class RunbookEngine:
                 dict(record.completed),
                 record.approver,
                 record.started_at,
+                aws=self.aws,
             )
             with span(f"runbook {runbook.name}", **{"ops.run_id": run_id, "ops.execute": execute}):
                 self._steps(runbook, ctx, journal, approve)
@@ -162,7 +164,9 @@ class RunbookEngine:
         """Undo completed steps that define a rollback, newest first; each is journaled,
         and a failing rollback does not stop the others."""
         record = RunRecord.from_journal(journal.folder.name, journal)
-        ctx = RunContext(record.run_id, env, params, self.state, record.execute, dict(record.completed))
+        ctx = RunContext(
+            record.run_id, env, params, self.state, record.execute, dict(record.completed), aws=self.aws
+        )
         for step in reversed(runbook.steps(env, params)):
             if step.rollback is None or step.id not in record.completed or step.id in record.rolled_back:
                 continue

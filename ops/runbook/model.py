@@ -36,6 +36,7 @@ class RunContext:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     approver: str | None = None
     started_at: str = ""  # when the run (its first attempt) started: RTO counts from here
+    aws: Any = None  # the ClientFactory of a cloud environment
 
     def output(self, step: str, key: str) -> Any:
         return self.outputs[step][key]

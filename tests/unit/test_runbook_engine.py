@@ -91,8 +91,24 @@ def test_the_iam_policy_holds_exactly_the_aws_calls() -> None:
     assert ssm["Resource"] == "arn:aws:ssm:us-east-1:123456789012:parameter/dataplat/local/*"
 
 
-def test_a_cloud_environment_is_refused_until_its_provider_exists() -> None:
+def test_a_cloud_environment_plans_the_aws_steps_and_their_policy() -> None:
+    env = load_environment("staging", INVENTORY)
+    params = parse_params(PITR, {"target_time": "2026-11-26T10:00:00Z", "cutover_mode": "rename"})
+    steps = PITR.steps(env, params)
+    assert [s.id for s in steps] == [
+        "check-source", "check-target", "check-alarms", "restore", "wait-available", "validate",
+        "approve-cutover", "cutover", "post-check",
+    ]  # fmt: skip
+    actions = {a for statement in policy(steps, env)["Statement"] for a in statement["Action"]}
+    assert {
+        "rds:RestoreDBInstanceToPointInTime",
+        "rds:ModifyDBInstance",
+        "rds:DescribeDBInstances",
+    } <= actions
+
+
+def test_the_local_platform_cuts_over_by_parameter_only() -> None:
     result = run_main(
-        "runbook", "plan", "rds-pitr", "--env", "prod", "-p", "target_time=2026-11-26T10:00:00Z"
+        "runbook", "plan", "rds-pitr", "-p", "target_time=2026-11-26T10:00:00Z", "-p", "cutover_mode=rename"
     )
-    assert result.code == 2 and "not built yet" in result.err
+    assert result.code == 2 and result.err.strip().startswith("error: --param cutover_mode:")

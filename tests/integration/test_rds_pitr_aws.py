@@ -1,0 +1,150 @@
+"""rds-pitr's AWS provider against the emulator as a server over HTTP: every captured
+setting re-applied, the SSM cutover, the rename swap, and a dry run that changes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ops.aws.clients import ClientFactory
+from ops.local.emulator import emulator_command, emulator_healthy, emulator_target
+from ops.local.processes import free_port, wait_until
+from tests.helpers import run_cli
+
+SOURCE = "dataplat-staging-warehouse"
+PARAMETER = "/dataplat/staging/warehouse/endpoint"
+
+
+@pytest.fixture(scope="module")
+def emulator(short_tmp: Path) -> Iterator[tuple[ClientFactory, dict[str, str]]]:
+    port = free_port()
+    log = open(short_tmp / "aws-emulator.log", "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(emulator_command(port), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: emulator_healthy(port), 30, "the emulator")
+        factory = ClientFactory(emulator_target(port, "us-east-1"))
+        rds = factory.client("rds")
+        rds.create_db_parameter_group(
+            DBParameterGroupName="warehouse-pg16",
+            DBParameterGroupFamily="postgres16",
+            Description="warehouse",
+        )
+        rds.create_db_instance(
+            DBInstanceIdentifier=SOURCE, Engine="postgres", DBInstanceClass="db.r6g.large",
+            AllocatedStorage=200, MasterUsername="postgres", MasterUserPassword="not-a-real-secret",
+            BackupRetentionPeriod=7, MultiAZ=True, DeletionProtection=True,
+            DBParameterGroupName="warehouse-pg16", VpcSecurityGroupIds=["sg-0123456789abcdef0"],
+            Tags=[{"Key": "team", "Value": "data"}],
+        )  # fmt: skip
+        endpoint = {"host": f"{SOURCE}.example", "port": 5432, "dbname": "warehouse", "user": "ingest"}
+        factory.client("ssm").put_parameter(Name=PARAMETER, Value=json.dumps(endpoint), Type="String")
+        env = {
+            "OPS_AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "OPS_STATE_DIR": str(short_tmp / "aws-state"),
+        }
+        time.sleep(1.5)  # a restorable window of more than a second
+        yield factory, env
+    finally:
+        process.terminate()
+        process.wait()
+        log.close()
+
+
+def _instances(factory: ClientFactory) -> dict[str, dict[str, object]]:
+    return {
+        i["DBInstanceIdentifier"]: i for i in factory.client("rds").describe_db_instances()["DBInstances"]
+    }
+
+
+def _target(seconds_ago: float = 0.5) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
+
+
+def test_a_dry_run_makes_no_change(emulator: tuple[ClientFactory, dict[str, str]]) -> None:
+    factory, env = emulator
+    before = _instances(factory)
+    result = run_cli(
+        "runbook", "run", "rds-pitr", "--env", "staging", "-p", f"target_time={_target()}", env=env
+    )
+    assert result.code == 0, result.err
+    assert "dry run: would rds:RestoreDBInstanceToPointInTime" in result.out
+    assert set(_instances(factory)) == set(before)
+
+
+def test_a_restore_carries_every_setting_and_the_parameter_moves(
+    emulator: tuple[ClientFactory, dict[str, str]],
+) -> None:
+    factory, env = emulator
+    result = run_cli("runbook", "run", "rds-pitr", "--env", "staging", "--execute",
+                     "-p", f"target_time={_target()}", "-o", "json", env=env)  # fmt: skip
+    assert result.code == 0, result.err
+    restored_id = json.loads(result.out)["outputs"]["RestoredIdentifier"]
+    restored = _instances(factory)[restored_id]
+    assert restored["DBInstanceClass"] == "db.r6g.large" and restored["MultiAZ"] is True
+    assert restored["DeletionProtection"] is True
+    assert restored["DBParameterGroups"][0]["DBParameterGroupName"] == "warehouse-pg16"  # type: ignore[index]
+    assert [g["VpcSecurityGroupId"] for g in restored["VpcSecurityGroups"]] == ["sg-0123456789abcdef0"]  # type: ignore[attr-defined]
+    tags = {t["Key"]: t["Value"] for t in restored["TagList"]}  # type: ignore[attr-defined]
+    assert tags["team"] == "data" and tags["platform-ops:environment"] == "staging"
+    value = json.loads(factory.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"])
+    assert value["host"] == restored["Endpoint"]["Address"]  # type: ignore[index]
+    assert value["dbname"] == "warehouse" and value["user"] == "ingest"  # kept from the old value
+
+
+def test_the_rename_swap_puts_the_restored_instance_under_the_original_name(
+    emulator: tuple[ClientFactory, dict[str, str]],
+) -> None:
+    factory, env = emulator
+    time.sleep(1.1)
+    result = run_cli(
+        "runbook",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        "--execute",
+        "-p",
+        f"target_time={_target()}",
+        "-p",
+        "cutover_mode=rename",
+        "-o",
+        "json",
+        env=env,
+    )
+    assert result.code == 0, result.err
+    run = json.loads(result.out)
+    instances = _instances(factory)
+    serving = {t["Key"]: t["Value"] for t in instances[SOURCE]["TagList"]}  # type: ignore[attr-defined]
+    assert serving["platform-ops:run-id"] == run["run_id"]
+    old = [name for name in instances if name.startswith(f"{SOURCE}-old-")]
+    assert len(old) == 1 and "platform-ops:run-id" not in {t["Key"] for t in instances[old[0]]["TagList"]}  # type: ignore[attr-defined]
+
+
+def test_an_existing_target_identifier_is_refused(emulator: tuple[ClientFactory, dict[str, str]]) -> None:
+    factory, env = emulator
+    before = set(_instances(factory))
+    existing = next(name for name in before if "-pitr-" in name)
+    result = run_cli(
+        "runbook",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        "--execute",
+        "-p",
+        f"target_time={_target()}",
+        "-p",
+        f"target_identifier={existing}",
+        env=env,
+    )
+    assert result.code == 2 and "exists already" in result.err
+    assert set(_instances(factory)) == before
