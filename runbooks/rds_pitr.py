@@ -218,6 +218,8 @@ class _LocalSteps:
         self.env = env
         self.params = params
         self.component = _component(env, params)
+        # The inventory's data checks: table -> key column.
+        self.tables = {check.table: check.key for check in self.component.checks}
 
     # --- helpers ------------------------------------------------------------------------
     def _record(self, ctx: RunContext) -> PlatformRecord:
@@ -247,9 +249,8 @@ class _LocalSteps:
         if not source.is_running():
             raise OpsError(f"the source database ({endpoint}) is not running; `ops local up` starts it")
         window = restore_window(source)
-        latest = [
-            s.latest_commit for s in committed_up_to(endpoint.conninfo, None).values() if s.latest_commit
-        ]
+        found = committed_up_to(endpoint.conninfo, None, self.tables)
+        latest = [state.latest_commit for state in found.values() if state.latest_commit]
         return {
             "endpoint": value,
             "dbname": endpoint.dbname,
@@ -341,8 +342,8 @@ class _LocalSteps:
     def validate(self, ctx: RunContext) -> dict[str, Any]:
         target = self.params.target_time
         dbname = ctx.output("check-source", "dbname")
-        expected = committed_up_to(self._source(ctx).conninfo(dbname), target)
-        found = committed_up_to(self._restored(ctx).conninfo(dbname), None)
+        expected = committed_up_to(self._source(ctx).conninfo(dbname), target, self.tables)
+        found = committed_up_to(self._restored(ctx).conninfo(dbname), None, self.tables)
         problems = []
         for table, want in expected.items():
             got = found[table]

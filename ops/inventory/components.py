@@ -141,6 +141,15 @@ class Emr(Monitored):
     core_instance_count: int = Field(default=2, ge=1)
 
 
+class DataCheck(BaseModel):
+    """A table a restore is checked on: its rows committed up to the target time (count,
+    and an md5 of their keys in order) must be exactly the restored table's."""
+
+    model_config = STRICT
+    table: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    key: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+
 class Rds(Monitored):
     """The warehouse database: RDS PostgreSQL, or Aurora PostgreSQL as an option."""
 
@@ -155,6 +164,7 @@ class Rds(Monitored):
     multi_az: bool = True
     backup_retention_days: int = Field(default=7, ge=1, le=35)
     deletion_protection: bool = True
+    checks: list[DataCheck] = []  # what a point-in-time restore is validated on
 
 
 class DocumentDb(Monitored):

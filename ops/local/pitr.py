@@ -14,9 +14,6 @@ import psycopg
 from ops.errors import OpsError
 from ops.local.postgres import LocalPostgres, shell_quote
 
-# The tables of the ingest service and their keys: what a restore is checked against.
-CHECKED_TABLES = {"financial_transactions": "transaction_id", "insurance_claims": "claim_id"}
-
 
 @dataclass(frozen=True)
 class RestoreWindow:
@@ -125,13 +122,13 @@ class TableState:
     latest_commit: datetime | None
 
 
-def committed_up_to(conninfo: str, moment: datetime | None) -> dict[str, TableState]:
-    """Per table: rows committed up to `moment` (all rows when None), a checksum of their
-    keys, and the latest commit time among them. Commit time, not insert time, is what
-    recovery stops at."""
+def committed_up_to(conninfo: str, moment: datetime | None, tables: dict[str, str]) -> dict[str, TableState]:
+    """Per table (name -> key column): rows committed up to `moment` (all rows when None),
+    a checksum of their keys, and the latest commit time among them. Commit time, not
+    insert time, is what recovery stops at."""
     found: dict[str, TableState] = {}
     with psycopg.connect(conninfo) as conn:
-        for table, key in CHECKED_TABLES.items():
+        for table, key in tables.items():
             exists = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
             if not exists or exists[0] is None:
                 found[table] = TableState(0, "", None)

@@ -21,6 +21,7 @@ from tests.helpers import INVENTORY, run_cli
 from tests.integration.conftest import RunningPlatform
 
 PARAMETER = "/dataplat/local/warehouse/endpoint"
+TABLES = {"financial_transactions": "transaction_id", "insurance_claims": "claim_id"}
 
 
 def _endpoint(platform: RunningPlatform) -> dict[str, object]:
@@ -125,11 +126,11 @@ def test_a_restore_with_ingest_running_brings_back_exactly_what_was_committed(
     outputs = json.loads(result.out)["outputs"]
     restored = _endpoint(platform)
     assert restored["port"] != source["port"]  # the cutover moved the endpoint
-    expected = committed_up_to(_conninfo(source), target)
+    expected = committed_up_to(_conninfo(source), target, TABLES)
     # Traffic goes on into the restored database after the cutover: compare up to T; the
     # runbook's own count, taken before the cutover, must be exactly T's.
-    found = committed_up_to(_conninfo(restored), target)
-    later = committed_up_to(_conninfo(source), None)
+    found = committed_up_to(_conninfo(restored), target, TABLES)
+    later = committed_up_to(_conninfo(source), None, TABLES)
     for table in expected:
         assert (found[table].rows, found[table].checksum) == (expected[table].rows, expected[table].checksum)
         assert outputs["RowsVerified"][table] == expected[table].rows
