@@ -47,8 +47,9 @@ class PitrParams(BaseModel):
         default=None, pattern=r"^[a-z][a-z0-9-]{0,62}$", description="default: <id>-pitr-<target time>"
     )
     cutover: bool = True
-    cutover_mode: Literal["parameter", "rename"] = Field(
-        default="parameter", description="the endpoint SSM parameter, or (AWS) a rename swap"
+    cutover_mode: Literal["parameter", "rename", "route53"] = Field(
+        default="parameter",
+        description="the endpoint SSM parameter; on AWS also a rename swap or the DNS CNAME",
     )
     old_instance: Literal["keep", "stop"] = "keep"
 
@@ -147,6 +148,17 @@ class RdsPitr(Runbook):
         }
 
 
+CUTOVER_CALLS = {
+    "rename": ("rds:ModifyDBInstance",),
+    "route53": (
+        "route53:ListHostedZonesByName",
+        "route53:ListResourceRecordSets",
+        "route53:ChangeResourceRecordSets",
+    ),
+    "parameter": ("ssm:GetParameter", "ssm:PutParameter"),
+}
+
+
 def _aws_steps(aws: AwsSteps, params: Any) -> list[Step]:
     steps = [
         Step("check-source", StepKind.CHECK, "the source is available, keeps backups; its settings",
@@ -163,11 +175,7 @@ def _aws_steps(aws: AwsSteps, params: Any) -> list[Step]:
              ("rds:DescribeDBInstances",), aws.validate),
     ]  # fmt: skip
     if params.cutover:
-        calls = (
-            ("rds:ModifyDBInstance",)
-            if params.cutover_mode == "rename"
-            else ("ssm:GetParameter", "ssm:PutParameter")
-        )
+        calls = CUTOVER_CALLS[params.cutover_mode]
         steps += [
             Step("approve-cutover", StepKind.APPROVAL, "approve the cutover", (), lambda _: {}),
             Step("cutover", StepKind.ACTION, f"cut over ({params.cutover_mode})", calls,

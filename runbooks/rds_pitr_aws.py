@@ -54,17 +54,38 @@ def capture(instance: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if v not in (None, [], "")}
 
 
+def capture_cluster(cluster: dict[str, Any]) -> dict[str, Any]:
+    """An Aurora cluster's settings, in RestoreDBClusterToPointInTime's parameter names."""
+    parameter_group = cluster.get("DBClusterParameterGroup", "")
+    subnet = cluster.get("DBSubnetGroup", "")
+    settings = {
+        "VpcSecurityGroupIds": sorted(g["VpcSecurityGroupId"] for g in cluster.get("VpcSecurityGroups", [])),
+        "DBClusterParameterGroupName": None if parameter_group.startswith("default.") else parameter_group,
+        "DBSubnetGroupName": None if subnet == "default" else subnet,
+        "DeletionProtection": cluster.get("DeletionProtection", False),
+        "Tags": sorted(cluster.get("TagList", []), key=lambda t: t["Key"]),
+        "Port": cluster.get("Port"),
+    }
+    return {k: v for k, v in settings.items() if v not in (None, [], "")}
+
+
 class AwsSteps:
     """The steps of rds-pitr on AWS. Each is safe to run again (names derive from the run)."""
 
     def __init__(self, env: Environment, params: Any, component: Rds) -> None:
-        if component.engine != "postgres":
-            raise BadInput(
-                f"--param component: rds-pitr on AWS supports engine postgres (not {component.engine}) yet"
-            )
         self.env = env
         self.params = params
+        self.component = component
+        self.aurora = component.engine == "aurora-postgresql"
         self.source_id = env.resource_name(component.identifier)
+        if self.aurora and params.cutover_mode == "rename":
+            raise BadInput(
+                "--param cutover_mode: an Aurora cluster cuts over by parameter or route53, not rename"
+            )
+        if params.cutover_mode == "route53" and component.dns is None:
+            raise BadInput(
+                f"--param cutover_mode: route53 needs components.{params.component}.dns in the inventory"
+            )
 
     def _rds(self, ctx: RunContext) -> Any:
         return ctx.aws.client("rds")
@@ -77,12 +98,25 @@ class AwsSteps:
                 return None
             raise
 
+    def _describe_cluster(self, ctx: RunContext, identifier: str) -> dict[str, Any] | None:
+        try:
+            return self._rds(ctx).describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]  # type: ignore[no-any-return]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "DBClusterNotFoundFault":
+                return None
+            raise
+
+    def _exists(self, ctx: RunContext, identifier: str) -> dict[str, Any] | None:
+        return self._describe_cluster(ctx, identifier) if self.aurora else self._describe(ctx, identifier)
+
     def target_identifier(self, ctx: RunContext) -> str:
         target: datetime = self.params.target_time
         return self.params.target_identifier or f"{self.source_id}-pitr-{target.astimezone(UTC):%Y%m%d%H%M%S}"
 
     # --- checks -------------------------------------------------------------------------
     def check_source(self, ctx: RunContext) -> dict[str, Any]:
+        if self.aurora:
+            return self._check_cluster(ctx)
         source = self._describe(ctx, self.source_id)
         if source is None:
             raise OpsError(f"the source database {self.source_id} does not exist")
@@ -100,6 +134,25 @@ class AwsSteps:
             "endpoint": source["Endpoint"],
         }
 
+    def _check_cluster(self, ctx: RunContext) -> dict[str, Any]:
+        cluster = self._describe_cluster(ctx, self.source_id)
+        if cluster is None:
+            raise OpsError(f"the source cluster {self.source_id} does not exist")
+        if cluster["Status"] != "available":
+            raise OpsError(f"{self.source_id} is {cluster['Status']}; it must be available")
+        writer = next(
+            (m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []) if m["IsClusterWriter"]),
+            None,
+        )
+        instance = self._describe(ctx, writer) if writer else None
+        return {
+            "settings": capture_cluster(cluster),
+            "writer_class": instance["DBInstanceClass"] if instance else self.component.instance_class,
+            "earliest": cluster["EarliestRestorableTime"].astimezone(UTC).isoformat(),
+            "latest_restorable": cluster["LatestRestorableTime"].astimezone(UTC).isoformat(),
+            "endpoint": {"Address": cluster["Endpoint"], "Port": cluster.get("Port", 5432)},
+        }
+
     def check_target(self, ctx: RunContext) -> dict[str, Any]:
         target = self.params.target_time
         earliest = datetime.fromisoformat(ctx.output("check-source", "earliest"))
@@ -110,7 +163,7 @@ class AwsSteps:
                 f"[{earliest.isoformat()}, {latest.isoformat()}]"
             )
         identifier = self.target_identifier(ctx)
-        if self._describe(ctx, identifier) is not None:
+        if self._exists(ctx, identifier) is not None:
             raise BadInput(f"--param target_identifier: {identifier!r} exists already; choose another")
         return {"target_identifier": identifier}
 
@@ -128,17 +181,45 @@ class AwsSteps:
         return {"firing": []}
 
     # --- restore ------------------------------------------------------------------------
+    def _tags(self, ctx: RunContext, captured: list[dict[str, str]]) -> list[dict[str, str]]:
+        tags = [t for t in captured if t["Key"] != RUN_TAG]
+        tags += [{"Key": k, "Value": v} for k, v in self.env.ownership_tags().items()]
+        return [*tags, {"Key": RUN_TAG, "Value": ctx.run_id}]
+
+    def _restore_cluster(self, ctx: RunContext, identifier: str) -> dict[str, Any]:
+        rds = self._rds(ctx)
+        settings = dict(ctx.output("check-source", "settings"))
+        tags = self._tags(ctx, settings.pop("Tags", []))
+        if self._describe_cluster(ctx, identifier) is None:
+            rds.restore_db_cluster_to_point_in_time(
+                SourceDBClusterIdentifier=self.source_id,
+                DBClusterIdentifier=identifier,
+                RestoreToTime=self.params.target_time,
+                Tags=tags,
+                **settings,
+            )
+        # A restored Aurora cluster has no instance: create its writer with the source's class.
+        if self._describe(ctx, f"{identifier}-1") is None:
+            rds.create_db_instance(
+                DBInstanceIdentifier=f"{identifier}-1",
+                DBClusterIdentifier=identifier,
+                Engine=self.component.engine,
+                DBInstanceClass=ctx.output("check-source", "writer_class"),
+                Tags=tags,
+            )
+        return {"restored": identifier, "writer": f"{identifier}-1"}
+
     def restore(self, ctx: RunContext) -> dict[str, Any]:
         identifier = ctx.output("check-target", "target_identifier")
+        if self.aurora:
+            return self._restore_cluster(ctx, identifier)
         existing = self._describe(ctx, identifier)
         if existing is not None:  # restored before a crash: ours if it carries our run id
             if {"Key": RUN_TAG, "Value": ctx.run_id} not in existing.get("TagList", []):
                 raise OpsError(f"{identifier} exists and was not restored by run {ctx.run_id}")
             return {"restored": identifier}
         settings = dict(ctx.output("check-source", "settings"))
-        tags = [t for t in settings.pop("Tags", []) if t["Key"] != RUN_TAG]
-        tags += [{"Key": k, "Value": v} for k, v in self.env.ownership_tags().items()]
-        tags.append({"Key": RUN_TAG, "Value": ctx.run_id})
+        tags = self._tags(ctx, settings.pop("Tags", []))
         self._rds(ctx).restore_db_instance_to_point_in_time(
             SourceDBInstanceIdentifier=self.source_id,
             TargetDBInstanceIdentifier=identifier,
@@ -150,6 +231,9 @@ class AwsSteps:
 
     def drop_restored(self, ctx: RunContext) -> None:
         identifier = ctx.output("restore", "restored")
+        if self.aurora:
+            self._drop_cluster(ctx, identifier)
+            return
         instance = self._describe(ctx, identifier)
         if instance is None or {"Key": RUN_TAG, "Value": ctx.run_id} not in instance.get("TagList", []):
             return  # never delete what this run did not create
@@ -161,8 +245,27 @@ class AwsSteps:
             DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
         )
 
+    def _drop_cluster(self, ctx: RunContext, identifier: str) -> None:
+        cluster = self._describe_cluster(ctx, identifier)
+        if cluster is None or {"Key": RUN_TAG, "Value": ctx.run_id} not in cluster.get("TagList", []):
+            return  # never delete what this run did not create
+        rds = self._rds(ctx)
+        if self._describe(ctx, f"{identifier}-1") is not None:
+            rds.delete_db_instance(DBInstanceIdentifier=f"{identifier}-1", SkipFinalSnapshot=True)
+        if cluster.get("DeletionProtection"):
+            rds.modify_db_cluster(
+                DBClusterIdentifier=identifier, DeletionProtection=False, ApplyImmediately=True
+            )
+        rds.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True)
+
     def wait_available(self, ctx: RunContext) -> dict[str, Any]:
         identifier = ctx.output("restore", "restored")
+        if self.aurora:
+            wait_for_instance(ctx, ctx.output("restore", "writer"), timeout=WAIT_TIMEOUT_S)
+            cluster = self._describe_cluster(ctx, identifier)
+            assert cluster is not None
+            endpoint = {"Address": cluster["Endpoint"], "Port": cluster.get("Port", 5432)}
+            return {"endpoint": endpoint, "available_at": datetime.now(UTC).isoformat()}
         instance = wait_for_instance(ctx, identifier, timeout=WAIT_TIMEOUT_S)
         return {"endpoint": instance["Endpoint"], "available_at": datetime.now(UTC).isoformat()}
 
@@ -170,10 +273,11 @@ class AwsSteps:
         """Every captured setting is on the restored instance (data checks need a network
         path to the database: the SQL checks of the inventory are the next slice)."""
         expected = dict(ctx.output("check-source", "settings"))
-        restored = self._describe(ctx, ctx.output("restore", "restored"))
+        restored = self._exists(ctx, ctx.output("restore", "restored"))
         assert restored is not None
-        found = capture(restored)
-        expected_tags = {t["Key"]: t["Value"] for t in expected.pop("Tags", [])}
+        found = capture_cluster(restored) if self.aurora else capture(restored)
+        # The run tag is this run's own, not a setting carried over from the source.
+        expected_tags = {t["Key"]: t["Value"] for t in expected.pop("Tags", []) if t["Key"] != RUN_TAG}
         found_tags = {t["Key"]: t["Value"] for t in found.pop("Tags", [])}
         problems = [
             f"{k}: {found.get(k)!r}, source has {v!r}" for k, v in expected.items() if found.get(k) != v
@@ -199,6 +303,8 @@ class AwsSteps:
             self._rename(ctx, self.source_id, old)
             self._rename(ctx, restored, self.source_id)
             return {"mode": "rename", "old_identifier": old, "cutover_at": datetime.now(UTC).isoformat()}
+        if self.params.cutover_mode == "route53":
+            return self._cutover_dns(ctx)
         ssm = ctx.aws.client("ssm")
         previous = ssm.get_parameter(Name=self._parameter)["Parameter"]["Value"]
         endpoint = ctx.output("wait-available", "endpoint")
@@ -214,8 +320,50 @@ class AwsSteps:
             "cutover_at": datetime.now(UTC).isoformat(),
         }
 
+    def _zone_id(self, ctx: RunContext) -> str:
+        assert self.component.dns is not None
+        zone = self.component.dns.zone.rstrip(".") + "."
+        zones = ctx.aws.client("route53").list_hosted_zones_by_name(DNSName=zone, MaxItems="1")["HostedZones"]
+        if not zones or zones[0]["Name"] != zone:
+            raise OpsError(f"no Route 53 hosted zone {zone}")
+        return str(zones[0]["Id"])
+
+    def _cname(self, ctx: RunContext, zone_id: str) -> str | None:
+        assert self.component.dns is not None
+        record = self.component.dns.record.rstrip(".") + "."
+        found = ctx.aws.client("route53").list_resource_record_sets(
+            HostedZoneId=zone_id, StartRecordName=record, StartRecordType="CNAME", MaxItems="1"
+        )["ResourceRecordSets"]
+        if found and found[0]["Name"] == record and found[0]["Type"] == "CNAME":
+            return str(found[0]["ResourceRecords"][0]["Value"])
+        return None
+
+    def _set_cname(self, ctx: RunContext, zone_id: str, value: str) -> None:
+        assert self.component.dns is not None
+        record = {
+            "Name": self.component.dns.record,
+            "Type": "CNAME",
+            "TTL": 30,
+            "ResourceRecords": [{"Value": value}],
+        }
+        ctx.aws.client("route53").change_resource_record_sets(
+            HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+        )
+
+    def _cutover_dns(self, ctx: RunContext) -> dict[str, Any]:
+        zone_id = self._zone_id(ctx)
+        previous = self._cname(ctx, zone_id)
+        target = ctx.output("wait-available", "endpoint")["Address"]
+        self._set_cname(ctx, zone_id, target)
+        return {"mode": "route53", "zone_id": zone_id, "previous": previous, "endpoint": target,
+                "cutover_at": datetime.now(UTC).isoformat()}  # fmt: skip
+
     def undo_cutover(self, ctx: RunContext) -> None:
         done = ctx.outputs["cutover"]
+        if done["mode"] == "route53":
+            if done["previous"]:
+                self._set_cname(ctx, done["zone_id"], done["previous"])
+            return
         if done["mode"] == "rename":
             self._rename(ctx, self.source_id, ctx.output("restore", "restored"))
             self._rename(ctx, done["old_identifier"], self.source_id)
@@ -233,6 +381,11 @@ class AwsSteps:
         wait_for_instance(ctx, new, timeout=WAIT_TIMEOUT_S)
 
     def post_check(self, ctx: RunContext) -> dict[str, Any]:
+        if self.params.cutover_mode == "route53":
+            value = self._cname(ctx, ctx.output("cutover", "zone_id"))
+            if value != ctx.output("cutover", "endpoint"):
+                raise OpsError(f"the CNAME points at {value}, not at the restored database")
+            return {"serving": ctx.output("restore", "restored")}
         if self.params.cutover_mode == "rename":
             instance = self._describe(ctx, self.source_id)
             if instance is None or {"Key": RUN_TAG, "Value": ctx.run_id} not in instance.get("TagList", []):

@@ -150,6 +150,14 @@ class DataCheck(BaseModel):
     key: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+class DnsName(BaseModel):
+    """A CNAME clients use for the database; a cutover can repoint it."""
+
+    model_config = STRICT
+    zone: str = Field(pattern=r"^[a-z0-9.-]+$")
+    record: str = Field(pattern=r"^[a-z0-9.-]+$")
+
+
 class Rds(Monitored):
     """The warehouse database: RDS PostgreSQL, or Aurora PostgreSQL as an option."""
 
@@ -165,6 +173,7 @@ class Rds(Monitored):
     backup_retention_days: int = Field(default=7, ge=1, le=35)
     deletion_protection: bool = True
     checks: list[DataCheck] = []  # what a point-in-time restore is validated on
+    dns: DnsName | None = None  # for a Route 53 cutover
 
 
 class DocumentDb(Monitored):

@@ -44,6 +44,8 @@ def emulator(short_tmp: Path) -> Iterator[tuple[ClientFactory, dict[str, str]]]:
         )  # fmt: skip
         endpoint = {"host": f"{SOURCE}.example", "port": 5432, "dbname": "warehouse", "user": "ingest"}
         factory.client("ssm").put_parameter(Name=PARAMETER, Value=json.dumps(endpoint), Type="String")
+        for severity in ("critical", "warning", "info"):  # where runs are announced
+            factory.client("sns").create_topic(Name=f"dataplat-staging-alerts-{severity}")
         env = {
             "OPS_AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
             "AWS_ACCESS_KEY_ID": "testing",
@@ -131,6 +133,7 @@ def test_the_rename_swap_puts_the_restored_instance_under_the_original_name(
 
 def test_an_existing_target_identifier_is_refused(emulator: tuple[ClientFactory, dict[str, str]]) -> None:
     factory, env = emulator
+    time.sleep(1.1)  # the target time must follow the newest source's creation
     before = set(_instances(factory))
     existing = next(name for name in before if "-pitr-" in name)
     result = run_cli(
@@ -148,3 +151,106 @@ def test_an_existing_target_identifier_is_refused(emulator: tuple[ClientFactory,
     )
     assert result.code == 2 and "exists already" in result.err
     assert set(_instances(factory)) == before
+
+
+def _staging_inventory(tmp_path: Path, old: str, new: str) -> Path:
+    from tests.helpers import INVENTORY
+
+    text = INVENTORY.read_text()
+    assert old in text
+    path = tmp_path / "platform.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def test_a_route53_cutover_repoints_the_cname(
+    emulator: tuple[ClientFactory, dict[str, str]], tmp_path: Path
+) -> None:
+    factory, env = emulator
+    route53 = factory.client("route53")
+    zone = route53.create_hosted_zone(Name="db.internal", CallerReference="pitr-test")["HostedZone"]["Id"]
+    record = {
+        "Name": "warehouse.db.internal",
+        "Type": "CNAME",
+        "TTL": 30,
+        "ResourceRecords": [{"Value": "old.example"}],
+    }
+    route53.change_resource_record_sets(
+        HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
+    )
+    inventory = _staging_inventory(
+        tmp_path, "      identifier: warehouse\n",
+        "      identifier: warehouse\n      dns: {zone: db.internal, record: warehouse.db.internal}\n",
+    )  # fmt: skip
+    time.sleep(1.1)
+    result = run_cli(
+        "--inventory",
+        str(inventory),
+        "runbook",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        "--execute",
+        "-p",
+        f"target_time={_target()}",
+        "-p",
+        "cutover_mode=route53",
+        "-o",
+        "json",
+        env=env,
+    )
+    assert result.code == 0, result.err
+    restored = _instances(factory)[json.loads(result.out)["outputs"]["RestoredIdentifier"]]
+    (cname,) = route53.list_resource_record_sets(
+        HostedZoneId=zone, StartRecordName="warehouse.db.internal.", StartRecordType="CNAME", MaxItems="1"
+    )["ResourceRecordSets"]
+    assert cname["ResourceRecords"] == [{"Value": restored["Endpoint"]["Address"]}]  # type: ignore[index]
+
+
+def test_an_aurora_cluster_is_restored_with_its_settings_and_a_writer(
+    emulator: tuple[ClientFactory, dict[str, str]], tmp_path: Path
+) -> None:
+    factory, env = emulator
+    rds = factory.client("rds")
+    rds.create_db_cluster(
+        DBClusterIdentifier="dataplat-staging-lakehouse", Engine="aurora-postgresql", EngineVersion="16.4",
+        MasterUsername="postgres", MasterUserPassword="not-a-real-secret", BackupRetentionPeriod=7,
+        DeletionProtection=True, VpcSecurityGroupIds=["sg-0aurora"], Tags=[{"Key": "team", "Value": "data"}],
+    )  # fmt: skip
+    rds.create_db_instance(
+        DBInstanceIdentifier="dataplat-staging-lakehouse-1", DBClusterIdentifier="dataplat-staging-lakehouse",
+        Engine="aurora-postgresql", DBInstanceClass="db.r6g.xlarge",
+    )  # fmt: skip
+    inventory = (
+        _staging_inventory(tmp_path, "      engine: postgres\n", "      engine: aurora-postgresql\n")
+        .read_text()
+        .replace("      identifier: warehouse\n", "      identifier: lakehouse\n", 1)
+    )
+    (tmp_path / "platform.yaml").write_text(inventory)
+    time.sleep(1.5)
+    result = run_cli(
+        "--inventory",
+        str(tmp_path / "platform.yaml"),
+        "runbook",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        "--execute",
+        "-p",
+        f"target_time={_target()}",
+        "-o",
+        "json",
+        env=env,
+    )
+    assert result.code == 0, result.err
+    restored_id = json.loads(result.out)["outputs"]["RestoredIdentifier"]
+    (cluster,) = rds.describe_db_clusters(DBClusterIdentifier=restored_id)["DBClusters"]
+    assert cluster["DeletionProtection"] is True
+    assert [g["VpcSecurityGroupId"] for g in cluster["VpcSecurityGroups"]] == ["sg-0aurora"]
+    assert {"Key": "team", "Value": "data"} in cluster["TagList"]
+    writer = _instances(factory)[f"{restored_id}-1"]
+    assert writer["DBInstanceClass"] == "db.r6g.xlarge"
+    value = json.loads(factory.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"])
+    assert value["host"] == cluster["Endpoint"]
