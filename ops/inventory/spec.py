@@ -52,6 +52,14 @@ class AlarmsSpec(BaseModel):
     write_rate: float = Field(default=3.0, gt=0, le=1000)
 
 
+class RunbookSettings(BaseModel):
+    """Where runbooks keep their locks and journals on AWS (the local world uses files)."""
+
+    model_config = STRICT
+    lock_table: ResourceName | None = None  # DynamoDB table, key `target` (string)
+    journal_bucket: ResourceName | None = None  # S3 bucket: a copy of each run's journal
+
+
 class PlatformSpec(BaseModel):
     """What an environment is made of: the base, with an environment's overlay merged in."""
 
@@ -63,6 +71,7 @@ class PlatformSpec(BaseModel):
     slos: dict[str, Slo] = {}
     logs: LogsSpec = LogsSpec()
     alarm_settings: AlarmsSpec = AlarmsSpec()
+    runbook_settings: RunbookSettings = RunbookSettings()
 
 
 # Keys of an environment entry that describe the environment itself; every other key

@@ -80,11 +80,11 @@ class RunbookEngine:
     ) -> RunOutcome:
         run_id = run_id or new_run_id(runbook.name)
         folder = runs_dir(self.state) / run_id
-        journal = Journal(folder)
+        journal = Journal(folder, self._mirror(env, run_id))
         record = RunRecord.from_journal(run_id, journal) if journal.exists else RunRecord(run_id)
         if record.status in ("completed", "aborted"):
             raise BadInput(f"run {run_id} is {record.status}; start a new run")
-        lock = TargetLock(self.state.root / "locks", runbook.target(env, params), run_id)
+        lock = self._lock(env, runbook.target(env, params), run_id)
         lock.acquire()
         try:
             journal.append(
@@ -122,6 +122,24 @@ class RunbookEngine:
         finally:
             lock.release()
         return RunOutcome(RunRecord.from_journal(run_id, journal), folder)
+
+    def _mirror(self, env: Environment, run_id: str) -> Callable[[Path], None] | None:
+        """A copy of the journal in the environment's journal bucket, when it has one."""
+        bucket = env.spec.runbook_settings.journal_bucket
+        if self.aws is None or env.provider != "aws" or not bucket:
+            return None
+        s3 = self.aws.client("s3")
+        key = f"{env.prefix}/runs/{run_id}/journal.jsonl"
+        return lambda path: s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+
+    def _lock(self, env: Environment, target: str, run_id: str) -> Any:
+        """A DynamoDB lock for a cloud environment with a lock table, else a lock file."""
+        table = env.spec.runbook_settings.lock_table
+        if self.aws is not None and env.provider == "aws" and table:
+            from ops.runbook.dynamo_lock import DynamoLock
+
+            return DynamoLock(self.aws.client("dynamodb"), table, target, run_id)
+        return TargetLock(self.state.root / "locks", target, run_id)
 
     def _steps(self, runbook: Runbook, ctx: RunContext, journal: Journal, approve: Approver) -> None:
         for step in runbook.steps(ctx.env, ctx.params):

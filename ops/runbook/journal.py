@@ -4,7 +4,9 @@ be resumed from what it says. Secrets are never written to it."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,15 +14,18 @@ from typing import Any
 
 from ops.errors import BadInput
 
+log = logging.getLogger(__name__)
+
 
 def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
 class Journal:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, mirror: Callable[[Path], None] | None = None) -> None:
         self.folder = folder
         self.path = folder / "journal.jsonl"
+        self.mirror = mirror  # a copy elsewhere (S3), refreshed after every entry
 
     @property
     def exists(self) -> bool:
@@ -40,6 +45,11 @@ class Journal:
                 os.fsync(handle)
             finally:
                 os.close(handle)
+        if self.mirror is not None:
+            try:
+                self.mirror(self.path)
+            except Exception as error:  # the local journal is the truth; a copy may lag
+                log.warning("could not copy the journal: %s", error)
         return entry
 
     def events(self) -> list[dict[str, Any]]:

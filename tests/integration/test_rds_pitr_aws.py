@@ -254,3 +254,68 @@ def test_an_aurora_cluster_is_restored_with_its_settings_and_a_writer(
     assert writer["DBInstanceClass"] == "db.r6g.xlarge"
     value = json.loads(factory.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"])
     assert value["host"] == cluster["Endpoint"]
+
+
+def _settings_inventory(tmp_path: Path) -> Path:
+    return _staging_inventory(
+        tmp_path, "  staging:\n    provider: aws\n",
+        "  staging:\n    provider: aws\n    runbook_settings: {lock_table: dataplat-staging-runbook-locks,\n"
+        "                       journal_bucket: dataplat-staging-runbook-journals}\n",
+    )  # fmt: skip
+
+
+def _lock_table(factory: ClientFactory) -> None:
+    dynamodb = factory.client("dynamodb")
+    if "dataplat-staging-runbook-locks" not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(
+            TableName="dataplat-staging-runbook-locks",
+            KeySchema=[{"AttributeName": "target", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "target", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        factory.client("s3").create_bucket(Bucket="dataplat-staging-runbook-journals")
+
+
+def test_on_aws_the_journal_is_copied_to_s3_and_the_lock_lives_in_dynamodb(
+    emulator: tuple[ClientFactory, dict[str, str]], tmp_path: Path
+) -> None:
+    factory, env = emulator
+    _lock_table(factory)
+    inventory = _settings_inventory(tmp_path)
+    time.sleep(1.1)
+    result = run_cli("--inventory", str(inventory), "runbook", "run", "rds-pitr", "--env", "staging",
+                     "-p", f"target_time={_target()}", "-o", "json", env=env)  # fmt: skip
+    assert result.code == 0, result.err
+    run_id = json.loads(result.out)["run_id"]
+    key = f"dataplat-staging/runs/{run_id}/journal.jsonl"
+    copy = factory.client("s3").get_object(Bucket="dataplat-staging-runbook-journals", Key=key)["Body"].read()
+    local = (Path(env["OPS_STATE_DIR"]) / "runs" / run_id / "journal.jsonl").read_bytes()
+    assert copy == local and b'"run-completed"' in copy
+    held = factory.client("dynamodb").get_item(
+        TableName="dataplat-staging-runbook-locks", Key={"target": {"S": "dataplat-staging-warehouse"}}
+    )
+    assert "Item" not in held  # released at the end
+
+
+def test_a_live_dynamodb_lock_refuses_and_an_expired_one_is_taken_over(
+    emulator: tuple[ClientFactory, dict[str, str]], tmp_path: Path
+) -> None:
+    factory, env = emulator
+    _lock_table(factory)
+    inventory = _settings_inventory(tmp_path)
+    dynamodb = factory.client("dynamodb")
+
+    def hold(expires_in: int) -> None:
+        dynamodb.put_item(TableName="dataplat-staging-runbook-locks", Item={
+            "target": {"S": "dataplat-staging-warehouse"}, "run_id": {"S": "someone-else"},
+            "since": {"S": "earlier"}, "expires_at": {"N": str(int(time.time()) + expires_in)},
+        })  # fmt: skip
+
+    args = ("--inventory", str(inventory), "runbook", "run", "rds-pitr", "--env", "staging")
+    hold(3600)
+    time.sleep(1.1)
+    refused = run_cli(*args, "-p", f"target_time={_target()}", env=env)
+    assert refused.code == 2 and "locked by run someone-else" in refused.err
+    hold(-60)
+    taken = run_cli(*args, "-p", f"target_time={_target()}", env=env)
+    assert taken.code == 0, taken.err
