@@ -117,12 +117,6 @@ class RdsPitr(Runbook):
     def drill_component(self, params: Any) -> str:
         return str(params.component)
 
-    def teardown(self, state: StateDir, outputs: dict[str, Any]) -> None:
-        root = restores_dir(state) / outputs["RestoredIdentifier"]
-        if root.exists():
-            LocalPostgres(root, 0).stop()
-            shutil.rmtree(root)
-
     def outputs(self, ctx: RunContext) -> dict[str, Any]:
         started = datetime.fromisoformat(ctx.started_at)
         recovery_point = ctx.outputs.get("validate", {}).get("recovery_point")

@@ -35,7 +35,8 @@ def run(
         raise BadInput(f"--component {component!r}: not a component of {environment.name}")
     factory = context.aws_for(environment)
     with console.status(f"drilling {name} on {environment.prefix}-{component}..."):
-        result = run_drill(context.state(), environment, runbook, component)
+        aws = factory if environment.provider != "local" else None
+        result = run_drill(context.state(), environment, runbook, component, aws)
     publish(factory.client("cloudwatch"), result)
     if output is OutputFormat.json:
         print_json({**result.__dict__, "objectives_met": result.objectives_met})

@@ -258,5 +258,20 @@ def _notifying(context: Any, environment: Any, run_id: str) -> Iterator[None]:
             notify_run(factory.client("sns"), environment, account, summary)
 
 
-def _progress(event: str, step: Any) -> None:
-    console.print(escape(f"  [{step.kind.value}] {step.id}: {event}"), highlight=False)
+class _Progress:
+    """Step events as lines; a live spinner with the elapsed time while a wait runs."""
+
+    def __init__(self) -> None:
+        self.status: Any = None
+
+    def __call__(self, event: str, step: Any) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+        console.print(escape(f"  [{step.kind.value}] {step.id}: {event}"), highlight=False)
+        if event == "running" and step.kind.value == "wait":
+            self.status = console.status(escape(f"  {step.title}..."))
+            self.status.start()
+
+
+_progress = _Progress()

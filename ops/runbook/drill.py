@@ -51,8 +51,10 @@ def history_file(state: StateDir) -> Path:
     return state.root / "drills" / "history.jsonl"
 
 
-def run_drill(state: StateDir, env: Environment, runbook: Runbook, component: str) -> DrillResult:
-    """Run, measure, tear down (whatever happened), record."""
+def run_drill(
+    state: StateDir, env: Environment, runbook: Runbook, component: str, aws: Any = None
+) -> DrillResult:
+    """Run, measure, tear down (whatever happened: the run's own rollbacks), record."""
     started = datetime.now(UTC)
     drill_id = f"drill-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
     params = parse_params(runbook, runbook.drill_params(env, component, started, drill_id))
@@ -61,7 +63,7 @@ def run_drill(state: StateDir, env: Environment, runbook: Runbook, component: st
         drill_id, runbook.name, env.name, component, started.isoformat(), False, None, None,
         objective.rto if objective else None, objective.rpo if objective else None, run_id=drill_id,
     )  # fmt: skip
-    engine = RunbookEngine(state)
+    engine = RunbookEngine(state, aws=aws)
     outcome = None
     try:
         # A drill is never on production traffic: no cutover, so no approval is asked for.
@@ -73,8 +75,8 @@ def run_drill(state: StateDir, env: Environment, runbook: Runbook, component: st
     except OpsError as error:
         result.error = str(error)
     finally:
-        if outcome is not None:
-            runbook.teardown(state, outcome.record.outputs)
+        if outcome is not None:  # a failed run rolled itself back already
+            engine.undo(runbook, env, params, drill_id)
     append_history(state, result)
     return result
 

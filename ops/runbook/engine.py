@@ -178,6 +178,10 @@ class RunbookEngine:
         journal.append("approved", step=step.id, approver=approver)
         return approver
 
+    def undo(self, runbook: Runbook, env: Environment, params: BaseModel, run_id: str) -> None:
+        """Roll back a finished run's steps (a drill's teardown)."""
+        self._roll_back(runbook, env, params, Journal(runs_dir(self.state) / run_id))
+
     def _roll_back(self, runbook: Runbook, env: Environment, params: BaseModel, journal: Journal) -> None:
         """Undo completed steps that define a rollback, newest first; each is journaled,
         and a failing rollback does not stop the others."""

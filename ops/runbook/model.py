@@ -81,7 +81,3 @@ class Runbook(ABC):
 
     def drill_component(self, params: Any) -> str:
         raise BadInput(f"runbook {self.name} has no drill")
-
-    def teardown(self, state: StateDir, outputs: dict[str, Any]) -> None:
-        """Remove what a drill created."""
-        raise BadInput(f"runbook {self.name} has no drill")

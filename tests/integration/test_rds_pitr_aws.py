@@ -319,3 +319,18 @@ def test_a_live_dynamodb_lock_refuses_and_an_expired_one_is_taken_over(
     hold(-60)
     taken = run_cli(*args, "-p", f"target_time={_target()}", env=env)
     assert taken.code == 0, taken.err
+
+
+def test_a_drill_on_aws_restores_then_deletes_its_scratch_instance(
+    emulator: tuple[ClientFactory, dict[str, str]],
+) -> None:
+    factory, env = emulator
+    time.sleep(1.1)
+    before = set(_instances(factory))
+    result = run_cli("drill", "run", "rds-pitr", "--env", "staging", "-o", "json", env=env)
+    assert result.code == 0, result.err
+    drill = json.loads(result.out)
+    assert drill["success"] and drill["objectives_met"]
+    assert set(_instances(factory)) == before  # the scratch instance is gone
+    metrics = factory.client("cloudwatch").list_metrics(Namespace="PlatformOps/Drills")["Metrics"]
+    assert {"Name": "Environment", "Value": "staging"} in metrics[0]["Dimensions"]
