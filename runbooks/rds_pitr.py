@@ -47,7 +47,7 @@ class PitrParams(BaseModel):
         default=None, pattern=r"^[a-z][a-z0-9-]{0,62}$", description="default: <id>-pitr-<target time>"
     )
     cutover: bool = True
-    cutover_mode: Literal["parameter", "rename", "route53"] = Field(
+    cutover_mode: Literal["parameter", "secret", "rename", "route53"] = Field(
         default="parameter",
         description="the endpoint SSM parameter; on AWS also a rename swap or the DNS CNAME",
     )
@@ -143,6 +143,7 @@ class RdsPitr(Runbook):
 
 
 CUTOVER_CALLS = {
+    "secret": ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"),
     "rename": ("rds:ModifyDBInstance",),
     "route53": (
         "route53:ListHostedZonesByName",
@@ -177,6 +178,11 @@ def _aws_steps(aws: AwsSteps, params: Any) -> list[Step]:
             Step("post-check", StepKind.VERIFY, "the original name or the parameter serves the restored data",
                  ("rds:DescribeDBInstances", "ssm:GetParameter"), aws.post_check),
         ]  # fmt: skip
+        if params.old_instance == "stop":
+            steps.append(
+                Step("stop-old", StepKind.ACTION, "stop the old database",
+                     ("rds:StopDBInstance", "rds:StopDBCluster"), aws.stop_old)
+            )  # fmt: skip
     return steps
 
 

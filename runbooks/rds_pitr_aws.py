@@ -4,6 +4,7 @@ parameter or by a rename swap. Tested against the emulator over HTTP."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -305,6 +306,8 @@ class AwsSteps:
             return {"mode": "rename", "old_identifier": old, "cutover_at": datetime.now(UTC).isoformat()}
         if self.params.cutover_mode == "route53":
             return self._cutover_dns(ctx)
+        if self.params.cutover_mode == "secret":
+            return self._cutover_secret(ctx)
         ssm = ctx.aws.client("ssm")
         previous = ssm.get_parameter(Name=self._parameter)["Parameter"]["Value"]
         endpoint = ctx.output("wait-available", "endpoint")
@@ -358,8 +361,31 @@ class AwsSteps:
         return {"mode": "route53", "zone_id": zone_id, "previous": previous, "endpoint": target,
                 "cutover_at": datetime.now(UTC).isoformat()}  # fmt: skip
 
+    @property
+    def _secret(self) -> str:
+        return self.env.parameter_name(self.params.component, "credentials").lstrip("/")
+
+    def _cutover_secret(self, ctx: RunContext) -> dict[str, Any]:
+        """Rewrite host and port in the database's secret, keeping every other field (the
+        password among them) as it is; neither value is journaled or printed."""
+        secrets = ctx.aws.client("secretsmanager")
+        current = json.loads(secrets.get_secret_value(SecretId=self._secret)["SecretString"])
+        endpoint = ctx.output("wait-available", "endpoint")
+        previous = {"host": current.get("host"), "port": current.get("port")}
+        updated = {**current, "host": endpoint["Address"], "port": endpoint["Port"]}
+        secrets.put_secret_value(SecretId=self._secret, SecretString=json.dumps(updated))
+        return {"mode": "secret", "previous": previous, "endpoint": endpoint["Address"],
+                "cutover_at": datetime.now(UTC).isoformat()}  # fmt: skip
+
     def undo_cutover(self, ctx: RunContext) -> None:
         done = ctx.outputs["cutover"]
+        if done["mode"] == "secret":
+            secrets = ctx.aws.client("secretsmanager")
+            current = json.loads(secrets.get_secret_value(SecretId=self._secret)["SecretString"])
+            secrets.put_secret_value(
+                SecretId=self._secret, SecretString=json.dumps({**current, **done["previous"]})
+            )
+            return
         if done["mode"] == "route53":
             if done["previous"]:
                 self._set_cname(ctx, done["zone_id"], done["previous"])
@@ -380,7 +406,21 @@ class AwsSteps:
         )
         wait_for_instance(ctx, new, timeout=WAIT_TIMEOUT_S)
 
+    def stop_old(self, ctx: RunContext) -> dict[str, Any]:
+        """The cleanup policy `stop`: the old database stops (it can be started again)."""
+        old = ctx.outputs["cutover"].get("old_identifier", self.source_id)
+        if self.aurora:
+            self._rds(ctx).stop_db_cluster(DBClusterIdentifier=old)
+        else:
+            self._rds(ctx).stop_db_instance(DBInstanceIdentifier=old)
+        return {"stopped": old}
+
     def post_check(self, ctx: RunContext) -> dict[str, Any]:
+        if self.params.cutover_mode == "secret":
+            secret = ctx.aws.client("secretsmanager").get_secret_value(SecretId=self._secret)["SecretString"]
+            if json.loads(secret).get("host") != ctx.output("cutover", "endpoint"):
+                raise OpsError("the database secret does not name the restored database")
+            return {"serving": ctx.output("restore", "restored")}
         if self.params.cutover_mode == "route53":
             value = self._cname(ctx, ctx.output("cutover", "zone_id"))
             if value != ctx.output("cutover", "endpoint"):

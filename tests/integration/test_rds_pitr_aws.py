@@ -334,3 +334,41 @@ def test_a_drill_on_aws_restores_then_deletes_its_scratch_instance(
     assert set(_instances(factory)) == before  # the scratch instance is gone
     metrics = factory.client("cloudwatch").list_metrics(Namespace="PlatformOps/Drills")["Metrics"]
     assert {"Name": "Environment", "Value": "staging"} in metrics[0]["Dimensions"]
+
+
+def test_a_secret_cutover_keeps_the_password_out_of_the_journal_and_stops_the_old(
+    emulator: tuple[ClientFactory, dict[str, str]],
+) -> None:
+    factory, env = emulator
+    secrets = factory.client("secretsmanager")
+    password = "s3cret-never-journaled"
+    secret = {"host": "old.example", "port": 5432, "username": "ingest", "password": password}
+    secrets.create_secret(Name="dataplat/staging/warehouse/credentials", SecretString=json.dumps(secret))
+    time.sleep(1.1)
+    result = run_cli(
+        "runbook",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        "--execute",
+        "-p",
+        f"target_time={_target()}",
+        "-p",
+        "cutover_mode=secret",
+        "-p",
+        "old_instance=stop",
+        "-o",
+        "json",
+        env=env,
+    )
+    assert result.code == 0, result.err
+    run = json.loads(result.out)
+    restored = _instances(factory)[run["outputs"]["RestoredIdentifier"]]
+    value = json.loads(
+        secrets.get_secret_value(SecretId="dataplat/staging/warehouse/credentials")["SecretString"]
+    )
+    assert value["host"] == restored["Endpoint"]["Address"] and value["password"] == password  # type: ignore[index]
+    journal = (Path(env["OPS_STATE_DIR"]) / "runs" / run["run_id"] / "journal.jsonl").read_text()
+    assert password not in journal and password not in result.out
+    assert _instances(factory)[SOURCE]["DBInstanceStatus"] == "stopped"
