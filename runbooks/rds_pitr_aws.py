@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -437,12 +438,26 @@ class AwsSteps:
         return {"serving": ctx.output("restore", "restored")}
 
 
-def wait_for_instance(ctx: RunContext, identifier: str, timeout: float) -> dict[str, Any]:
-    """Poll with a growing interval (not boto3's fixed 30 s) until `identifier` is
-    available. A rename makes the name vanish, then appear: not-found is polled through,
-    which boto3's waiter does not do."""
-    rds = ctx.aws.client("rds")
-    deadline = time.monotonic() + timeout
+MAX_POLL_INTERVAL_S = 10.0
+
+
+def wait_for_instance(
+    ctx: RunContext,
+    identifier: str,
+    timeout: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll with a growing interval (1 s, x1.5, at most 10 s; boto3's waiter waits a fixed
+    30 s) until `identifier` is available. A rename makes the name vanish, then appear:
+    not-found is polled through, which boto3's waiter does not do."""
+    return poll_available(ctx.aws.client("rds"), identifier, timeout, clock, sleep)
+
+
+def poll_available(
+    rds: Any, identifier: str, timeout: float, clock: Callable[[], float], sleep: Callable[[float], None]
+) -> dict[str, Any]:
+    deadline = clock() + timeout
     interval = 1.0
     while True:
         try:
@@ -454,7 +469,7 @@ def wait_for_instance(ctx: RunContext, identifier: str, timeout: float) -> dict[
         except ClientError as error:
             if error.response["Error"]["Code"] != "DBInstanceNotFound":
                 raise
-        if time.monotonic() + interval > deadline:
+        if clock() + interval > deadline:
             raise OpsError(f"{identifier} was not available within {timeout:.0f} s")
-        time.sleep(interval)
-        interval = min(interval * 1.5, 30.0)
+        sleep(interval)
+        interval = min(interval * 1.5, MAX_POLL_INTERVAL_S)
