@@ -33,7 +33,8 @@ from ops.local.postgres import SUPERUSER, LocalPostgres
 from ops.local.processes import free_port
 from ops.local.state import PlatformRecord, StateDir
 from ops.runbook.engine import FAULT_ENV
-from ops.runbook.model import Runbook, RunContext, Step, StepKind
+from ops.runbook.model import Runbook, RunContext, Step, StepKind, StopCondition
+from ops.runbook.stops import alarms_firing
 from runbooks.rds_pitr_aws import AwsSteps
 
 MARKER = "restored.json"  # written once a restore has been promoted: the restore happened
@@ -110,6 +111,18 @@ class RdsPitr(Runbook):
                     )
                 )
         return steps
+
+    def stop_conditions(self, env: Environment, params: Any) -> list[StopCondition]:
+        """Do not restore or cut over while the database's critical alarms fire."""
+        prefix = f"{env.prefix}-{params.component.replace('_', '-')}-"
+
+        def cloudwatch(ctx: RunContext) -> Any:
+            if ctx.aws is not None:
+                return ctx.aws.client("cloudwatch")
+            record = require_running(ctx.state)
+            return ClientFactory(emulator_target(record.emulator_port, env.region)).client("cloudwatch")
+
+        return [alarms_firing(prefix, cloudwatch)]
 
     def drill_params(self, env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:
         return _drill_params(env, component, at, drill_id)

@@ -20,7 +20,7 @@ from ops.inventory.environment import Environment
 from ops.local.state import StateDir
 from ops.runbook.journal import Journal, RunRecord
 from ops.runbook.lock import TargetLock
-from ops.runbook.model import Runbook, RunContext, Step, StepKind
+from ops.runbook.model import Runbook, RunContext, Step, StepKind, StopCondition
 from ops.telemetry.tracing import span
 
 log = logging.getLogger(__name__)
@@ -142,15 +142,23 @@ class RunbookEngine:
         return TargetLock(self.state.root / "locks", target, run_id)
 
     def _steps(self, runbook: Runbook, ctx: RunContext, journal: Journal, approve: Approver) -> None:
+        stops = runbook.stop_conditions(ctx.env, ctx.params)
+        unplanned = runbook.unplanned(ctx.params)
         for step in runbook.steps(ctx.env, ctx.params):
             if step.id in ctx.outputs:
                 self.progress("skipped (done before)", step)
+                continue
+            if unplanned and step.needs_source:
+                journal.append("step-skipped", step=step.id, reason="unplanned: the source is down")
+                self.progress("skipped (unplanned: the source is down)", step)
                 continue
             if not ctx.execute and not step.runs_in_dry_run:
                 self.progress("dry run: would " + ", ".join(step.calls), step)
                 continue
             if step.kind is StepKind.APPROVAL:
                 ctx.approver = self._approval(step, ctx, journal, approve)
+            if step.kind in (StepKind.ACTION, StepKind.WAIT):
+                self._check_stops(stops, ctx, journal, step)
             _fault_point(f"before:{step.id}")
             journal.append("step-started", step=step.id, kind=step.kind.value)
             self.progress("running", step)
@@ -164,6 +172,13 @@ class RunbookEngine:
             journal.append("step-completed", step=step.id, outputs=outputs)
             _fault_point(f"after:{step.id}")
             self.progress("done", step)
+
+    def _check_stops(self, stops: list[StopCondition], ctx: RunContext, journal: Journal, step: Step) -> None:
+        for stop in stops:
+            reason = stop.check(ctx)
+            if reason:
+                journal.append("stop-condition", step=step.id, condition=stop.name, reason=reason)
+                raise OpsError(f"stopped before {step.id}: {stop.name}: {reason}")
 
     def _approval(self, step: Step, ctx: RunContext, journal: Journal, approve: Approver) -> str:
         if not ctx.env.protected:

@@ -53,10 +53,22 @@ class Step:
     calls: tuple[str, ...]  # the API calls or commands it makes: the plan and the IAM policy
     run: StepFunction
     rollback: Callable[[RunContext], None] | None = None
+    # Needs the source alive (a health check of the old primary, a graceful drain):
+    # skipped in an unplanned run, where the source is dead (an MSK region failover).
+    needs_source: bool = False
 
     @property
     def runs_in_dry_run(self) -> bool:
         return self.kind is StepKind.CHECK
+
+
+@dataclass(frozen=True)
+class StopCondition:
+    """Checked before every action and wait: a reason to stop (and roll back), or None.
+    E.g. an alarm that fires, replication lag over the objective."""
+
+    name: str
+    check: Callable[[RunContext], str | None]
 
 
 class Runbook(ABC):
@@ -74,6 +86,13 @@ class Runbook(ABC):
     def outputs(self, ctx: RunContext) -> dict[str, Any]:
         """The run's outputs for its report (RecoveryTime, RecoveryPoint...)."""
         return {}
+
+    def stop_conditions(self, env: Environment, params: Any) -> list[StopCondition]:
+        return []
+
+    def unplanned(self, params: Any) -> bool:
+        """True when the run must not touch the source (it is down)."""
+        return bool(getattr(params, "unplanned", False))
 
     # --- drills: runs that prove an objective and never touch production traffic --------
     def drill_params(self, env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:

@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
-from ops.errors import BadInput
+from ops.errors import BadInput, OpsError
 from ops.inventory import load_environment
-from ops.runbook.engine import parse_params
+from ops.inventory.environment import Environment
+from ops.local.state import StateDir
+from ops.runbook.engine import RunbookEngine, parse_params
 from ops.runbook.iam import policy
 from ops.runbook.journal import Journal, RunRecord
 from ops.runbook.lock import TargetLock
+from ops.runbook.model import Runbook, Step, StepKind, StopCondition
 from runbooks import REGISTRY
 from tests.helpers import INVENTORY, run_main
 
@@ -112,3 +117,67 @@ def test_the_local_platform_cuts_over_by_parameter_only() -> None:
         "runbook", "plan", "rds-pitr", "-p", "target_time=2026-11-26T10:00:00Z", "-p", "cutover_mode=rename"
     )
     assert result.code == 2 and result.err.strip().startswith("error: --param cutover_mode:")
+
+
+class _Recorder(Runbook):
+    """A runbook made for testing the engine: its steps record what ran and what was undone."""
+
+    name = "recorder"
+    summary = "records"
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        unplanned: bool = False
+        stop_before: str = ""
+
+    params_model = Params
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+        self.undone: list[str] = []
+
+    def target(self, env: Environment, params: Any) -> str:
+        return "recorder-target"
+
+    def steps(self, env: Environment, params: Any) -> list[Step]:
+        def step(name: str, kind: StepKind, needs_source: bool = False) -> Step:
+            return Step(name, kind, name, (), lambda ctx: self.ran.append(name) or {},
+                        lambda ctx: self.undone.append(name), needs_source)  # fmt: skip
+
+        return [
+            step("drain-source", StepKind.ACTION, needs_source=True),
+            step("promote", StepKind.ACTION),
+            step("repoint", StepKind.ACTION),
+        ]
+
+    def stop_conditions(self, env: Environment, params: Any) -> list[StopCondition]:
+        return [
+            StopCondition(
+                "lag", lambda ctx: "lag over the objective" if params.stop_before in ctx.outputs else None
+            )
+        ]
+
+
+def _engine_run(tmp_path: Path, **params: Any) -> tuple[_Recorder, Exception | None]:
+    runbook = _Recorder()
+    env = load_environment("local", INVENTORY)
+    engine = RunbookEngine(StateDir(tmp_path))
+    try:
+        engine.run(runbook, env, runbook.Params(**params), execute=True, approve=lambda _: None)
+    except Exception as error:  # the outcome under test
+        return runbook, error
+    return runbook, None
+
+
+def test_an_unplanned_run_skips_the_steps_that_need_the_source(tmp_path: Path) -> None:
+    runbook, error = _engine_run(tmp_path, unplanned=True)
+    assert error is None and runbook.ran == ["promote", "repoint"]
+
+
+def test_a_stop_condition_stops_before_the_next_action_and_rolls_back(tmp_path: Path) -> None:
+    runbook, error = _engine_run(tmp_path, stop_before="promote")
+    assert isinstance(error, OpsError) and "lag over the objective" in str(error)
+    assert runbook.ran == ["drain-source", "promote"] and runbook.undone == ["promote", "drain-source"]
+    journal = next((tmp_path / "runs").iterdir()) / "journal.jsonl"
+    events = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
+    assert "stop-condition" in events and events[-1] == "run-failed"
