@@ -1,0 +1,89 @@
+"""`ops loadtest run`: load-test campaigns against the ingest path."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+
+import typer
+from rich.table import Table
+
+from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
+from ops.cli.output import console, print_json
+from ops.errors import BadInput, ExitCode
+from ops.telemetry.tracing import span, traced_command
+
+app = typer.Typer(help="Load-test campaigns with Locust: SLO verdicts with exit codes.", no_args_is_help=True)
+
+
+@app.command()
+@traced_command
+def run(
+    ctx: typer.Context,
+    campaign: str = typer.Argument(..., help="A campaign of loadtest/campaigns (smoke) or a YAML file."),
+    env: str = ENV_OPTION,
+    backend: str = typer.Option(
+        "local", "--backend", help="local (Locust processes here); fargate: not built yet"
+    ),
+    output: OutputFormat = OUTPUT_OPTION,
+    keep_samples: bool = typer.Option(False, "--keep-samples", help="Also write every request's raw sample."),
+) -> None:
+    """Run a campaign, merge the workers' results, and exit 4 when the SLO is missed."""
+    from ops.campaign.local_backend import run_local
+    from ops.campaign.results import summarize, verdict
+    from ops.campaign.spec import load_campaign
+    from ops.local.platform import require_running
+    from ops.report.writer import Section, write_report
+
+    if backend != "local":
+        raise BadInput(f"--backend {backend!r}: only 'local' is built yet")
+    context = cli_context(ctx)
+    spec = load_campaign(campaign)
+    environment = context.environment(env)
+    slo = spec.slo or environment.spec.slos.get("ingest")
+    if slo is None:
+        raise BadInput(f"campaign {spec.name} has no slo and environment {env} has no slos.ingest")
+    if environment.provider != "local":
+        raise BadInput(f"--env {env}: the local backend loads the local platform only (--env local)")
+    record = require_running(context.state())
+    campaign_id = f"{spec.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    folder = context.state().root / "loadtests" / campaign_id
+    with (
+        span("loadtest.run", campaign=spec.name),
+        console.status(
+            f"campaign {campaign_id}: {spec.users} users, {spec.workers} workers, {spec.duration:g} s"
+        ),
+    ):
+        result = run_local(spec, record.ingest_url, folder, samples=keep_samples)
+    summary = summarize(result.stats)
+    checks = verdict(summary, slo)
+    met = all(ok for *_, ok in checks)
+    data = {
+        "campaign_id": campaign_id,
+        "folder": str(folder),
+        "campaign": spec.model_dump(mode="json"),
+        "requests": summary.requests,
+        "failures": summary.failures,
+        "throughput_rps": round(summary.throughput_rps, 1),
+        "latency_ms": {f"p{q}": summary.percentile(q) for q in (50, 95, 99)},
+        "slo": [dict(zip(("measure", "objective", "measured", "met"), c, strict=True)) for c in checks],
+        "slo_met": met,
+    }
+    (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    write_report(folder, f"campaign {campaign_id}", data, [
+        Section("SLO verdict", ("measure", "objective", "measured", "met"),
+                [(m, o, v, "yes" if ok else "NO") for m, o, v, ok in checks]),
+    ])  # fmt: skip
+    if output is OutputFormat.json:
+        print_json(data)
+    else:
+        table = Table(
+            "measure", "objective", "measured", "result", title=f"{campaign_id}: {summary.requests} requests"
+        )
+        for measure, objective, measured, ok in checks:
+            table.add_row(measure, objective, measured, "[green]met[/]" if ok else "[red]missed[/]")
+        console.print(table)
+        console.print(f"report: {folder / 'report.html'}")
+    if not met:
+        raise typer.Exit(ExitCode.OBJECTIVE_MISSED)

@@ -1,0 +1,74 @@
+"""`ops loadtest run` with the local backend: a real Locust master and 2 workers against
+the real ingest service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import psutil
+
+from ops.campaign.local_backend import LOCUSTFILE
+from tests.helpers import run_cli
+from tests.integration.conftest import RunningPlatform
+
+
+def _ingested(platform: RunningPlatform) -> float:
+    text = httpx.get(f"{platform.ingest_url}/metrics/").text
+    return sum(
+        float(line.split()[-1]) for line in text.splitlines() if line.startswith("ingest_records_total{")
+    )
+
+
+def _campaign(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "short.yaml"
+    path.write_text(f"name: short\nusers: 6\nspawn_rate: 6\nduration: 5s\nworkers: 2\n{extra}")
+    return path
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, round(q / 100 * len(ordered) + 0.5)) - 1]
+
+
+def test_a_campaign_counts_what_the_service_recorded_and_merges_histograms(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    before = _ingested(platform)
+    result = run_cli(
+        "loadtest", "run", str(_campaign(tmp_path)), "--keep-samples", "-o", "json", env=platform.env
+    )
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["requests"] > 200 and data["failures"] == 0
+    assert data["requests"] == _ingested(platform) - before  # every request reached the service once
+    samples = [
+        float(line.split(",")[1])
+        for csv in Path(data["folder"]).glob("samples-*.csv")
+        for line in csv.read_text().splitlines()
+    ]
+    assert len(samples) == data["requests"] and len(list(Path(data["folder"]).glob("samples-*.csv"))) == 2
+    for q in (95, 99):
+        raw = _percentile(samples, q)
+        merged = data["latency_ms"][f"p{q}"]
+        # Locust buckets times to the millisecond below 100 ms: 2%, or that resolution.
+        assert abs(merged - raw) <= max(0.02 * raw, 1.0), (q, merged, raw)
+    assert not [
+        p for p in psutil.process_iter(["cmdline"]) if str(LOCUSTFILE) in " ".join(p.info["cmdline"] or [])
+    ]
+
+
+def test_a_missed_slo_exits_4(platform: RunningPlatform, tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path, "slo: {p95_ms: 0.01, p99_ms: 0.02, error_rate: 0}\n")
+    result = run_cli("loadtest", "run", str(campaign), "-o", "json", env=platform.env)
+    assert result.code == 4
+    assert json.loads(result.out)["slo_met"] is False
+
+
+def test_a_bad_campaign_file_is_one_line_naming_the_field(platform: RunningPlatform, tmp_path: Path) -> None:
+    campaign = _campaign(tmp_path, "userz: 3\n")
+    result = run_cli("loadtest", "run", str(campaign), env=platform.env)
+    assert result.code == 2
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith(f"error: {campaign}:6: userz: unknown field")
