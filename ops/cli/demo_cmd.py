@@ -35,13 +35,13 @@ def demo(
     environment = inventory.environment(env)
     check_inventory(inventory)
     console.print(
-        f"[green]1/6[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
+        f"[green]1/7[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
     )
     platform = LocalPlatform(environment, context.state())
     with console.status("starting the local platform (emulator, PostgreSQL, ingest)..."):
         record, endpoint = run.start_platform(platform)
     console.print(
-        f"[green]2/6[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
+        f"[green]2/7[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
     )
     run_id = run.new_run_id()
     with console.status(f"sending {records} records to the ingest service..."):
@@ -49,26 +49,33 @@ def demo(
     stored, stored_invalid = run.count_stored(endpoint, run_id)
     outcome = run.DemoOutcome(run_id, burst, stored, stored_invalid, run.slo_checks(environment, burst))
     console.print(
-        f"[green]3/6[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
+        f"[green]3/7[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
         f"{burst.rejected_as_expected} invalid rejected ({burst.throughput_rps:.0f} req/s)"
     )
     with console.status("planning and applying alarms, log groups and Container Insights..."):
         outcome.observability = run.apply_observability(environment, record)
     observed = outcome.observability
     console.print(
-        f"[green]4/6[/] observability: planned {observed.planned['create']} to create, "
+        f"[green]4/7[/] observability: planned {observed.planned['create']} to create, "
         f"{observed.planned['update']} to update; applied {observed.applied}; "
         f"second plan: {observed.second_plan_pending} changes"
     )
     with console.status("point-in-time recovery of the warehouse while traffic runs..."):
         outcome.pitr = run.pitr_under_traffic(environment, platform, record, seed)
     console.print(
-        f"[green]5/6[/] PITR with cutover under traffic: RTO {outcome.pitr['RecoveryTime']} s, "
+        f"[green]5/7[/] PITR with cutover under traffic: RTO {outcome.pitr['RecoveryTime']} s, "
         f"RPO {outcome.pitr['RPOSeconds']} s, rows verified {outcome.pitr['RowsVerified']}"
+    )
+    with console.status("load-test campaign smoke (Locust, 2 workers)..."):
+        outcome.campaign = run.smoke_campaign(environment, platform, record)
+    campaign = outcome.campaign
+    console.print(
+        f"[green]6/7[/] campaign smoke: {campaign['requests']} requests, "
+        f"{campaign['throughput_rps']} req/s, SLO {'met' if campaign['slo_met'] else 'MISSED'}"
     )
     outcome.report = run.write_demo_report(context.state().reports_dir / f"demo-{run_id}", inventory, outcome)
     _summary(outcome)
-    console.print(f"[green]6/6[/] report: {outcome.report.html} (also report.md, report.json)")
+    console.print(f"[green]7/7[/] report: {outcome.report.html} (also report.md, report.json)")
     if down:
         platform.down()
         console.print("local platform stopped")

@@ -34,6 +34,7 @@ class DemoOutcome:
     slo_checks: list[tuple[str, str, str, bool]] = field(default_factory=list)
     observability: ObserveOutcome | None = None
     pitr: dict[str, Any] | None = None
+    campaign: dict[str, Any] | None = None
     report: ReportPaths | None = None
 
     @property
@@ -46,7 +47,8 @@ class DemoOutcome:
 
     @property
     def slo_met(self) -> bool:
-        return all(ok for *_, ok in self.slo_checks)
+        campaign_met = self.campaign is None or bool(self.campaign["slo_met"])
+        return all(ok for *_, ok in self.slo_checks) and campaign_met
 
     @property
     def observability_ok(self) -> bool:
@@ -84,6 +86,27 @@ def pitr_under_traffic(
         **outcome.record.outputs,
         "run_id": outcome.record.run_id,
         "report": str(outcome.folder / "report.html"),
+    }
+
+
+def smoke_campaign(env: Environment, platform: LocalPlatform, record: PlatformRecord) -> dict[str, Any]:
+    """loadtest/campaigns/smoke.yaml on 2 local Locust workers, with its SLO verdict."""
+    from ops.campaign.local_backend import run_local
+    from ops.campaign.results import summarize, verdict
+    from ops.campaign.spec import load_campaign
+
+    spec = load_campaign("smoke")
+    slo = spec.slo or env.spec.slos[INGEST_SLO]
+    folder = platform.state.root / "loadtests" / f"demo-smoke-{new_run_id()}"
+    with span("demo.loadtest"):
+        summary = summarize(run_local(spec, record.ingest_url, folder).stats)
+    checks = verdict(summary, slo)
+    return {
+        "requests": summary.requests,
+        "throughput_rps": round(summary.throughput_rps, 1),
+        "latency_ms": {f"p{q}": summary.percentile(q) for q in (50, 95, 99)},
+        "slo": [dict(zip(("measure", "objective", "measured", "met"), c, strict=True)) for c in checks],
+        "slo_met": all(ok for *_, ok in checks),
     }
 
 
@@ -236,6 +259,18 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
                 ],
             )
         )
+    if outcome.campaign is not None:
+        sections.append(
+            Section(
+                f"Load-test campaign smoke: {outcome.campaign['requests']} requests, "
+                f"{outcome.campaign['throughput_rps']} req/s (Locust, 2 workers)",
+                ("measure", "objective", "measured", "met"),
+                [
+                    (c["measure"], c["objective"], c["measured"], "yes" if c["met"] else "NO")
+                    for c in outcome.campaign["slo"]
+                ],
+            )
+        )
     slos = Section(
         "Ingest SLO (local environment)",
         ("measure", "objective", "measured", "met"),
@@ -267,4 +302,6 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
         data["observability"] = outcome.observability.__dict__
     if outcome.pitr is not None:
         data["pitr"] = outcome.pitr
+    if outcome.campaign is not None:
+        data["campaign"] = outcome.campaign
     return write_report(folder, f"platform-ops demo {outcome.run_id}", data, [*sections, slos])

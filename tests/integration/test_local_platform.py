@@ -197,6 +197,7 @@ def test_the_demo_runs_end_to_end_and_writes_its_report(platform: RunningPlatfor
     assert data["observability"]["second_plan_pending"] == 0
     assert data["pitr"]["RecoveryTime"] > 0 and data["pitr"]["RPOSeconds"] >= 0
     assert sum(data["pitr"]["RowsVerified"].values()) > 0
+    assert data["campaign"]["requests"] > 100 and data["campaign"]["slo_met"] is True
     assert (reports[-1] / "report.html").read_text().count("<svg") == 1
     assert "Observability as code" in (reports[-1] / "report.md").read_text()
     assert "| accepted | 120 |" in (reports[-1] / "report.md").read_text()
