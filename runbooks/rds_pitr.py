@@ -34,7 +34,7 @@ from ops.local.processes import free_port
 from ops.local.state import PlatformRecord, StateDir
 from ops.runbook.engine import FAULT_ENV
 from ops.runbook.model import Runbook, RunContext, Step, StepKind, StopCondition
-from ops.runbook.stops import alarms_firing
+from ops.runbook.stops import alarm_prefix, alarms_firing, refuse_if_firing
 from runbooks.rds_pitr_aws import AwsSteps
 
 MARKER = "restored.json"  # written once a restore has been promoted: the restore happened
@@ -114,7 +114,7 @@ class RdsPitr(Runbook):
 
     def stop_conditions(self, env: Environment, params: Any) -> list[StopCondition]:
         """Do not restore or cut over while the database's critical alarms fire."""
-        prefix = f"{env.prefix}-{params.component.replace('_', '-')}-"
+        prefix = alarm_prefix(env, params.component)
 
         def cloudwatch(ctx: RunContext) -> Any:
             if ctx.aws is not None:
@@ -246,8 +246,11 @@ class _LocalSteps:
     def _record(self, ctx: RunContext) -> PlatformRecord:
         return require_running(ctx.state)
 
+    def _aws(self, record: PlatformRecord) -> ClientFactory:
+        return ClientFactory(emulator_target(record.emulator_port, self.env.region))
+
     def _ssm(self, record: PlatformRecord) -> Any:
-        return ClientFactory(emulator_target(record.emulator_port, self.env.region)).client("ssm")
+        return self._aws(record).client("ssm")
 
     @property
     def _parameter(self) -> str:
@@ -302,21 +305,8 @@ class _LocalSteps:
         return {"target_identifier": identifier, "target_root": str(root)}
 
     def check_alarms(self, ctx: RunContext) -> dict[str, Any]:
-        record = self._record(ctx)
-        cloudwatch = ClientFactory(emulator_target(record.emulator_port, self.env.region)).client(
-            "cloudwatch"
-        )
-        prefix = f"{self.env.prefix}-{self.params.component.replace('_', '-')}-"
-        firing = cloudwatch.describe_alarms(AlarmNamePrefix=prefix, StateValue="ALARM").get(
-            "MetricAlarms", []
-        )
-        # Filter here too: the emulator ignores StateValue when a name prefix is given.
-        names = [a["AlarmName"] for a in firing if a.get("StateValue") == "ALARM"]
-        if names:
-            raise OpsError(
-                f"alarms of {self.params.component} are firing: {', '.join(names)}; resolve them first"
-            )
-        return {"firing": []}
+        cloudwatch = self._aws(self._record(ctx)).client("cloudwatch")
+        return refuse_if_firing(ctx, alarm_prefix(self.env, self.params.component), cloudwatch)
 
     # --- actions ------------------------------------------------------------------------
     def archive_wal(self, ctx: RunContext) -> dict[str, Any]:

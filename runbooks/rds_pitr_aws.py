@@ -17,6 +17,7 @@ from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
 from ops.local.ingest.store import DatabaseEndpoint
 from ops.runbook.model import RunContext
+from ops.runbook.stops import alarm_prefix, refuse_if_firing
 
 RUN_TAG = "platform-ops:run-id"
 WAIT_TIMEOUT_S = 3600.0
@@ -170,17 +171,8 @@ class AwsSteps:
         return {"target_identifier": identifier}
 
     def check_alarms(self, ctx: RunContext) -> dict[str, Any]:
-        prefix = f"{self.env.prefix}-{self.params.component.replace('_', '-')}-"
-        cloudwatch = ctx.aws.client("cloudwatch")
-        firing = cloudwatch.describe_alarms(AlarmNamePrefix=prefix, StateValue="ALARM").get(
-            "MetricAlarms", []
-        )
-        names = [a["AlarmName"] for a in firing if a.get("StateValue") == "ALARM"]
-        if names:
-            raise OpsError(
-                f"alarms of {self.params.component} are firing: {', '.join(names)}; resolve them first"
-            )
-        return {"firing": []}
+        prefix = alarm_prefix(self.env, self.params.component)
+        return refuse_if_firing(ctx, prefix, ctx.aws.client("cloudwatch"))
 
     # --- restore ------------------------------------------------------------------------
     def _tags(self, ctx: RunContext, captured: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -51,21 +51,24 @@ def summarize(stats: list[dict[str, Any]]) -> Summary:
     )
 
 
-def verdict(summary: Summary, slo: Slo) -> list[tuple[str, str, str, bool]]:
-    p95, p99 = summary.percentile(95), summary.percentile(99)
+def check_slo(
+    slo: Slo, p95: float, p99: float, error_rate: float, throughput_rps: float
+) -> list[tuple[str, str, str, bool]]:
+    """(measure, objective, measured, met) for each of the SLO's thresholds."""
     return [
-        ("p95 latency", f"<= {slo.p95_ms:g} ms", f"{p95:g} ms", p95 <= slo.p95_ms),
-        ("p99 latency", f"<= {slo.p99_ms:g} ms", f"{p99:g} ms", p99 <= slo.p99_ms),
-        (
-            "error rate",
-            f"<= {slo.error_rate:.2%}",
-            f"{summary.error_rate:.2%}",
-            summary.error_rate <= slo.error_rate,
-        ),
+        ("p95 latency", f"<= {slo.p95_ms:g} ms", f"{p95:.1f} ms", p95 <= slo.p95_ms),
+        ("p99 latency", f"<= {slo.p99_ms:g} ms", f"{p99:.1f} ms", p99 <= slo.p99_ms),
+        ("error rate", f"<= {slo.error_rate:.2%}", f"{error_rate:.2%}", error_rate <= slo.error_rate),
         (
             "throughput",
             f">= {slo.min_throughput_rps:g} req/s",
-            f"{summary.throughput_rps:.0f} req/s",
-            summary.throughput_rps >= slo.min_throughput_rps,
+            f"{throughput_rps:.0f} req/s",
+            throughput_rps >= slo.min_throughput_rps,
         ),
     ]
+
+
+def verdict(summary: Summary, slo: Slo) -> list[tuple[str, str, str, bool]]:
+    return check_slo(
+        slo, summary.percentile(95), summary.percentile(99), summary.error_rate, summary.throughput_rps
+    )

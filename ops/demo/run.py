@@ -182,23 +182,10 @@ def slo_checks(env: Environment, burst: BurstResult) -> list[tuple[str, str, str
     slo = env.spec.slos.get(INGEST_SLO)
     if slo is None:
         return []
+    from ops.campaign.results import check_slo
+
     p95, p99 = percentile(burst.latencies_ms, 95), percentile(burst.latencies_ms, 99)
-    return [
-        ("p95 latency", f"<= {slo.p95_ms:g} ms", f"{p95:.1f} ms", p95 <= slo.p95_ms),
-        ("p99 latency", f"<= {slo.p99_ms:g} ms", f"{p99:.1f} ms", p99 <= slo.p99_ms),
-        (
-            "error rate",
-            f"<= {slo.error_rate:.2%}",
-            f"{burst.error_rate:.2%}",
-            burst.error_rate <= slo.error_rate,
-        ),
-        (
-            "throughput",
-            f">= {slo.min_throughput_rps:g} req/s",
-            f"{burst.throughput_rps:.0f} req/s",
-            burst.throughput_rps >= slo.min_throughput_rps,
-        ),
-    ]
+    return check_slo(slo, p95, p99, burst.error_rate, burst.throughput_rps)
 
 
 def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) -> ReportPaths:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ops.errors import OpsError
+from ops.inventory.environment import Environment
 from ops.runbook.model import RunContext, StopCondition
+
+
+def alarm_prefix(env: Environment, component: str) -> str:
+    """The name prefix of a component's alarms (see alarms/spec.py's naming)."""
+    return f"{env.prefix}-{component.replace('_', '-')}-"
 
 
 def alarms_firing(
@@ -25,3 +32,11 @@ def alarms_firing(
         return f"{', '.join(firing)} in ALARM" if firing else None
 
     return StopCondition(f"alarms {prefix}*{suffix}", check)
+
+
+def refuse_if_firing(ctx: RunContext, prefix: str, cloudwatch: Any) -> dict[str, Any]:
+    """A pre-flight check: refuse to start while any alarm of the prefix is in ALARM."""
+    reason = alarms_firing(prefix, lambda _: cloudwatch, suffix="").check(ctx)
+    if reason:
+        raise OpsError(f"alarms are firing: {reason}; resolve them first")
+    return {"firing": []}
