@@ -87,3 +87,32 @@ def run(
         console.print(f"report: {folder / 'report.html'}")
     if not met:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
+
+
+@app.command("compare")
+@traced_command
+def compare_(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="A campaign run (id or folder)."),
+    baseline: str = typer.Argument(..., help="The run to compare it with."),
+    tolerance: float = typer.Option(
+        0.10, "--tolerance", min=0, max=10, help="Allowed regression (0.10 = 10%)."
+    ),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """A regression verdict: exit 4 when the run is worse than the baseline beyond the tolerance."""
+    from ops.campaign.compare import compare, load_results
+
+    root = cli_context(ctx).state().root
+    rows = compare(load_results(root, run_id), load_results(root, baseline), tolerance)
+    regressed = [name for name, _, _, ok in rows if not ok]
+    if output is OutputFormat.json:
+        print_json({"rows": [dict(zip(("measure", "baseline", "run", "ok"), r, strict=True)) for r in rows],
+                    "regressed": regressed})  # fmt: skip
+    else:
+        table = Table("measure", "baseline", "run", "verdict", title=f"{run_id} against {baseline}")
+        for name, before, after, ok in rows:
+            table.add_row(name, f"{before:g}", f"{after:g}", "[green]ok[/]" if ok else "[red]regressed[/]")
+        console.print(table)
+    if regressed:
+        raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
