@@ -17,6 +17,16 @@ from ops.inventory.yamlsource import plain, read_yaml
 CAMPAIGNS_DIR = Path(__file__).resolve().parent.parent.parent / "loadtest" / "campaigns"
 
 
+class AbortRule(BaseModel):
+    """Stop the campaign when a live measure stays above a threshold for a window
+    (k6's abortOnFail): p95 over Locust's last seconds, or the failure ratio."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    metric: Literal["p95_ms", "error_rate"]
+    above: float = Field(ge=0)
+    window: Seconds = Field(alias="for")
+
+
 class Campaign(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
@@ -31,6 +41,7 @@ class Campaign(BaseModel):
     claim_share: float = Field(default=0.5, ge=0, le=1)
     seed: int = 0
     slo: Slo | None = None  # the environment's `slos.ingest` when absent
+    abort: list[AbortRule] = []
 
 
 def campaign_path(name_or_file: str) -> Path:

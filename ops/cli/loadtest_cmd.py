@@ -58,6 +58,8 @@ def run(
         result = run_local(spec, record.ingest_url, folder, samples=keep_samples)
     summary = summarize(result.stats)
     checks = verdict(summary, slo)
+    if result.aborted:
+        checks.append(("abort rule", "not breached", result.aborted, False))
     met = all(ok for *_, ok in checks)
     data = {
         "campaign_id": campaign_id,
@@ -66,9 +68,11 @@ def run(
         "requests": summary.requests,
         "failures": summary.failures,
         "throughput_rps": round(summary.throughput_rps, 1),
+        "load_seconds": round(summary.duration_s, 1),
         "latency_ms": {f"p{q}": summary.percentile(q) for q in (50, 95, 99)},
         "slo": [dict(zip(("measure", "objective", "measured", "met"), c, strict=True)) for c in checks],
         "slo_met": met,
+        "aborted": result.aborted,
     }
     (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     write_report(folder, f"campaign {campaign_id}", data, [

@@ -72,3 +72,19 @@ def test_a_bad_campaign_file_is_one_line_naming_the_field(platform: RunningPlatf
     assert result.code == 2
     (line,) = result.err.strip().splitlines()
     assert line.startswith(f"error: {campaign}:6: userz: unknown field")
+
+
+def test_an_abort_rule_stops_the_run_long_before_its_end(platform: RunningPlatform, tmp_path: Path) -> None:
+    campaign = tmp_path / "abort.yaml"
+    campaign.write_text(
+        "name: abort\nusers: 4\nspawn_rate: 4\nduration: 60s\nworkers: 2\n"
+        "abort: [{metric: p95_ms, above: 0.001, for: 2s}]\n"  # any real p95 breaches it
+    )
+    result = run_cli("loadtest", "run", str(campaign), "-o", "json", env=platform.env)
+    assert result.code == 4
+    data = json.loads(result.out)
+    assert data["aborted"].startswith("p95_ms") and "for 2 s" in data["aborted"]
+    assert data["load_seconds"] < 30  # stopped by the rule, not by its 60 s run time
+    assert not [
+        p for p in psutil.process_iter(["cmdline"]) if str(LOCUSTFILE) in " ".join(p.info["cmdline"] or [])
+    ]
