@@ -93,7 +93,8 @@ def run_local(campaign: Campaign, target_url: str, folder: Path, samples: bool =
                 process.wait()
     text = (folder / "master.json").read_text().strip()
     if not text:
-        raise OpsError(f"the Locust master reported nothing; see {folder / 'master.log'}")
+        log = folder / "master.log"
+        raise OpsError(f"the Locust master reported nothing (did every worker connect?); see {log}")
     return LocalResult(json.loads(text), folder, aborted)
 
 

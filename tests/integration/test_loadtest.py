@@ -4,10 +4,14 @@ the real ingest service."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from ops.campaign.local_backend import LOCUSTFILE
 from tests.helpers import run_cli
@@ -88,3 +92,61 @@ def test_an_abort_rule_stops_the_run_long_before_its_end(platform: RunningPlatfo
     assert not [
         p for p in psutil.process_iter(["cmdline"]) if str(LOCUSTFILE) in " ".join(p.info["cmdline"] or [])
     ]
+
+
+def _locust_processes(role: str = "") -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if str(LOCUSTFILE) in cmdline and role in cmdline:
+            found.append(process)
+    return found
+
+
+def _start(platform: RunningPlatform, campaign: Path) -> subprocess.Popen[str]:
+    import os
+    import sys
+
+    from tests.helpers import REPO
+
+    command = [sys.executable, "-m", "ops", "loadtest", "run", str(campaign), "-o", "json"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    return subprocess.Popen(command, cwd=REPO, env={**os.environ, **platform.env}, text=True, **pipes)  # type: ignore[call-overload]
+
+
+def _wait_for_workers(count: int, seconds: float = 30) -> list[psutil.Process]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        workers = _locust_processes("--worker")
+        if len(workers) >= count:
+            return workers
+        time.sleep(0.2)
+    raise AssertionError("the workers did not start")
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_campaign_leaves_no_process(
+    platform: RunningPlatform, tmp_path: Path, signal_number: int
+) -> None:
+    process = _start(platform, _campaign(tmp_path))
+    _wait_for_workers(2)
+    time.sleep(1.0)
+    process.send_signal(signal_number)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err.strip().splitlines()[-1] == "error: interrupted"
+    assert _locust_processes() == []
+
+
+def test_a_killed_worker_leaves_no_process(platform: RunningPlatform, tmp_path: Path) -> None:
+    before = _ingested(platform)
+    process = _start(platform, _campaign(tmp_path))
+    workers = _wait_for_workers(2)
+    deadline = time.monotonic() + 30
+    while _ingested(platform) < before + 200:  # the load is flowing from both workers
+        assert time.monotonic() < deadline, "no load arrived"
+        time.sleep(0.2)
+    workers[0].kill()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode in (0, 4), err
+    assert json.loads(out)["requests"] > 0  # the other worker carried on
+    assert _locust_processes() == []
