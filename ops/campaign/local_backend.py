@@ -93,8 +93,8 @@ def run_local(campaign: Campaign, target_url: str, folder: Path, samples: bool =
                 process.wait()
     text = (folder / "master.json").read_text().strip()
     if not text:
-        log = folder / "master.log"
-        raise OpsError(f"the Locust master reported nothing (did every worker connect?); see {log}")
+        master_log = folder / "master.log"
+        raise OpsError(f"the Locust master reported nothing (did every worker connect?); see {master_log}")
     return LocalResult(json.loads(text), folder, aborted)
 
 
