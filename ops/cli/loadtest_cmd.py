@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import typer
+from botocore.exceptions import ClientError
 from rich.table import Table
 
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
-from ops.cli.output import console, print_json
+from ops.cli.output import console, err_console, print_json
 from ops.errors import BadInput, ExitCode
 from ops.telemetry.tracing import span, traced_command
 
@@ -79,6 +82,7 @@ def run(
         Section("SLO verdict", ("measure", "objective", "measured", "met"),
                 [(m, o, v, "yes" if ok else "NO") for m, o, v, ok in checks]),
     ])  # fmt: skip
+    data["archived"] = _archive(context, environment, folder, campaign_id)
     if output is OutputFormat.json:
         print_json(data)
     else:
@@ -91,6 +95,22 @@ def run(
         console.print(f"report: {folder / 'report.html'}")
     if not met:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
+
+
+def _archive(context: Any, environment: Any, folder: Path, campaign_id: str) -> str | None:
+    """Results and report to the environment's results bucket: s3://<bucket>/<campaign id>/."""
+    bucket = environment.spec.loadtest_settings.results_bucket
+    if not bucket:
+        return None
+    name = environment.resource_name(bucket)
+    s3 = context.aws_for(environment).client("s3")
+    try:
+        for file in ("results.json", "report.html", "report.md", "report.json"):
+            s3.put_object(Bucket=name, Key=f"{campaign_id}/{file}", Body=(folder / file).read_bytes())
+    except ClientError as error:  # the verdict stands; the results are in the folder
+        err_console.print(f"warning: results not archived to s3://{name}: {error}", markup=False)
+        return None
+    return f"s3://{name}/{campaign_id}/"
 
 
 @app.command("compare")

@@ -60,6 +60,11 @@ class RunbookSettings(BaseModel):
     journal_bucket: ResourceName | None = None  # S3 bucket: a copy of each run's journal
 
 
+class LoadtestSettings(BaseModel):
+    model_config = STRICT
+    results_bucket: ResourceName | None = None  # campaigns' results are archived here
+
+
 class PlatformSpec(BaseModel):
     """What an environment is made of: the base, with an environment's overlay merged in."""
 
@@ -72,6 +77,7 @@ class PlatformSpec(BaseModel):
     logs: LogsSpec = LogsSpec()
     alarm_settings: AlarmsSpec = AlarmsSpec()
     runbook_settings: RunbookSettings = RunbookSettings()
+    loadtest_settings: LoadtestSettings = LoadtestSettings()
 
 
 # Keys of an environment entry that describe the environment itself; every other key

@@ -47,6 +47,13 @@ def test_a_campaign_counts_what_the_service_recorded_and_merges_histograms(
     data = json.loads(result.out)
     assert data["requests"] > 200 and data["failures"] == 0
     assert data["requests"] == _ingested(platform) - before  # every request reached the service once
+    assert data["archived"] == f"s3://dataplat-local-loadtest-results/{data['campaign_id']}/"
+    archived = (
+        platform.aws()
+        .client("s3")
+        .get_object(Bucket="dataplat-local-loadtest-results", Key=f"{data['campaign_id']}/results.json")
+    )
+    assert json.loads(archived["Body"].read())["requests"] == data["requests"]
     samples = [
         float(line.split(",")[1])
         for csv in Path(data["folder"]).glob("samples-*.csv")
