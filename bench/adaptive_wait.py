@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
 from ops.aws.clients import AwsTarget, ClientFactory  # noqa: E402
-from runbooks.rds_pitr_aws import poll_available  # noqa: E402
+from runbooks.rds_wait import poll_available  # noqa: E402
 
 DURATIONS_S = (20, 45, 90, 240, 480, 900, 1800)  # how long the restore takes
 PHASES = 10  # restore start offsets within a poll period, to average over alignment
