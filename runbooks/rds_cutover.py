@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from ops.errors import OpsError
 from ops.inventory.components import Rds
@@ -16,6 +16,11 @@ from ops.runbook.model import RunContext
 from runbooks.rds_wait import WAIT_TIMEOUT_S, wait_for_instance
 
 RUN_TAG = "platform-ops:run-id"
+
+
+def created_by(resource: dict[str, Any] | None, run_id: str) -> TypeGuard[dict[str, Any]]:
+    """The resource exists and carries this run's tag: the run may change or delete it."""
+    return resource is not None and {"Key": RUN_TAG, "Value": run_id} in resource.get("TagList", [])
 
 
 class AwsCutover:
@@ -169,7 +174,7 @@ class AwsCutover:
             return {"serving": ctx.output("restore", "restored")}
         if self.params.cutover_mode == "rename":
             instance = self._describe(ctx, self.source_id)
-            if instance is None or {"Key": RUN_TAG, "Value": ctx.run_id} not in instance.get("TagList", []):
+            if not created_by(instance, ctx.run_id):
                 raise OpsError(f"{self.source_id} is not the restored instance after the swap")
             return {"serving": self.source_id}
         value = ctx.aws.client("ssm").get_parameter(Name=self._parameter)["Parameter"]["Value"]

@@ -28,7 +28,7 @@ from ops.inventory.environment import Environment
 from ops.local.emulator import emulator_target
 from ops.local.ingest.store import DatabaseEndpoint
 from ops.local.pitr import archive_now, committed_up_to, restore_to, restore_window, wait_promoted
-from ops.local.platform import require_running
+from ops.local.platform import LocalPlatform, require_running
 from ops.local.postgres import SUPERUSER, LocalPostgres
 from ops.local.processes import free_port
 from ops.local.state import PlatformRecord, StateDir
@@ -387,7 +387,7 @@ class _LocalSteps:
         )
         record.warehouse_endpoint = json.loads(endpoint.to_json())
         ctx.state.write_record(record)
-        _wait_ingest_on(record, endpoint)
+        LocalPlatform(self.env, ctx.state).wait_ingest_on(record, endpoint, timeout=20)
         return {"endpoint": endpoint.to_json(), "cutover_at": datetime.now(UTC).isoformat()}
 
     def undo_cutover(self, ctx: RunContext) -> None:
@@ -433,16 +433,3 @@ class _LocalSteps:
     def stop_old(self, ctx: RunContext) -> dict[str, Any]:
         self._source(ctx).stop()
         return {"stopped": ctx.output("check-source", "source_root")}
-
-
-def _wait_ingest_on(record: PlatformRecord, endpoint: DatabaseEndpoint, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            health = httpx.get(f"{record.ingest_url}/health", timeout=3).json()
-        except (httpx.HTTPError, ValueError):
-            health = {}
-        if health.get("database") == str(endpoint):
-            return
-        time.sleep(0.2)
-    raise OpsError(f"the ingest service did not move to {endpoint} within {timeout:.0f} s")

@@ -14,7 +14,7 @@ from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
 from ops.runbook.model import RunContext
 from ops.runbook.stops import alarm_prefix, refuse_if_firing
-from runbooks.rds_cutover import RUN_TAG, AwsCutover
+from runbooks.rds_cutover import RUN_TAG, AwsCutover, created_by
 from runbooks.rds_wait import WAIT_TIMEOUT_S, wait_for_instance
 
 # The settings of the source that a restore must carry over (RestoreDBInstanceToPointInTime
@@ -204,7 +204,7 @@ class AwsSteps(AwsCutover):
             return self._restore_cluster(ctx, identifier)
         existing = self._describe(ctx, identifier)
         if existing is not None:  # restored before a crash: ours if it carries our run id
-            if {"Key": RUN_TAG, "Value": ctx.run_id} not in existing.get("TagList", []):
+            if not created_by(existing, ctx.run_id):
                 raise OpsError(f"{identifier} exists and was not restored by run {ctx.run_id}")
             return {"restored": identifier}
         settings = dict(ctx.output("check-source", "settings"))
@@ -224,7 +224,7 @@ class AwsSteps(AwsCutover):
             self._drop_cluster(ctx, identifier)
             return
         instance = self._describe(ctx, identifier)
-        if instance is None or {"Key": RUN_TAG, "Value": ctx.run_id} not in instance.get("TagList", []):
+        if not created_by(instance, ctx.run_id):
             return  # never delete what this run did not create
         if instance.get("DeletionProtection"):
             self._rds(ctx).modify_db_instance(
@@ -236,7 +236,7 @@ class AwsSteps(AwsCutover):
 
     def _drop_cluster(self, ctx: RunContext, identifier: str) -> None:
         cluster = self._describe_cluster(ctx, identifier)
-        if cluster is None or {"Key": RUN_TAG, "Value": ctx.run_id} not in cluster.get("TagList", []):
+        if not created_by(cluster, ctx.run_id):
             return  # never delete what this run did not create
         rds = self._rds(ctx)
         if self._describe(ctx, f"{identifier}-1") is not None:

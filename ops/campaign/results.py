@@ -68,6 +68,23 @@ def check_slo(
     ]
 
 
+def checks_payload(checks: list[tuple[str, str, str, bool]]) -> list[dict[str, Any]]:
+    return [dict(zip(("measure", "objective", "measured", "met"), c, strict=True)) for c in checks]
+
+
+def results_payload(summary: Summary, checks: list[tuple[str, str, str, bool]]) -> dict[str, Any]:
+    """What a campaign reports (results.json, the demo's report)."""
+    return {
+        "requests": summary.requests,
+        "failures": summary.failures,
+        "throughput_rps": round(summary.throughput_rps, 1),
+        "load_seconds": round(summary.duration_s, 1),
+        "latency_ms": {f"p{q}": summary.percentile(q) for q in (50, 95, 99)},
+        "slo": checks_payload(checks),
+        "slo_met": all(ok for *_, ok in checks),
+    }
+
+
 def verdict(summary: Summary, slo: Slo) -> list[tuple[str, str, str, bool]]:
     return check_slo(
         slo, summary.percentile(95), summary.percentile(99), summary.error_rate, summary.throughput_rps

@@ -34,7 +34,7 @@ def run(
 ) -> None:
     """Run a campaign, merge the workers' results, and exit 4 when the SLO is missed."""
     from ops.campaign.local_backend import run_local
-    from ops.campaign.results import summarize, verdict
+    from ops.campaign.results import results_payload, summarize, verdict
     from ops.campaign.spec import load_campaign
     from ops.local.platform import require_running
     from ops.report.writer import Section, write_report
@@ -68,13 +68,7 @@ def run(
         "campaign_id": campaign_id,
         "folder": str(folder),
         "campaign": spec.model_dump(mode="json"),
-        "requests": summary.requests,
-        "failures": summary.failures,
-        "throughput_rps": round(summary.throughput_rps, 1),
-        "load_seconds": round(summary.duration_s, 1),
-        "latency_ms": {f"p{q}": summary.percentile(q) for q in (50, 95, 99)},
-        "slo": [dict(zip(("measure", "objective", "measured", "met"), c, strict=True)) for c in checks],
-        "slo_met": met,
+        **results_payload(summary, checks),
         "aborted": result.aborted,
     }
     (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n")

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from loadtest.payloads import PayloadGenerator
+from ops.campaign.results import checks_payload
 from ops.demo.traffic import BurstResult, percentile, send_burst
 from ops.inventory.environment import Environment
 from ops.inventory.loader import Inventory
@@ -92,7 +93,7 @@ def pitr_under_traffic(
 def smoke_campaign(env: Environment, platform: LocalPlatform, record: PlatformRecord) -> dict[str, Any]:
     """loadtest/campaigns/smoke.yaml on 2 local Locust workers, with its SLO verdict."""
     from ops.campaign.local_backend import run_local
-    from ops.campaign.results import summarize, verdict
+    from ops.campaign.results import results_payload, summarize, verdict
     from ops.campaign.spec import load_campaign
 
     spec = load_campaign("smoke")
@@ -100,14 +101,7 @@ def smoke_campaign(env: Environment, platform: LocalPlatform, record: PlatformRe
     folder = platform.state.root / "loadtests" / f"demo-smoke-{new_run_id()}"
     with span("demo.loadtest"):
         summary = summarize(run_local(spec, record.ingest_url, folder).stats)
-    checks = verdict(summary, slo)
-    return {
-        "requests": summary.requests,
-        "throughput_rps": round(summary.throughput_rps, 1),
-        "latency_ms": {f"p{q}": summary.percentile(q) for q in (50, 95, 99)},
-        "slo": [dict(zip(("measure", "objective", "measured", "met"), c, strict=True)) for c in checks],
-        "slo_met": all(ok for *_, ok in checks),
-    }
+    return results_payload(summary, verdict(summary, slo))
 
 
 @dataclass
@@ -280,9 +274,7 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
         "stored": outcome.stored,
         "stored_invalid": outcome.stored_invalid,
         "data_ok": outcome.data_ok,
-        "slo": [
-            dict(zip(("measure", "objective", "measured", "met"), c, strict=True)) for c in outcome.slo_checks
-        ],
+        "slo": checks_payload(outcome.slo_checks),
         "slo_met": outcome.slo_met,
     }
     if outcome.observability is not None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ops.aws.clients import ClientFactory
 from ops.inventory.environment import Environment
-from ops.observe.ownership import FINGERPRINT_TAG, chunks
+from ops.observe.ownership import FINGERPRINT_TAG, chunks, owned_by_environment
 from ops.reconcile.model import Observed, Resource
 
 CLUSTER_SETTINGS_KIND = "container-insights"
@@ -40,8 +40,7 @@ class ClusterSettings:
                     {"containerInsights": settings.get("containerInsights", "disabled")},
                     tags,
                     # Ownership of a cluster is the environment's (its tags), not a kind's.
-                    owned=tags.get("platform-ops:platform") == self.env.platform
-                    and tags.get("platform-ops:environment") == self.env.name,
+                    owned=owned_by_environment(tags, self.env),
                     applied_fingerprint=tags.get(FINGERPRINT_TAG, ""),
                     ref=cluster["clusterArn"],
                 )

@@ -25,12 +25,12 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+def owned_by_environment(tags: dict[str, str], env: Environment) -> bool:
+    return tags.get(OWNER_TAG_PLATFORM) == env.platform and tags.get(OWNER_TAG_ENVIRONMENT) == env.name
+
+
 def is_owned(tags: dict[str, str], env: Environment, kind: str) -> bool:
-    return (
-        tags.get(OWNER_TAG_PLATFORM) == env.platform
-        and tags.get(OWNER_TAG_ENVIRONMENT) == env.name
-        and tags.get(KIND_TAG) == kind
-    )
+    return owned_by_environment(tags, env) and tags.get(KIND_TAG) == kind
 
 
 def ownership_tags(env: Environment, kind: str) -> dict[str, str]:
