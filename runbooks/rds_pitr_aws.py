@@ -14,6 +14,8 @@ from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
 from ops.runbook.model import RunContext
 from ops.runbook.stops import alarm_prefix, refuse_if_firing
+from runbooks.data_checks import committed_up_to, verify_restore
+from runbooks.rds_access import address_for, conninfo, reachable, read_credentials
 from runbooks.rds_cutover import RUN_TAG, AwsCutover, created_by
 from runbooks.rds_wait import WAIT_TIMEOUT_S, wait_for_instance
 
@@ -76,6 +78,8 @@ class AwsSteps(AwsCutover):
         self.component = component
         self.aurora = component.engine == "aurora-postgresql"
         self.source_id = env.resource_name(component.identifier)
+        self.tables = {check.table: check.key for check in component.checks}
+        self.checks_data = bool(self.tables) and params.validate_data
         if self.aurora and params.cutover_mode == "rename":
             raise BadInput(
                 "--param cutover_mode: an Aurora cluster cuts over by parameter or route53, not rename"
@@ -130,6 +134,7 @@ class AwsSteps(AwsCutover):
             "earliest": earliest.astimezone(UTC).isoformat(),
             "latest_restorable": source["LatestRestorableTime"].astimezone(UTC).isoformat(),
             "endpoint": source["Endpoint"],
+            **self._check_data_access(ctx, source),
         }
 
     def _check_cluster(self, ctx: RunContext) -> dict[str, Any]:
@@ -149,7 +154,55 @@ class AwsSteps(AwsCutover):
             "earliest": cluster["EarliestRestorableTime"].astimezone(UTC).isoformat(),
             "latest_restorable": cluster["LatestRestorableTime"].astimezone(UTC).isoformat(),
             "endpoint": {"Address": cluster["Endpoint"], "Port": cluster.get("Port", 5432)},
+            **self._check_data_access(ctx, cluster),
         }
+
+    # --- data checks --------------------------------------------------------------------
+    def _data_secret(self, source: dict[str, Any]) -> str:
+        """The inventory's check secret (a read-only user is best), else RDS's managed one."""
+        if self.component.check_secret:
+            return self.env.parameter_name(self.component.check_secret).lstrip("/")
+        managed = (source.get("MasterUserSecret") or {}).get("SecretArn")
+        if managed:
+            return str(managed)
+        raise BadInput(
+            f"components.{self.params.component}.check_secret: not set and {self.source_id} has no "
+            f"RDS-managed master secret; name a Secrets Manager secret with username and password "
+            f"(or pass -p validate_data=false)"
+        )
+
+    def _conninfo(self, ctx: RunContext, identifier: str, endpoint: dict[str, Any], secret: str) -> str:
+        host, port = address_for(identifier, endpoint)
+        credentials = read_credentials(ctx.aws.client("secretsmanager"), secret)
+        info = conninfo(host, port, self.component.database, credentials)
+        reachable(info, identifier, host, port)
+        return info
+
+    def _check_data_access(self, ctx: RunContext, source: dict[str, Any]) -> dict[str, Any]:
+        """Before anything is restored: the data checks can reach the source and log in."""
+        if not self.checks_data:
+            return {}
+        secret = self._data_secret(source)
+        endpoint = (
+            source["Endpoint"]
+            if not self.aurora
+            else {"Address": source["Endpoint"], "Port": source.get("Port")}
+        )
+        found = committed_up_to(self._conninfo(ctx, self.source_id, endpoint, secret), None, self.tables)
+        commits = [state.latest_commit for state in found.values() if state.latest_commit]
+        # The source's last commit: what the RPO is measured against (the data a restore loses).
+        return {"data_secret": secret, "last_commit": max(commits).isoformat() if commits else None}
+
+    def _validate_data(self, ctx: RunContext) -> dict[str, Any]:
+        if not self.checks_data:
+            return {
+                "data_checks": "skipped (-p validate_data=false)" if self.tables else "none in the inventory"
+            }
+        secret = ctx.output("check-source", "data_secret")
+        source = self._conninfo(ctx, self.source_id, ctx.output("check-source", "endpoint"), secret)
+        restored_id = ctx.output("restore", "restored")
+        restored = self._conninfo(ctx, restored_id, ctx.output("wait-available", "endpoint"), secret)
+        return verify_restore(source, restored, self.params.target_time, self.tables)
 
     def check_target(self, ctx: RunContext) -> dict[str, Any]:
         target = self.params.target_time
@@ -259,8 +312,8 @@ class AwsSteps(AwsCutover):
         return {"endpoint": instance["Endpoint"], "available_at": datetime.now(UTC).isoformat()}
 
     def validate(self, ctx: RunContext) -> dict[str, Any]:
-        """Every captured setting is on the restored instance (data checks need a network
-        path to the database: the SQL checks of the inventory are the next slice)."""
+        """Every captured setting is on the restored instance, then the inventory's data
+        checks: the restored rows are exactly the source's committed up to the target."""
         expected = dict(ctx.output("check-source", "settings"))
         restored = self._exists(ctx, ctx.output("restore", "restored"))
         assert restored is not None
@@ -274,8 +327,11 @@ class AwsSteps(AwsCutover):
         problems += [f"tag {k}: missing" for k, v in expected_tags.items() if found_tags.get(k) != v]
         if problems:
             raise OpsError("the restored instance lacks settings of the source: " + "; ".join(problems))
+        data = self._validate_data(ctx)
         return {
             "settings_checked": [*sorted(expected), "Tags"],
-            "recovery_point": self.params.target_time.isoformat(),
+            **data,
+            # The last restored commit when the data was checked, else the target time.
+            "recovery_point": data.get("recovery_point") or self.params.target_time.isoformat(),
             "validated_at": datetime.now(UTC).isoformat(),
         }

@@ -173,6 +173,9 @@ class Rds(Monitored):
     backup_retention_days: int = Field(default=7, ge=1, le=35)
     deletion_protection: bool = True
     checks: list[DataCheck] = []  # what a point-in-time restore is validated on
+    # The Secrets Manager secret (under <platform>/<env>/) with the username and password the
+    # data checks log in with on AWS; default: the instance's RDS-managed master secret.
+    check_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,200}$")
     dns: DnsName | None = None  # for a Route 53 cutover
 
 

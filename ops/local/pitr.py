@@ -113,32 +113,3 @@ def wait_promoted(server: LocalPostgres, timeout: float) -> None:
 
 def _conf(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-@dataclass(frozen=True)
-class TableState:
-    rows: int
-    checksum: str
-    latest_commit: datetime | None
-
-
-def committed_up_to(conninfo: str, moment: datetime | None, tables: dict[str, str]) -> dict[str, TableState]:
-    """Per table (name -> key column): rows committed up to `moment` (all rows when None),
-    a checksum of their keys, and the latest commit time among them. Commit time, not
-    insert time, is what recovery stops at."""
-    found: dict[str, TableState] = {}
-    with psycopg.connect(conninfo) as conn:
-        for table, key in tables.items():
-            exists = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
-            if not exists or exists[0] is None:
-                found[table] = TableState(0, "", None)
-                continue
-            where = "WHERE pg_xact_commit_timestamp(xmin) <= %(moment)s" if moment else ""
-            row = conn.execute(
-                f"SELECT count(*), coalesce(md5(string_agg({key}, ',' ORDER BY {key})), ''),"
-                f" max(pg_xact_commit_timestamp(xmin)) FROM {table} {where}",
-                {"moment": moment},
-            ).fetchone()
-            assert row is not None
-            found[table] = TableState(int(row[0]), str(row[1]), row[2])
-    return found

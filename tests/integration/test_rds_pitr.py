@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from loadtest.payloads import PayloadGenerator
-from ops.local.pitr import committed_up_to
+from runbooks.data_checks import committed_up_to
 from tests.helpers import INVENTORY, run_cli
 from tests.integration.conftest import RunningPlatform
 

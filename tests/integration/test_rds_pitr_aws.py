@@ -1,8 +1,13 @@
 """rds-pitr's AWS provider against the emulator as a server over HTTP: every captured
-setting re-applied, the SSM cutover, the rename swap, and a dry run that changes nothing."""
+setting re-applied, the SSM cutover, the rename swap, and a dry run that changes nothing.
+
+The emulator's instances have no database behind them: for the SQL data checks, two real
+PostgreSQL servers stand in for the source and the restored instances, reached through
+OPS_DB_ADDRESSES as an operator reaches RDS through a port-forward."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -10,15 +15,35 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ops.aws.clients import ClientFactory
 from ops.local.emulator import emulator_command, emulator_healthy, emulator_target
+from ops.local.postgres import LocalPostgres
 from ops.local.processes import free_port, wait_until
 from tests.helpers import run_cli
 
 SOURCE = "dataplat-staging-warehouse"
 PARAMETER = "/dataplat/staging/warehouse/endpoint"
+CHECK_SECRET = "dataplat/staging/warehouse/checks"
+CHECK_PASSWORD = "checks-password-never-journaled"
+ROWS = {"financial_transactions": ("transaction_id", 40), "insurance_claims": ("claim_id", 15)}
+
+
+def _stand_in(root: Path) -> LocalPostgres:
+    """A PostgreSQL server with the checked tables and the same rows, committed now."""
+    server = LocalPostgres(root, free_port())
+    server.init()
+    server.start()
+    server.ensure_database("warehouse")
+    with psycopg.connect(server.conninfo("warehouse"), autocommit=True) as conn:
+        for table, (key, count) in ROWS.items():
+            conn.execute(f"CREATE TABLE {table} ({key} text PRIMARY KEY, amount numeric)")
+            conn.execute(
+                f"INSERT INTO {table} SELECT 'k-' || i, i FROM generate_series(1, %s) AS i", (count,)
+            )
+    return server
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +51,10 @@ def emulator(short_tmp: Path) -> Iterator[tuple[ClientFactory, dict[str, str]]]:
     port = free_port()
     log = open(short_tmp / "aws-emulator.log", "wb")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(emulator_command(port), stdout=log, stderr=subprocess.STDOUT)
+    servers: list[LocalPostgres] = []
     try:
+        servers += [_stand_in(short_tmp / "source-db"), _stand_in(short_tmp / "restored-db")]
+        source_db, restored_db = servers
         wait_until(lambda: emulator_healthy(port), 30, "the emulator")
         factory = ClientFactory(emulator_target(port, "us-east-1"))
         rds = factory.client("rds")
@@ -44,6 +72,9 @@ def emulator(short_tmp: Path) -> Iterator[tuple[ClientFactory, dict[str, str]]]:
         )  # fmt: skip
         endpoint = {"host": f"{SOURCE}.example", "port": 5432, "dbname": "warehouse", "user": "ingest"}
         factory.client("ssm").put_parameter(Name=PARAMETER, Value=json.dumps(endpoint), Type="String")
+        factory.client("secretsmanager").create_secret(
+            Name=CHECK_SECRET, SecretString=json.dumps({"username": "postgres", "password": CHECK_PASSWORD})
+        )
         for severity in ("critical", "warning", "info"):  # where runs are announced
             factory.client("sns").create_topic(Name=f"dataplat-staging-alerts-{severity}")
         env = {
@@ -52,10 +83,17 @@ def emulator(short_tmp: Path) -> Iterator[tuple[ClientFactory, dict[str, str]]]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
             "OPS_STATE_DIR": str(short_tmp / "aws-state"),
+            # The sources (by their identifiers) on one server, every restored instance on the other.
+            "OPS_DB_ADDRESSES": f"{SOURCE}=127.0.0.1:{source_db.port},"
+            f"dataplat-staging-lakehouse=127.0.0.1:{source_db.port},*=127.0.0.1:{restored_db.port}",
+            "PGSSLMODE": "disable",  # the stand-ins have no certificate
+            "OPS_TEST_RESTORED_DB": restored_db.conninfo("warehouse"),
         }
         time.sleep(1.5)  # a restorable window of more than a second
         yield factory, env
     finally:
+        for server in servers:
+            server.stop()
         process.terminate()
         process.wait()
         log.close()
@@ -336,6 +374,65 @@ def test_a_drill_on_aws_restores_then_deletes_its_scratch_instance(
     assert {"Name": "Environment", "Value": "staging"} in metrics[0]["Dimensions"]
 
 
+def test_the_restored_rows_are_checked_by_sql_and_the_password_stays_out(
+    emulator: tuple[ClientFactory, dict[str, str]],
+) -> None:
+    _factory, env = emulator
+    time.sleep(1.1)
+    result = run_cli("runbook", "run", "rds-pitr", "--env", "staging", "--execute", "-p", "cutover=false",
+                     "-p", f"target_time={_target()}", "-o", "json", env=env)  # fmt: skip
+    assert result.code == 0, result.err
+    run = json.loads(result.out)
+    assert run["outputs"]["RowsVerified"] == {table: count for table, (_, count) in ROWS.items()}
+    keys = ",".join(sorted(f"k-{i}" for i in range(1, 41)))
+    journal = (Path(env["OPS_STATE_DIR"]) / "runs" / run["run_id"] / "journal.jsonl").read_text()
+    assert hashlib.md5(keys.encode()).hexdigest() in journal  # the checksum SQL computed
+    assert CHECK_PASSWORD not in journal and CHECK_PASSWORD not in result.out
+
+
+def test_a_restore_with_a_row_after_the_target_fails_validation_and_is_removed(
+    emulator: tuple[ClientFactory, dict[str, str]],
+) -> None:
+    factory, env = emulator
+    time.sleep(1.1)
+    target = _target(0)
+    before = set(_instances(factory))
+    parameter = factory.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"]
+    with psycopg.connect(env["OPS_TEST_RESTORED_DB"], autocommit=True) as conn:
+        conn.execute("INSERT INTO insurance_claims VALUES ('late', 1)")  # committed after the target
+    try:
+        result = run_cli("runbook", "run", "rds-pitr", "--env", "staging", "--execute",
+                         "-p", f"target_time={target}", env=env)  # fmt: skip
+    finally:
+        with psycopg.connect(env["OPS_TEST_RESTORED_DB"], autocommit=True) as conn:
+            conn.execute("DELETE FROM insurance_claims WHERE claim_id = 'late'")
+    assert result.code == 1
+    assert "insurance_claims: 16 rows restored, 15 committed by the target time" in result.err
+    assert "after the target" in result.err
+    assert set(_instances(factory)) == before  # rolled back: the restored instance is deleted
+    assert factory.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"] == parameter
+
+
+def test_an_unreachable_source_or_a_missing_secret_stops_the_preflight(
+    emulator: tuple[ClientFactory, dict[str, str]], tmp_path: Path
+) -> None:
+    factory, env = emulator
+    time.sleep(1.1)
+    before = set(_instances(factory))
+    closed = f"{SOURCE}=127.0.0.1:{free_port()}"
+    args = ("runbook", "run", "rds-pitr", "--env", "staging", "--execute", "-p", f"target_time={_target()}")
+    unreachable = run_cli(*args, env={**env, "OPS_DB_ADDRESSES": closed})
+    assert unreachable.code == 1 and f"cannot reach {SOURCE} at 127.0.0.1:" in unreachable.err
+    assert len(unreachable.err.strip().splitlines()) == 1
+    inventory = _staging_inventory(tmp_path, "      check_secret: warehouse/checks\n", "")
+    no_secret = run_cli("--inventory", str(inventory), *args, env=env)
+    assert no_secret.code == 2 and "components.warehouse.check_secret: not set" in no_secret.err
+    bad_map = run_cli(*args, env={**env, "OPS_DB_ADDRESSES": "warehouse"})
+    assert bad_map.code == 2 and "OPS_DB_ADDRESSES: 'warehouse' is not IDENTIFIER=HOST:PORT" in bad_map.err
+    assert set(_instances(factory)) == before
+
+
+# Last: it stops the source.
 def test_a_secret_cutover_keeps_the_password_out_of_the_journal_and_stops_the_old(
     emulator: tuple[ClientFactory, dict[str, str]],
 ) -> None:
