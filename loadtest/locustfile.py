@@ -1,46 +1,143 @@
 """Load on the ingest path: financial transactions and insurance claims, FastHttpUser.
 
-Run by `ops loadtest run` (a Locust master and worker processes). Settings come from the
-environment the campaign engine sets:
+Run by `ops loadtest run` (a Locust master and worker processes, here or on Fargate).
+Settings come from the environment the campaign engine sets:
+  OPS_LOADTEST_PLAN           the load plan (loadtest/shape.py, JSON): stages of users, or
+                              of arrival rates for the open model
   OPS_LOADTEST_SEED           payload seed (each worker adds its index)
   OPS_LOADTEST_CLAIM_SHARE    share of insurance claims, 0..1 (default 0.5)
-  OPS_LOADTEST_WAIT_S         think time between requests of one user (default 0)
+  OPS_LOADTEST_WAIT_S         think time between requests of one user (closed model)
   OPS_LOADTEST_SAMPLES_DIR    where each process writes its raw samples (checks, benches)
+  OPS_LOADTEST_RESULTS_DIR    where the master writes arrivals.json (open model counts)
+Without OPS_LOADTEST_PLAN it is a plain locustfile (`locust -f` with -u/-r/-t).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from locust import constant, events, task
+import gevent
+from gevent.queue import Channel, Full
+from locust import LoadTestShape, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.payloads import PayloadGenerator
+from loadtest.shape import Plan
 
 RUN = uuid.uuid4().hex[:8]  # this process's share of unique record ids
 _generator = PayloadGenerator(f"lt{RUN}", seed=int(os.environ.get("OPS_LOADTEST_SEED", "0")))
 _claims = float(os.environ.get("OPS_LOADTEST_CLAIM_SHARE", "0.5"))
 _samples: list[str] = []
+PLAN = Plan.from_json(os.environ["OPS_LOADTEST_PLAN"]) if os.environ.get("OPS_LOADTEST_PLAN") else None
+OPEN = PLAN is not None and PLAN.model == "open"
+STARTUP_S = 3.0  # the open model starts its clock once this worker's users are spawned
+
+# Open model: the dispatcher hands each due iteration to a waiting user through the
+# channel; with no user waiting, the iteration is dropped (k6's dropped_iterations).
+_tickets: Channel = Channel()
+_started: list[int] = [0] * (len(PLAN.stages) if PLAN else 0)
+_dropped: list[int] = [0] * (len(PLAN.stages) if PLAN else 0)
+_by_worker: dict[str, dict[str, list[int]]] = {}  # master: each worker's latest counts
 
 
 class IngestUser(FastHttpUser):
-    wait_time = constant(float(os.environ.get("OPS_LOADTEST_WAIT_S", "0")))
+    wait_time = constant(0 if OPEN else float(os.environ.get("OPS_LOADTEST_WAIT_S", "0")))
 
     def on_start(self) -> None:
         self.rng = random.Random(f"{RUN}:{id(self)}")
 
     @task
     def ingest(self) -> None:
+        if OPEN:
+            _tickets.get()  # wait for an arrival
         if self.rng.random() < _claims:
             self.client.post("/ingest-insurance-claim/", json=_generator.insurance_claim(), name="claim")
         else:
             record = _generator.financial_transaction()
             self.client.post("/ingest-financial-transaction/", json=record, name="transaction")
+
+
+if PLAN is not None:
+
+    class CampaignShape(LoadTestShape):
+        """Users per the plan (closed), or the open model's users held while it lasts."""
+
+        def tick(self) -> tuple[int, float] | None:
+            assert PLAN is not None
+            run_time: float = self.get_run_time()  # type: ignore[no-untyped-call]
+            if OPEN:
+                spawn_rate = max(PLAN.max_users / 1.0, 1.0)  # all of them within a second
+                return (PLAN.max_users, spawn_rate) if run_time < PLAN.duration + STARTUP_S + 1 else None
+            if run_time >= PLAN.duration:
+                return None
+            return (max(round(PLAN.level_at(run_time)), 1), PLAN.spawn_rate)
+
+
+def _dispatch(plan: Plan, share: float) -> None:
+    """Start this worker's share of the plan's iterations on time (catching up when late)."""
+    gevent.sleep(STARTUP_S)  # every worker's users spawned (k6 pre-allocates its VUs)
+    clock = time.monotonic()
+    issued = 0
+    while True:
+        elapsed = time.monotonic() - clock
+        due = int(plan.arrivals_by(min(elapsed, plan.duration)) * share + 1e-9)
+        stage = plan.stage_of(min(elapsed, plan.duration - 1e-9))
+        while issued < due:
+            issued += 1
+            try:
+                _tickets.put(stage, block=False)
+                _started[stage] += 1
+            except Full:
+                _dropped[stage] += 1
+        if elapsed >= plan.duration:
+            return
+        gevent.sleep(0.002)
+
+
+@events.test_start.add_listener  # type: ignore[untyped-decorator]
+def _start_arrivals(environment: Any, **_: Any) -> None:
+    if OPEN and PLAN is not None and not isinstance(environment.runner, MasterRunner):
+        gevent.spawn(_dispatch, PLAN, 1.0 / max(PLAN.workers, 1))
+
+
+@events.report_to_master.add_listener  # type: ignore[untyped-decorator]
+def _report_arrivals(client_id: str, data: dict[str, Any]) -> None:
+    if OPEN:
+        data["ops_arrivals"] = {"started": list(_started), "dropped": list(_dropped)}
+
+
+@events.worker_report.add_listener  # type: ignore[untyped-decorator]
+def _collect_arrivals(client_id: str, data: dict[str, Any]) -> None:
+    if "ops_arrivals" in data:
+        _by_worker[client_id] = data["ops_arrivals"]  # cumulative: the latest report wins
+
+
+def arrivals() -> dict[str, Any]:
+    """Per stage: iterations due by the plan, started, dropped (summed over workers)."""
+    if PLAN is None or not OPEN:
+        return {}
+    stages = []
+    for index, (begin, end) in enumerate(PLAN.stage_bounds()):
+        stages.append({
+            "duration_s": end - begin,
+            "expected": round(PLAN.arrivals_by(end) - PLAN.arrivals_by(begin), 3),
+            "started": sum(w["started"][index] for w in _by_worker.values()),
+            "dropped": sum(w["dropped"][index] for w in _by_worker.values()),
+        })  # fmt: skip
+    return {"workers_reporting": len(_by_worker), "stages": stages}
+
+
+@events.init.add_listener  # type: ignore[untyped-decorator]
+def _arrivals_route(environment: Any, **_: Any) -> None:
+    if environment.web_ui is not None:
+        environment.web_ui.app.add_url_rule("/ops/arrivals", "ops_arrivals", lambda: arrivals())
 
 
 @events.request.add_listener  # type: ignore[untyped-decorator]
@@ -50,7 +147,10 @@ def _record(request_type: str, name: str, response_time: float, exception: Any, 
 
 
 @events.quitting.add_listener  # type: ignore[untyped-decorator]
-def _write_samples(environment: Any, **_: Any) -> None:
+def _write_files(environment: Any, **_: Any) -> None:
     folder = os.environ.get("OPS_LOADTEST_SAMPLES_DIR")
     if folder and isinstance(environment.runner, WorkerRunner) and _samples:
         Path(folder, f"samples-{RUN}.csv").write_text("".join(_samples))
+    results = os.environ.get("OPS_LOADTEST_RESULTS_DIR")
+    if results and OPEN and isinstance(environment.runner, MasterRunner):
+        Path(results, "arrivals.json").write_text(json.dumps(arrivals(), indent=2) + "\n")

@@ -9,93 +9,136 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from ops.campaign.spec import AbortRule, Campaign
+from ops.campaign.backend import FinalStats, LiveStats, read_live
+from ops.campaign.spec import Campaign
 from ops.errors import OpsError
 from ops.local.processes import free_port
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent.parent / "loadtest" / "locustfile.py"
 GRACE_S = 90.0  # start-up and shut-down on top of the campaign's duration
+POLL_S = 1.0
 
 
-@dataclass
-class LocalResult:
-    stats: list[dict[str, Any]]
-    folder: Path
-    aborted: str = ""  # the abort rule that stopped the run, if one did
-
-
-def run_local(campaign: Campaign, target_url: str, folder: Path, samples: bool = False) -> LocalResult:
-    if not target_url.startswith(("http://127.", "http://localhost")):
-        raise OpsError(f"the local backend only loads loopback targets, not {target_url}")
-    folder.mkdir(parents=True, exist_ok=True)
+def locust_environment(campaign: Campaign, folder: Path, samples: bool) -> dict[str, str]:
+    """What the locustfile reads (see its docstring)."""
     env = {
-        **os.environ,
+        "OPS_LOADTEST_PLAN": campaign.plan().to_json(),
         "OPS_LOADTEST_SEED": str(campaign.seed),
         "OPS_LOADTEST_CLAIM_SHARE": str(campaign.claim_share),
         "OPS_LOADTEST_WAIT_S": str(campaign.think_time or 0),
+        "OPS_LOADTEST_RESULTS_DIR": str(folder),
         "PYTHONPATH": str(LOCUSTFILE.parent.parent),
     }
     if samples:
         env["OPS_LOADTEST_SAMPLES_DIR"] = str(folder)
-    port = free_port()
-    web_port = free_port()
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
-    # With abort rules the master keeps its web API (on loopback) to be watched and stopped.
-    mode = (
-        ["--autostart", "--autoquit", "1", "--web-host", "127.0.0.1", "--web-port", str(web_port)]
-        if campaign.abort
-        else ["--headless"]
-    )
-    master_cmd = [
-        *base, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-        *mode, "--host", target_url, "-u", str(campaign.users), "-r", str(campaign.spawn_rate),
-        "-t", f"{int(campaign.duration)}s", "--expect-workers", str(campaign.workers),
-        "--expect-workers-max-wait", "60", "--stop-timeout", "5", "--json", "--exit-code-on-error", "0",
-    ]  # fmt: skip
-    worker_cmd = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        with open(folder / "master.json", "wb") as out, open(folder / "master.log", "wb") as log:
-            master = subprocess.Popen(master_cmd, stdout=out, stderr=log, env=env, start_new_session=True)
-            processes.append(master)
-            for index in range(campaign.workers):
-                with open(folder / f"worker-{index}.log", "wb") as worker_log:
-                    processes.append(
-                        subprocess.Popen(
-                            worker_cmd,
-                            stdout=worker_log,
-                            stderr=subprocess.STDOUT,
-                            env=env,
-                            start_new_session=True,
-                        )
+    return env
+
+
+class LocalBackend:
+    def __init__(self, campaign: Campaign, target_url: str, folder: Path, samples: bool = False) -> None:
+        if not target_url.startswith(("http://127.", "http://localhost")):
+            raise OpsError(f"the local backend only loads loopback targets, not {target_url}")
+        self.campaign = campaign
+        self.target_url = target_url
+        self.folder = folder
+        self.env = {**os.environ, **locust_environment(campaign, folder, samples)}
+        self.port = free_port()
+        self.web = f"http://127.0.0.1:{free_port()}"
+        self.master: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.started_at = 0.0
+        self.timeout = campaign.total_duration + GRACE_S
+
+    def _locust(self) -> list[str]:
+        return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        web_port = self.web.rsplit(":", 1)[1]
+        command = [
+            *self._locust(), "--master", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(self.port), "--host", self.target_url,
+            # The web API stays on loopback: live statistics, abort rules, attach.
+            "--autostart", "--autoquit", "1", "--web-host", "127.0.0.1", "--web-port", web_port,
+            "--expect-workers", str(self.campaign.workers), "--expect-workers-max-wait", "60",
+            "--stop-timeout", "5", "--json", "--exit-code-on-error", "0",
+            "--csv", str(self.folder / "locust"), "--csv-full-history",
+        ]  # fmt: skip
+        with open(self.folder / "master.json", "wb") as out, open(self.folder / "master.log", "wb") as log:
+            self.master = subprocess.Popen(
+                command, stdout=out, stderr=log, env=self.env, start_new_session=True
+            )
+        self.started_at = time.monotonic()
+        self.scale(self.campaign.workers)
+
+    def scale(self, workers: int) -> None:
+        """Start workers up to `workers` (the master rebalances users onto new ones)."""
+        while len(self.workers) < workers:
+            index = len(self.workers)
+            command = [
+                *self._locust(),
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(self.port),
+            ]
+            with open(self.folder / f"worker-{index}.log", "wb") as log:
+                self.workers.append(
+                    subprocess.Popen(
+                        command, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
                     )
-            aborted = ""
-            if campaign.abort:
-                aborted = watch(
-                    master, f"http://127.0.0.1:{web_port}", campaign.abort, campaign.duration + GRACE_S
                 )
-            try:
-                master.wait(timeout=campaign.duration + GRACE_S)
-            except subprocess.TimeoutExpired:
-                raise OpsError(f"the Locust master did not finish; see {folder / 'master.log'}") from None
-        for worker in processes[1:]:
+
+    def stream(self) -> Iterator[LiveStats]:
+        assert self.master is not None
+        deadline = self.started_at + self.timeout
+        dropped = 0
+        while self.master.poll() is None and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            live = read_live(self.web, time.monotonic() - self.started_at, dropped)
+            if live is not None:
+                dropped = live.dropped
+                yield live
+
+    def stop(self) -> None:
+        """Stop the load now; the master still writes its final statistics."""
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{self.web}/stop", timeout=5)
+        if self.master is not None and self.master.poll() is None:
+            self.master.terminate()  # a stopped run would wait for its end; SIGTERM quits now
+
+    def finish(self) -> FinalStats:
+        assert self.master is not None
+        try:
+            self.master.wait(timeout=max(self.started_at + self.timeout - time.monotonic(), 1.0))
+        except subprocess.TimeoutExpired:
+            raise OpsError(f"the Locust master did not finish; see {self.folder / 'master.log'}") from None
+        for worker in self.workers:
             _stop_worker(worker)
-    finally:
-        for process in processes:
+        text = (self.folder / "master.json").read_text().strip()
+        if not text:
+            log = self.folder / "master.log"
+            raise OpsError(f"the Locust master reported nothing (did every worker connect?); see {log}")
+        history = self.folder / "locust_stats_history.csv"
+        arrivals = self.folder / "arrivals.json"
+        return FinalStats(
+            stats=json.loads(text),
+            history_csv=history.read_text() if history.exists() else "",
+            arrivals=json.loads(arrivals.read_text()) if arrivals.exists() else {},
+        )
+
+    def cleanup(self) -> None:
+        """Whatever happened: no process of this campaign is left."""
+        for process in [p for p in (self.master, *self.workers) if p is not None]:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    text = (folder / "master.json").read_text().strip()
-    if not text:
-        master_log = folder / "master.log"
-        raise OpsError(f"the Locust master reported nothing (did every worker connect?); see {master_log}")
-    return LocalResult(json.loads(text), folder, aborted)
 
 
 def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
@@ -109,40 +152,3 @@ def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-
-
-def watch(master: subprocess.Popen[bytes], web: str, rules: list[AbortRule], timeout: float) -> str:
-    """Poll the master's live stats every second until it ends; stop the run when a rule
-    is breached for its whole window. Returns the rule that stopped it, or ''."""
-    breached_since: dict[int, float] = {}
-    deadline = time.monotonic() + timeout
-    while master.poll() is None and time.monotonic() < deadline:
-        time.sleep(1.0)
-        try:
-            report = httpx.get(f"{web}/stats/requests", timeout=2).json()
-        except (httpx.HTTPError, ValueError):
-            continue  # starting or finishing
-        if report.get("state") not in ("running", "spawning"):
-            continue
-        now = time.monotonic()
-        for index, rule in enumerate(rules):
-            value = _live(report, rule.metric)
-            if value is None or value <= rule.above:
-                breached_since.pop(index, None)
-                continue
-            since = breached_since.setdefault(index, now)
-            if now - since >= rule.window:
-                with contextlib.suppress(httpx.HTTPError):
-                    httpx.post(f"{web}/stop", timeout=5)
-                # A stopped run waits for its run time; SIGTERM makes Locust quit now,
-                # with its final statistics.
-                master.terminate()
-                return f"{rule.metric} {value:g} above {rule.above:g} for {rule.window:g} s"
-    return ""
-
-
-def _live(report: dict[str, Any], metric: str) -> float | None:
-    if metric == "error_rate":
-        return float(report.get("fail_ratio") or 0.0)
-    value = (report.get("current_response_time_percentiles") or {}).get("response_time_percentile_0.95")
-    return float(value) if value is not None else None

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from loadtest.shape import Plan, Stage
 from ops.errors import BadInput
 from ops.inventory.problems import data_path, describe, problem_at
 from ops.inventory.spec import Slo
@@ -27,21 +28,80 @@ class AbortRule(BaseModel):
     window: Seconds = Field(alias="for")
 
 
+class StageSpec(BaseModel):
+    """Ramp linearly to `target` (users, or iterations per second) over `duration`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    duration: Seconds = Field(gt=0, le=24 * 3600)
+    target: float = Field(ge=0, le=1_000_000)
+
+
 class Campaign(BaseModel):
+    """A campaign file. Closed model: `users` and `spawn_rate` held for `duration`, or
+    `stages` of users. Open model: a constant `rate` (iterations per second) for `duration`,
+    or `start_rate` and `stages` of rates; `max_users` carry the iterations (k6's maxVUs)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
     description: str = ""
     target: Literal["ingest"] = "ingest"
-    model: Literal["closed"] = "closed"
-    users: int = Field(ge=1, le=100_000)
-    spawn_rate: float = Field(gt=0)
-    duration: Seconds = Field(le=24 * 3600)
+    model: Literal["closed", "open"] = "closed"
+    users: int | None = Field(default=None, ge=1, le=100_000)
+    spawn_rate: float = Field(default=100, gt=0)
+    rate: float | None = Field(default=None, gt=0, le=1_000_000)
+    start_rate: float = Field(default=0, ge=0, le=1_000_000)
+    max_users: int | None = Field(default=None, ge=1, le=100_000)
+    stages: list[StageSpec] = []
+    duration: Seconds | None = Field(default=None, gt=0, le=24 * 3600)
     workers: int = Field(default=1, ge=1, le=64)
     think_time: Seconds | None = None
     claim_share: float = Field(default=0.5, ge=0, le=1)
     seed: int = 0
     slo: Slo | None = None  # the environment's `slos.ingest` when absent
     abort: list[AbortRule] = []
+
+    @model_validator(mode="after")
+    def _one_load_shape(self) -> Campaign:
+        if self.stages and self.duration is not None:
+            raise ValueError("give either stages or duration, not both (stages have their own durations)")
+        if not self.stages and self.duration is None:
+            raise ValueError("give a duration (or stages)")
+        if self.model == "closed":
+            if self.rate is not None or self.max_users is not None:
+                raise ValueError("rate and max_users belong to the open model (model: open)")
+            if not self.stages and self.users is None:
+                raise ValueError("a closed campaign needs users (or stages)")
+        else:
+            if self.users is not None or self.think_time is not None:
+                raise ValueError("the open model sets a rate, not users or think_time; use max_users")
+            if self.max_users is None:
+                raise ValueError("an open campaign needs max_users (the users that carry the iterations)")
+            if not self.stages and self.rate is None:
+                raise ValueError("an open campaign needs a rate (or start_rate and stages)")
+        return self
+
+    @property
+    def total_duration(self) -> float:
+        return self.plan().duration
+
+    @property
+    def peak_users(self) -> int:
+        if self.model == "open":
+            return self.max_users or 0
+        return int(max([self.users or 0, *(s.target for s in self.stages)]))
+
+    def plan(self) -> Plan:
+        """What the Locust processes follow (loadtest/shape.py)."""
+        if self.model == "open":
+            start = self.rate if self.rate is not None else self.start_rate
+            stages = [Stage(s.duration, s.target) for s in self.stages] or [Stage(self.duration or 0, start)]
+            return Plan("open", start, stages, max_users=self.max_users or 0, workers=self.workers)
+        if self.stages:
+            stages = [Stage(s.duration, s.target) for s in self.stages]
+            return Plan("closed", 0, stages, spawn_rate=self.spawn_rate, workers=self.workers)
+        users = float(self.users or 0)
+        return Plan("closed", users, [Stage(self.duration or 0, users)], spawn_rate=self.spawn_rate,
+                    workers=self.workers)  # fmt: skip
 
 
 def campaign_path(name_or_file: str) -> Path:

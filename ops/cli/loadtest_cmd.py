@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import secrets
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +28,19 @@ def run(
     ),
     output: OutputFormat = OUTPUT_OPTION,
     keep_samples: bool = typer.Option(False, "--keep-samples", help="Also write every request's raw sample."),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", min=0, max=65535, help="Serve live Prometheus metrics on 127.0.0.1:PORT."
+    ),
+    cloudwatch: bool = typer.Option(
+        True, "--cloudwatch/--no-cloudwatch", help="Live metrics to CloudWatch (PlatformOps/LoadTests)."
+    ),
 ) -> None:
     """Run a campaign, merge the workers' results, and exit 4 when the SLO is missed."""
-    from ops.campaign.local_backend import run_local
-    from ops.campaign.results import results_payload, summarize, verdict
+    from ops.campaign.engine import new_campaign_id, run_campaign
+    from ops.campaign.live import CloudWatchSink, LiveSink, PrometheusSink
+    from ops.campaign.local_backend import LocalBackend
     from ops.campaign.spec import load_campaign
     from ops.local.platform import require_running
-    from ops.report.writer import Section, write_report
 
     if backend != "local":
         raise BadInput(f"--backend {backend!r}: only 'local' is built yet")
@@ -50,44 +53,61 @@ def run(
     if environment.provider != "local":
         raise BadInput(f"--env {env}: the local backend loads the local platform only (--env local)")
     record = require_running(context.state())
-    campaign_id = f"{spec.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    campaign_id = new_campaign_id(spec)
     folder = context.state().root / "loadtests" / campaign_id
+    sinks: list[LiveSink] = []
+    if metrics_port is not None:
+        prometheus = PrometheusSink(campaign_id, metrics_port)
+        sinks.append(prometheus)
+        err_console.print(f"live metrics: http://127.0.0.1:{prometheus.port}/metrics", markup=False)
+    if cloudwatch:
+        warn = lambda text: err_console.print(text, markup=False)  # noqa: E731
+        sinks.append(CloudWatchSink(context.aws_for(environment).client("cloudwatch"), env, spec.name, warn))
+    load = f"{spec.peak_users} users" if spec.model == "closed" else f"open model, {spec.max_users} users"
     with (
         span("loadtest.run", campaign=spec.name),
-        console.status(
-            f"campaign {campaign_id}: {spec.users} users, {spec.workers} workers, {spec.duration:g} s"
-        ),
+        console.status(f"campaign {campaign_id}: {load}, {spec.workers} workers, {spec.total_duration:g} s"),
     ):
-        result = run_local(spec, record.ingest_url, folder, samples=keep_samples)
-    summary = summarize(result.stats)
-    checks = verdict(summary, slo)
-    if result.aborted:
-        checks.append(("abort rule", "not breached", result.aborted, False))
-    met = all(ok for *_, ok in checks)
-    data = {
-        "campaign_id": campaign_id,
-        "folder": str(folder),
-        "campaign": spec.model_dump(mode="json"),
-        **results_payload(summary, checks),
-        "aborted": result.aborted,
-    }
-    (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n")
-    write_report(folder, f"campaign {campaign_id}", data, [
-        Section("SLO verdict", ("measure", "objective", "measured", "met"),
-                [(m, o, v, "yes" if ok else "NO") for m, o, v, ok in checks]),
-    ])  # fmt: skip
+        backend_ = LocalBackend(spec, record.ingest_url, folder, samples=keep_samples)
+        outcome = run_campaign(spec, backend_, campaign_id, folder, slo, sinks)
+    data = outcome.data
     data["archived"] = _archive(context, environment, folder, campaign_id)
+    _print_verdict(output, data, outcome.checks)
+    if not outcome.met:
+        raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
+
+
+def _print_verdict(output: OutputFormat, data: dict[str, Any], checks: list[Any]) -> None:
     if output is OutputFormat.json:
         print_json(data)
-    else:
-        table = Table(
-            "measure", "objective", "measured", "result", title=f"{campaign_id}: {summary.requests} requests"
-        )
-        for measure, objective, measured, ok in checks:
-            table.add_row(measure, objective, measured, "[green]met[/]" if ok else "[red]missed[/]")
-        console.print(table)
-        console.print(f"report: {folder / 'report.html'}")
-    if not met:
+        return
+    table = Table(
+        "measure",
+        "objective",
+        "measured",
+        "result",
+        title=f"{data['campaign_id']}: {data['requests']} requests",
+    )
+    for measure, objective, measured, ok in checks:
+        table.add_row(measure, objective, measured, "[green]met[/]" if ok else "[red]missed[/]")
+    console.print(table)
+    console.print(f"report: {Path(data['folder']) / 'report.html'}")
+
+
+@app.command("report")
+@traced_command
+def report(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="A campaign run (id or folder)."),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Show a finished campaign's verdict and where its report is; exit 4 if it missed its SLO."""
+    from ops.campaign.compare import load_results
+
+    data = load_results(cli_context(ctx).state().root, run_id)
+    checks = [(c["measure"], c["objective"], c["measured"], c["met"]) for c in data.get("slo", [])]
+    _print_verdict(output, data, checks)
+    if not data.get("slo_met", False):
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
 
 

@@ -92,16 +92,17 @@ def pitr_under_traffic(
 
 def smoke_campaign(env: Environment, platform: LocalPlatform, record: PlatformRecord) -> dict[str, Any]:
     """loadtest/campaigns/smoke.yaml on 2 local Locust workers, with its SLO verdict."""
-    from ops.campaign.local_backend import run_local
-    from ops.campaign.results import results_payload, summarize, verdict
+    from ops.campaign.engine import run_campaign
+    from ops.campaign.local_backend import LocalBackend
     from ops.campaign.spec import load_campaign
 
     spec = load_campaign("smoke")
     slo = spec.slo or env.spec.slos[INGEST_SLO]
-    folder = platform.state.root / "loadtests" / f"demo-smoke-{new_run_id()}"
+    campaign_id = f"demo-smoke-{new_run_id()}"
+    folder = platform.state.root / "loadtests" / campaign_id
     with span("demo.loadtest"):
-        summary = summarize(run_local(spec, record.ingest_url, folder).stats)
-    return results_payload(summary, verdict(summary, slo))
+        outcome = run_campaign(spec, LocalBackend(spec, record.ingest_url, folder), campaign_id, folder, slo)
+    return outcome.data
 
 
 @dataclass

@@ -111,12 +111,16 @@ def _locust_processes(role: str = "") -> list[psutil.Process]:
 
 
 def _start(platform: RunningPlatform, campaign: Path) -> subprocess.Popen[str]:
+    return _start_args(platform, campaign)
+
+
+def _start_args(platform: RunningPlatform, campaign: Path, *extra: str) -> subprocess.Popen[str]:
     import os
     import sys
 
     from tests.helpers import REPO
 
-    command = [sys.executable, "-m", "ops", "loadtest", "run", str(campaign), "-o", "json"]
+    command = [sys.executable, "-m", "ops", "loadtest", "run", str(campaign), "-o", "json", *extra]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     return subprocess.Popen(command, cwd=REPO, env={**os.environ, **platform.env}, text=True, **pipes)  # type: ignore[call-overload]
 
@@ -157,3 +161,74 @@ def test_a_killed_worker_leaves_no_process(platform: RunningPlatform, tmp_path: 
     assert process.returncode in (0, 4), err
     assert json.loads(out)["requests"] > 0  # the other worker carried on
     assert _locust_processes() == []
+
+
+def test_an_open_model_holds_its_arrival_rate_over_a_one_minute_stage(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    campaign = tmp_path / "arrival.yaml"
+    campaign.write_text(
+        "name: arrival\nmodel: open\nstart_rate: 10\nmax_users: 40\nworkers: 2\n"
+        "stages: [{duration: 5s, target: 50}, {duration: 60s, target: 50}]\n"
+    )
+    before = _ingested(platform)
+    result = run_cli("loadtest", "run", str(campaign), "-o", "json", env=platform.env)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    ramp, hold = data["arrivals"]["stages"]
+    assert data["arrivals"]["workers_reporting"] == 2
+    assert ramp["expected"] == 150 and hold["expected"] == 3000
+    assert hold["dropped"] == 0 and abs(hold["started"] / 60 - 50) <= 0.02 * 50, hold
+    # Every started iteration is one request, and the service recorded each of them.
+    assert data["requests"] == ramp["started"] + hold["started"] == _ingested(platform) - before
+
+
+def test_an_open_model_that_cannot_keep_up_reports_dropped_iterations(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    campaign = tmp_path / "overload.yaml"
+    # One user per worker cannot start 2,000 iterations a second: most are dropped.
+    campaign.write_text("name: overload\nmodel: open\nrate: 2000\nmax_users: 2\nworkers: 2\nduration: 3s\n")
+    result = run_cli("loadtest", "run", str(campaign), "-o", "json", env=platform.env)
+    assert result.code == 4
+    data = json.loads(result.out)
+    (stage,) = data["arrivals"]["stages"]
+    assert stage["dropped"] > 0 and stage["started"] + stage["dropped"] == 6000
+    assert data["requests"] == stage["started"]
+    assert {"measure": "dropped iterations", "objective": "0", "measured": str(stage["dropped"]),
+            "met": False} in data["slo"]  # fmt: skip
+
+
+def test_live_metrics_reach_prometheus_and_cloudwatch_while_it_runs(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    from ops.local.processes import free_port
+
+    campaign = tmp_path / "ramp.yaml"
+    campaign.write_text(
+        "name: ramp\nworkers: 1\nstages: [{duration: 3s, target: 4}, {duration: 9s, target: 4}]\n"
+    )
+    port = free_port()
+    process = _start_args(platform, campaign, "--metrics-port", str(port))
+    scraped = ""
+    deadline = time.monotonic() + 40
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            text = ""
+        if 'ops_loadtest_users{campaign="ramp-' in text and "ops_loadtest_requests{" in text:
+            scraped = text
+            break
+        time.sleep(0.5)
+    out, err = process.communicate(timeout=90)
+    assert process.returncode == 0, err
+    users = [line for line in scraped.splitlines() if line.startswith("ops_loadtest_users{")]
+    assert users and float(users[0].split()[-1]) >= 1
+    data = json.loads(out)
+    metrics = platform.aws().client("cloudwatch").list_metrics(Namespace="PlatformOps/LoadTests")["Metrics"]
+    names = {m["MetricName"] for m in metrics if {"Name": "Campaign", "Value": "ramp"} in m["Dimensions"]}
+    assert {"Users", "RequestsPerSecond", "P95Latency"} <= names
+    history = (Path(data["folder"]) / "locust_stats_history.csv").read_text()
+    assert ",4,,Aggregated," in history  # the stages' 4 users were reached
+    assert "Throughput over time" in (Path(data["folder"]) / "report.html").read_text()

@@ -1,0 +1,139 @@
+"""Run a campaign on any backend: stream its live statistics to the sinks, stop it when an
+abort rule holds for its window, then merge the results, judge them against the SLO, and
+write results.json and the report."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ops.campaign.backend import Backend, FinalStats, LiveStats
+from ops.campaign.live import LiveSink
+from ops.campaign.results import results_payload, summarize, verdict
+from ops.campaign.spec import AbortRule, Campaign
+from ops.campaign.timeline import charts, parse_history
+from ops.inventory.spec import Slo
+from ops.report.writer import Section, write_report
+
+Check = tuple[str, str, str, bool]
+
+
+@dataclass
+class AbortWatch:
+    """k6's abortOnFail with a window: a rule must hold on every reading for `for` seconds."""
+
+    rules: list[AbortRule]
+    since: dict[int, float] = field(default_factory=dict)
+
+    def breached(self, live: LiveStats) -> str:
+        for index, rule in enumerate(self.rules):
+            value = live.fail_ratio if rule.metric == "error_rate" else live.p95_ms
+            if value is None or value <= rule.above:
+                self.since.pop(index, None)
+                continue
+            began = self.since.setdefault(index, live.elapsed_s)
+            if live.elapsed_s - began >= rule.window:
+                return f"{rule.metric} {value:g} above {rule.above:g} for {rule.window:g} s"
+        return ""
+
+
+@dataclass
+class CampaignOutcome:
+    campaign_id: str
+    folder: Path
+    data: dict[str, Any]
+    checks: list[Check]
+
+    @property
+    def met(self) -> bool:
+        return all(ok for *_, ok in self.checks)
+
+
+def drive(backend: Backend, rules: list[AbortRule], sinks: list[LiveSink],
+          on_live: Callable[[LiveStats], None] | None = None) -> tuple[FinalStats, str]:  # fmt: skip
+    """Start, stream, stop on a breached rule, collect; every process or task is stopped
+    whatever happens (interrupts included)."""
+    watch = AbortWatch(rules)
+    aborted = ""
+    try:
+        backend.start()
+        for live in backend.stream():
+            for sink in sinks:
+                sink.publish(live)
+            if on_live is not None:
+                on_live(live)
+            aborted = watch.breached(live)
+            if aborted:
+                backend.stop()
+                break
+        return backend.finish(), aborted
+    finally:
+        backend.cleanup()
+        for sink in sinks:
+            sink.close()
+
+
+def run_campaign(spec: Campaign, backend: Backend, campaign_id: str, folder: Path, slo: Slo,
+                 sinks: list[LiveSink] | None = None,
+                 on_live: Callable[[LiveStats], None] | None = None) -> CampaignOutcome:  # fmt: skip
+    final, aborted = drive(backend, list(spec.abort), sinks or [], on_live)
+    return judge(spec, campaign_id, folder, final, aborted, slo)
+
+
+def new_campaign_id(spec: Campaign) -> str:
+    return f"{spec.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def arrival_checks(arrivals: dict[str, Any]) -> list[Check]:
+    """Open model: a run that dropped iterations did not apply the load it claims."""
+    if not arrivals:
+        return []
+    dropped = sum(stage["dropped"] for stage in arrivals["stages"])
+    return [("dropped iterations", "0", str(dropped), dropped == 0)]
+
+
+def judge(
+    spec: Campaign, campaign_id: str, folder: Path, final: FinalStats, aborted: str, slo: Slo
+) -> CampaignOutcome:
+    summary = summarize(final.stats)
+    checks: list[Check] = verdict(summary, slo) + arrival_checks(final.arrivals)
+    if aborted:
+        checks.append(("abort rule", "not breached", aborted, False))
+    data = {
+        "campaign_id": campaign_id,
+        "folder": str(folder),
+        "campaign": spec.model_dump(mode="json"),
+        **results_payload(summary, checks),
+        "aborted": aborted,
+        "arrivals": final.arrivals,
+    }
+    (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    write_report(folder, f"campaign {campaign_id}", data, report_sections(checks, final))
+    return CampaignOutcome(campaign_id, folder, data, checks)
+
+
+def report_sections(checks: list[Check], final: FinalStats) -> list[Section]:
+    sections = [
+        Section("SLO verdict", ("measure", "objective", "measured", "met"),
+                [(m, o, v, "yes" if ok else "NO") for m, o, v, ok in checks]),
+    ]  # fmt: skip
+    if final.arrivals:
+        rows: list[tuple[str, ...]] = [
+            (str(i + 1), f"{s['duration_s']:g} s", f"{s['expected']:g}", str(s["started"]), str(s["dropped"]),
+             f"{s['started'] / s['duration_s']:.2f}/s")
+            for i, s in enumerate(final.arrivals["stages"])
+        ]  # fmt: skip
+        header = ("stage", "length", "due", "started", "dropped", "achieved rate")
+        sections.append(Section("Arrivals (open model)", header, rows))
+    timeline = parse_history(final.history_csv)
+    titles = {"throughput": "Throughput over time", "latency": "Latency over time (recent window)",
+              "errors": "Errors over time"}  # fmt: skip
+    for name, svg in charts(timeline).items():
+        if svg:
+            sections.append(Section(titles[name], (), [], chart_svg=svg))
+    return sections
