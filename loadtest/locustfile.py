@@ -9,6 +9,8 @@ Settings come from the environment the campaign engine sets:
   OPS_LOADTEST_WAIT_S         think time between requests of one user (closed model)
   OPS_LOADTEST_SAMPLES_DIR    where each process writes its raw samples (checks, benches)
   OPS_LOADTEST_RESULTS_DIR    where the master writes arrivals.json (open model counts)
+  OPS_LOADTEST_RESULTS_S3     s3://bucket/prefix/: the master uploads its final statistics
+                              there when it quits (Fargate)
 Without OPS_LOADTEST_PLAN it is a plain locustfile (`locust -f` with -u/-r/-t).
 """
 
@@ -154,3 +156,31 @@ def _write_files(environment: Any, **_: Any) -> None:
     results = os.environ.get("OPS_LOADTEST_RESULTS_DIR")
     if results and OPEN and isinstance(environment.runner, MasterRunner):
         Path(results, "arrivals.json").write_text(json.dumps(arrivals(), indent=2) + "\n")
+    upload_to = os.environ.get("OPS_LOADTEST_RESULTS_S3")
+    if upload_to and isinstance(environment.runner, MasterRunner):
+        _upload(upload_to, environment)
+
+
+def _upload(url: str, environment: Any) -> None:
+    """On Fargate, where nobody reads the master's disk: its final statistics (histograms
+    included), the arrivals and the history to s3://bucket/prefix/."""
+    import boto3  # only the master of a Fargate campaign needs it
+
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    files = {
+        # serialize(), not serialize_stats(): that one resets the entries it reports.
+        "stats.json": json.dumps(
+            [
+                entry.serialize()
+                for entry in environment.runner.stats.entries.values()
+                if entry.num_requests or entry.num_failures
+            ]
+        ),
+        "arrivals.json": json.dumps(arrivals()),
+    }
+    history = Path(f"{environment.parsed_options.csv_prefix}_stats_history.csv")
+    if environment.parsed_options.csv_prefix and history.exists():
+        files["locust_stats_history.csv"] = history.read_text()
+    s3 = boto3.client("s3")
+    for name, body in files.items():
+        s3.put_object(Bucket=bucket, Key=prefix + name, Body=body.encode())

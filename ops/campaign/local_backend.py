@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 from ops.campaign.backend import FinalStats, LiveStats, read_live
 from ops.campaign.spec import Campaign
@@ -39,6 +40,9 @@ def locust_environment(campaign: Campaign, folder: Path, samples: bool) -> dict[
     return env
 
 
+ATTACH_FILE = "campaign.json"  # what `ops loadtest attach` reconnects with
+
+
 class LocalBackend:
     def __init__(self, campaign: Campaign, target_url: str, folder: Path, samples: bool = False) -> None:
         if not target_url.startswith(("http://127.", "http://localhost")):
@@ -49,15 +53,33 @@ class LocalBackend:
         self.env = {**os.environ, **locust_environment(campaign, folder, samples)}
         self.port = free_port()
         self.web = f"http://127.0.0.1:{free_port()}"
-        self.master: subprocess.Popen[bytes] | None = None
-        self.workers: list[subprocess.Popen[bytes]] = []
-        self.started_at = 0.0
+        self.master: psutil.Process | None = None
+        self.workers: list[psutil.Process] = []
+        self.started_at = time.monotonic()
         self.timeout = campaign.total_duration + GRACE_S
+        self.attached = False
+
+    @classmethod
+    def reattach(cls, campaign: Campaign, folder: Path) -> LocalBackend:
+        """The processes of a campaign whose `ops loadtest run` is gone (killed, lost terminal)."""
+        saved = json.loads((folder / ATTACH_FILE).read_text())
+        backend = cls(campaign, saved["target_url"], folder)
+        backend.web = saved["web"]
+        backend.attached = True
+        backend.master = _process(saved["master"])
+        backend.workers = [w for w in map(_process, saved["workers"]) if w is not None]
+        if backend.master is None:
+            raise OpsError(
+                f"campaign {folder.name} has ended: its master is gone; see {folder / 'results.json'}"
+            )
+        return backend
 
     def _locust(self) -> list[str]:
         return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
 
     def start(self) -> None:
+        if self.attached:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         web_port = self.web.rsplit(":", 1)[1]
         command = [
@@ -70,9 +92,8 @@ class LocalBackend:
             "--csv", str(self.folder / "locust"), "--csv-full-history",
         ]  # fmt: skip
         with open(self.folder / "master.json", "wb") as out, open(self.folder / "master.log", "wb") as log:
-            self.master = subprocess.Popen(
-                command, stdout=out, stderr=log, env=self.env, start_new_session=True
-            )
+            master = subprocess.Popen(command, stdout=out, stderr=log, env=self.env, start_new_session=True)
+        self.master = psutil.Process(master.pid)
         self.started_at = time.monotonic()
         self.scale(self.campaign.workers)
 
@@ -89,17 +110,30 @@ class LocalBackend:
                 str(self.port),
             ]
             with open(self.folder / f"worker-{index}.log", "wb") as log:
-                self.workers.append(
-                    subprocess.Popen(
-                        command, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
-                    )
+                worker = subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
                 )
+            self.workers.append(psutil.Process(worker.pid))
+        self._save()
+
+    def _save(self) -> None:
+        assert self.master is not None
+        saved = {
+            "backend": "local",
+            "target_url": self.target_url,
+            "web": self.web,
+            "master": _identity(self.master),
+            "workers": [_identity(w) for w in self.workers],
+        }
+        (self.folder / ATTACH_FILE).write_text(json.dumps(saved, indent=2) + "\n")
+
+    def _master_running(self) -> bool:
+        return self.master is not None and _alive(self.master)
 
     def stream(self) -> Iterator[LiveStats]:
-        assert self.master is not None
         deadline = self.started_at + self.timeout
         dropped = 0
-        while self.master.poll() is None and time.monotonic() < deadline:
+        while self._master_running() and time.monotonic() < deadline:
             time.sleep(POLL_S)
             live = read_live(self.web, time.monotonic() - self.started_at, dropped)
             if live is not None:
@@ -110,15 +144,14 @@ class LocalBackend:
         """Stop the load now; the master still writes its final statistics."""
         with contextlib.suppress(httpx.HTTPError):
             httpx.post(f"{self.web}/stop", timeout=5)
-        if self.master is not None and self.master.poll() is None:
+        if self._master_running():
+            assert self.master is not None
             self.master.terminate()  # a stopped run would wait for its end; SIGTERM quits now
 
     def finish(self) -> FinalStats:
         assert self.master is not None
-        try:
-            self.master.wait(timeout=max(self.started_at + self.timeout - time.monotonic(), 1.0))
-        except subprocess.TimeoutExpired:
-            raise OpsError(f"the Locust master did not finish; see {self.folder / 'master.log'}") from None
+        if not _wait_gone(self.master, max(self.started_at + self.timeout - time.monotonic(), 1.0)):
+            raise OpsError(f"the Locust master did not finish; see {self.folder / 'master.log'}")
         for worker in self.workers:
             _stop_worker(worker)
         text = (self.folder / "master.json").read_text().strip()
@@ -136,19 +169,51 @@ class LocalBackend:
     def cleanup(self) -> None:
         """Whatever happened: no process of this campaign is left."""
         for process in [p for p in (self.master, *self.workers) if p is not None]:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            if _alive(process):
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+                _wait_gone(process, 10)
 
 
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+def _identity(process: psutil.Process) -> dict[str, float]:
+    return {"pid": process.pid, "created": process.create_time()}
+
+
+def _process(identity: dict[str, float]) -> psutil.Process | None:
+    """The process, if it still runs and is the same one (a PID can be reused)."""
+    try:
+        process = psutil.Process(int(identity["pid"]))
+    except psutil.Error:
+        return None
+    return process if process.create_time() == identity["created"] and _alive(process) else None
+
+
+def _wait_gone(process: psutil.Process, timeout: float) -> bool:
+    """Wait for a process to end: reaped if it is our child, or a zombie left to PID 1."""
+    deadline = time.monotonic() + timeout
+    while _alive(process):
+        if time.monotonic() >= deadline:
+            return False
+        with contextlib.suppress(psutil.Error):
+            process.wait(timeout=0.2)
+    return True
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def _stop_worker(worker: psutil.Process) -> None:
     """A worker quits when its master says so; a master that was stopped early does not
     say it: SIGTERM (a graceful quit that still writes its samples), then SIGKILL."""
     for stop, wait in ((None, 2.0), (worker.terminate, 10.0), (worker.kill, 5.0)):
-        if stop is not None:
-            stop()
         try:
-            worker.wait(timeout=wait)
+            if stop is not None:
+                stop()
+        except psutil.NoSuchProcess:
             return
-        except subprocess.TimeoutExpired:
-            continue
+        if _wait_gone(worker, wait):
+            return

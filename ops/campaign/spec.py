@@ -36,6 +36,16 @@ class StageSpec(BaseModel):
     target: float = Field(ge=0, le=1_000_000)
 
 
+class FargateOptions(BaseModel):
+    """How the Fargate backend sizes and places the tasks (the task definitions' sizes when
+    unset). The master always runs on demand: losing it loses the run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    spot: bool = False  # workers on FARGATE_SPOT
+    worker_cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] | None = None  # CPU units
+    worker_memory: int | None = Field(default=None, ge=512, le=122880)  # MiB
+
+
 class Campaign(BaseModel):
     """A campaign file. Closed model: `users` and `spawn_rate` held for `duration`, or
     `stages` of users. Open model: a constant `rate` (iterations per second) for `duration`,
@@ -59,6 +69,7 @@ class Campaign(BaseModel):
     seed: int = 0
     slo: Slo | None = None  # the environment's `slos.ingest` when absent
     abort: list[AbortRule] = []
+    fargate: FargateOptions = FargateOptions()
 
     @model_validator(mode="after")
     def _one_load_shape(self) -> Campaign:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from ops.cli.confirm import confirm_protected
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, CliContext, OutputFormat, cli_context
 from ops.cli.output import console, err_console, print_json
-from ops.errors import BadInput, ExitCode, OpsError
+from ops.errors import ExitCode, OpsError
 from ops.inventory.environment import Environment
 from ops.reconcile.render import change_json, plan_json, print_change, print_plan
 from ops.telemetry.tracing import span, traced_command
@@ -99,7 +99,7 @@ def apply(
     if output is OutputFormat.text:
         print_plan(console, observed.plan, f"{environment.prefix}: observability plan")
     if pending and environment.protected and not auto_approve:
-        _confirm(environment, len(pending))
+        confirm_protected(environment, f"Apply {len(pending)} changes?", "applied")
     with span("observe.apply", changes=len(pending)), Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("applying", total=len(pending))
         result = apply_plan(observed.plan, observed.providers, on_progress=lambda _: bar.advance(task))
@@ -120,16 +120,6 @@ def apply(
         raise OpsError(
             f"{len(result.failed)} of {len(pending)} changes failed; run apply again to retry them"
         )
-
-
-def _confirm(env: Environment, count: int) -> None:
-    if not sys.stdin.isatty():
-        raise BadInput(
-            f"environment {env.name!r} is protected: review the plan and pass --auto-approve, "
-            "or run apply in a terminal to confirm"
-        )
-    if not typer.confirm(f"Apply {count} changes to protected environment {env.name!r}?"):
-        raise OpsError("not applied: confirmation declined", ExitCode.FAILURE)
 
 
 @app.command()

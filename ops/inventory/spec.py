@@ -60,9 +60,27 @@ class RunbookSettings(BaseModel):
     journal_bucket: ResourceName | None = None  # S3 bucket: a copy of each run's journal
 
 
+class FargatePrices(BaseModel):
+    """What a Fargate load test costs (Linux/x86 on-demand, per hour); spot is cheaper by
+    `spot_discount`. Taken from AWS's price list for the region; keep them current."""
+
+    model_config = STRICT
+    vcpu_hour: float = Field(default=0.04048, ge=0)
+    gb_hour: float = Field(default=0.004445, ge=0)
+    spot_discount: float = Field(default=0.70, ge=0, lt=1)
+
+
 class LoadtestSettings(BaseModel):
+    """Where campaigns run on AWS: terraform/modules/loadtest's cluster and task definitions
+    (its network is read from the SSM parameter the module writes)."""
+
     model_config = STRICT
     results_bucket: ResourceName | None = None  # campaigns' results are archived here
+    cluster: ResourceName = "loadtest"
+    master_task: ResourceName = "loadtest-master"  # task definition families
+    worker_task: ResourceName = "loadtest-worker"
+    container: str = Field(default="locust", pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    prices: FargatePrices = FargatePrices()
 
 
 class PlatformSpec(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +13,8 @@ import psutil
 import pytest
 
 from ops.aws.clients import ClientFactory
-from ops.local.emulator import emulator_target
+from ops.local.emulator import emulator_command, emulator_healthy, emulator_target
+from ops.local.processes import free_port, wait_until
 from tests.helpers import run_cli
 
 
@@ -45,6 +48,27 @@ class RunningPlatform:
 
     def refresh(self) -> None:
         self.record = json.loads((self.state_dir / "platform.json").read_text())
+
+
+@contextlib.contextmanager
+def emulator_server(folder: Path) -> Iterator[tuple[ClientFactory, dict[str, str]]]:
+    """The AWS emulator alone, as a server over HTTP, with the variables a CLI run needs."""
+    port = free_port()
+    with open(folder / f"aws-emulator-{port}.log", "wb") as log:
+        process = subprocess.Popen(emulator_command(port), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: emulator_healthy(port), 30, "the emulator")
+            env = {
+                "OPS_AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "OPS_STATE_DIR": str(folder / f"state-{port}"),
+            }
+            yield ClientFactory(emulator_target(port, "us-east-1")), env
+        finally:
+            process.terminate()
+            process.wait()
 
 
 def alive(pid: int) -> bool:

@@ -232,3 +232,50 @@ def test_live_metrics_reach_prometheus_and_cloudwatch_while_it_runs(
     history = (Path(data["folder"]) / "locust_stats_history.csv").read_text()
     assert ",4,,Aggregated," in history  # the stages' 4 users were reached
     assert "Throughput over time" in (Path(data["folder"]) / "report.html").read_text()
+
+
+def test_attach_reconnects_to_a_campaign_whose_run_was_killed(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    campaign = tmp_path / "long.yaml"
+    campaign.write_text("name: long\nusers: 4\nspawn_rate: 4\nduration: 12s\nworkers: 2\n")
+    before = _ingested(platform)
+    process = _start(platform, campaign)
+    _wait_for_workers(2)
+    time.sleep(2)
+    process.kill()  # the terminal is lost: Locust carries on without its `ops loadtest run`
+    process.communicate()
+    (folder,) = [f for f in (platform.state_dir / "loadtests").iterdir() if f.name.startswith("long-")]
+    result = run_cli("loadtest", "attach", folder.name, "-o", "json", env=platform.env)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["campaign_id"] == folder.name and data["slo_met"] is True
+    assert data["requests"] == _ingested(platform) - before  # the whole run, not only after attach
+    assert json.loads((folder / "results.json").read_text())["requests"] == data["requests"]
+    assert _locust_processes() == []
+    again = run_cli("loadtest", "attach", folder.name, env=platform.env)
+    assert again.code == 1 and "has ended: its master is gone" in again.err
+
+
+def test_the_master_uploads_its_final_histograms_for_fargate(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """The Fargate master's upload path, run for real by a local master against the emulator's S3."""
+    from ops.campaign.engine import drive
+    from ops.campaign.local_backend import LocalBackend
+    from ops.campaign.spec import load_campaign
+
+    spec = load_campaign(str(_campaign(tmp_path)))
+    backend = LocalBackend(spec, platform.ingest_url, tmp_path / "run")
+    emulator = f"http://127.0.0.1:{platform.record['emulator_port']}"
+    backend.env.update({
+        "OPS_LOADTEST_RESULTS_S3": "s3://dataplat-local-loadtest-results/upload-test/locust/",
+        "AWS_ENDPOINT_URL": emulator, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    })  # fmt: skip
+    final, _ = drive(backend, [], [])
+    s3 = platform.aws().client("s3")
+    key = "upload-test/locust/stats.json"
+    uploaded = json.loads(s3.get_object(Bucket="dataplat-local-loadtest-results", Key=key)["Body"].read())
+    assert sum(e["num_requests"] for e in uploaded) == sum(e["num_requests"] for e in final.stats) > 0
+    assert [e["response_times"] for e in uploaded] == [e["response_times"] for e in final.stats]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,10 +18,10 @@ import psycopg
 import pytest
 
 from ops.aws.clients import ClientFactory
-from ops.local.emulator import emulator_command, emulator_healthy, emulator_target
 from ops.local.postgres import LocalPostgres
-from ops.local.processes import free_port, wait_until
+from ops.local.processes import free_port
 from tests.helpers import run_cli
+from tests.integration.conftest import emulator_server
 
 SOURCE = "dataplat-staging-warehouse"
 PARAMETER = "/dataplat/staging/warehouse/endpoint"
@@ -48,55 +47,49 @@ def _stand_in(root: Path) -> LocalPostgres:
 
 @pytest.fixture(scope="module")
 def emulator(short_tmp: Path) -> Iterator[tuple[ClientFactory, dict[str, str]]]:
-    port = free_port()
-    log = open(short_tmp / "aws-emulator.log", "wb")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(emulator_command(port), stdout=log, stderr=subprocess.STDOUT)
     servers: list[LocalPostgres] = []
     try:
-        servers += [_stand_in(short_tmp / "source-db"), _stand_in(short_tmp / "restored-db")]
-        source_db, restored_db = servers
-        wait_until(lambda: emulator_healthy(port), 30, "the emulator")
-        factory = ClientFactory(emulator_target(port, "us-east-1"))
-        rds = factory.client("rds")
-        rds.create_db_parameter_group(
-            DBParameterGroupName="warehouse-pg16",
-            DBParameterGroupFamily="postgres16",
-            Description="warehouse",
-        )
-        rds.create_db_instance(
-            DBInstanceIdentifier=SOURCE, Engine="postgres", DBInstanceClass="db.r6g.large",
-            AllocatedStorage=200, MasterUsername="postgres", MasterUserPassword="not-a-real-secret",
-            BackupRetentionPeriod=7, MultiAZ=True, DeletionProtection=True,
-            DBParameterGroupName="warehouse-pg16", VpcSecurityGroupIds=["sg-0123456789abcdef0"],
-            Tags=[{"Key": "team", "Value": "data"}],
-        )  # fmt: skip
-        endpoint = {"host": f"{SOURCE}.example", "port": 5432, "dbname": "warehouse", "user": "ingest"}
-        factory.client("ssm").put_parameter(Name=PARAMETER, Value=json.dumps(endpoint), Type="String")
-        factory.client("secretsmanager").create_secret(
-            Name=CHECK_SECRET, SecretString=json.dumps({"username": "postgres", "password": CHECK_PASSWORD})
-        )
-        for severity in ("critical", "warning", "info"):  # where runs are announced
-            factory.client("sns").create_topic(Name=f"dataplat-staging-alerts-{severity}")
-        env = {
-            "OPS_AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "OPS_STATE_DIR": str(short_tmp / "aws-state"),
-            # The sources (by their identifiers) on one server, every restored instance on the other.
-            "OPS_DB_ADDRESSES": f"{SOURCE}=127.0.0.1:{source_db.port},"
-            f"dataplat-staging-lakehouse=127.0.0.1:{source_db.port},*=127.0.0.1:{restored_db.port}",
-            "PGSSLMODE": "disable",  # the stand-ins have no certificate
-            "OPS_TEST_RESTORED_DB": restored_db.conninfo("warehouse"),
-        }
-        time.sleep(1.5)  # a restorable window of more than a second
-        yield factory, env
+        with emulator_server(short_tmp) as (factory, env):
+            servers += [_stand_in(short_tmp / "source-db"), _stand_in(short_tmp / "restored-db")]
+            yield _seed(factory, env, *servers)
     finally:
         for server in servers:
             server.stop()
-        process.terminate()
-        process.wait()
-        log.close()
+
+
+def _seed(
+    factory: ClientFactory, env: dict[str, str], source_db: LocalPostgres, restored_db: LocalPostgres
+) -> tuple[ClientFactory, dict[str, str]]:
+    rds = factory.client("rds")
+    rds.create_db_parameter_group(
+        DBParameterGroupName="warehouse-pg16",
+        DBParameterGroupFamily="postgres16",
+        Description="warehouse",
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier=SOURCE, Engine="postgres", DBInstanceClass="db.r6g.large",
+        AllocatedStorage=200, MasterUsername="postgres", MasterUserPassword="not-a-real-secret",
+        BackupRetentionPeriod=7, MultiAZ=True, DeletionProtection=True,
+        DBParameterGroupName="warehouse-pg16", VpcSecurityGroupIds=["sg-0123456789abcdef0"],
+        Tags=[{"Key": "team", "Value": "data"}],
+    )  # fmt: skip
+    endpoint = {"host": f"{SOURCE}.example", "port": 5432, "dbname": "warehouse", "user": "ingest"}
+    factory.client("ssm").put_parameter(Name=PARAMETER, Value=json.dumps(endpoint), Type="String")
+    factory.client("secretsmanager").create_secret(
+        Name=CHECK_SECRET, SecretString=json.dumps({"username": "postgres", "password": CHECK_PASSWORD})
+    )
+    for severity in ("critical", "warning", "info"):  # where runs are announced
+        factory.client("sns").create_topic(Name=f"dataplat-staging-alerts-{severity}")
+    env = {
+        **env,
+        # The sources (by their identifiers) on one server, every restored instance on the other.
+        "OPS_DB_ADDRESSES": f"{SOURCE}=127.0.0.1:{source_db.port},"
+        f"dataplat-staging-lakehouse=127.0.0.1:{source_db.port},*=127.0.0.1:{restored_db.port}",
+        "PGSSLMODE": "disable",  # the stand-ins have no certificate
+        "OPS_TEST_RESTORED_DB": restored_db.conninfo("warehouse"),
+    }
+    time.sleep(1.5)  # a restorable window of more than a second
+    return factory, env
 
 
 def _instances(factory: ClientFactory) -> dict[str, dict[str, object]]:

@@ -1,0 +1,392 @@
+"""The Fargate backend: a Locust master task and worker tasks (ECS RunTask) in the cluster of
+terraform/modules/loadtest, every task tagged with the campaign id.
+
+Teardown in three layers: (1) this process stops every task of the campaign in a finally
+block and on SIGINT/SIGTERM; (2) in the tasks, workers quit when the master has been gone
+for 60 s (Locust's heartbeat) and every container runs under `timeout` with the campaign's
+maximum lifetime; (3) `ops loadtest sweep` stops tasks past their expiry tag.
+
+The master's web API (live statistics, stop) is reached at its private IP, from inside the
+VPC, or through a port-forward named by OPS_LOADTEST_MASTER_URL. The master uploads its
+final statistics to the results bucket, where `finish` reads them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from botocore.exceptions import ClientError
+
+from ops.campaign.backend import FinalStats, LiveStats, read_live
+from ops.campaign.cost import Cost, TaskSize, actual, estimate
+from ops.campaign.spec import Campaign
+from ops.errors import OpsError
+from ops.inventory.environment import Environment
+
+CAMPAIGN_TAG = "platform-ops:campaign"
+ROLE_TAG = "platform-ops:role"
+EXPIRES_TAG = "platform-ops:expires-at"
+MASTER_URL_ENV = "OPS_LOADTEST_MASTER_URL"
+WEB_PORT = 8089
+RUN_TASK_MAX = 10  # RunTask starts at most 10 tasks a call
+LIFETIME_MARGIN_S = 600.0  # start-up, shut-down and a slow upload on top of the duration
+POLL_S = 1.0
+ATTACH_FILE = "campaign.json"
+
+
+@dataclass(frozen=True)
+class FargateLaunch:
+    """What a campaign will start: printed by a dry run and priced before a launch."""
+
+    cluster: str
+    master_task: str  # task definition ARNs
+    worker_task: str
+    container: str
+    master_size: TaskSize
+    worker_size: TaskSize
+    workers: int
+    spot: bool
+    subnets: list[str]
+    security_groups: list[str]
+    target_url: str
+    results: str  # s3://bucket/<campaign id>/locust/
+    lifetime_s: float
+
+    def cost(self, duration_s: float, env: Environment) -> Cost:
+        prices = env.spec.loadtest_settings.prices
+        return estimate(self.master_size, self.worker_size, self.workers, duration_s, prices, self.spot)
+
+
+def _task_definition(ecs: Any, family: str) -> dict[str, Any]:
+    try:
+        return ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]  # type: ignore[no-any-return]
+    except ClientError as error:
+        raise OpsError(
+            f"task definition {family}: {error.response['Error']['Code']} "
+            f"(apply terraform/modules/loadtest for this environment)"
+        ) from error
+
+
+def _network(ssm: Any, name: str) -> tuple[list[str], list[str]]:
+    try:
+        value = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        return list(value["subnets"]), list(value["security_groups"])
+    except ClientError as error:
+        raise OpsError(
+            f"SSM parameter {name}: {error.response['Error']['Code']} "
+            f"(terraform/modules/loadtest writes it; apply the module)"
+        ) from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise OpsError(f"SSM parameter {name}: not JSON with 'subnets' and 'security_groups'") from error
+
+
+def prepare_launch(
+    aws: Any, env: Environment, spec: Campaign, target_url: str, campaign_id: str
+) -> FargateLaunch:
+    """Read the task definitions and the network: what RunTask will be given."""
+    settings = env.spec.loadtest_settings
+    if not settings.results_bucket:
+        raise OpsError(
+            f"loadtest_settings.results_bucket: environment {env.name} has none; the master uploads there"
+        )
+    ecs = aws.client("ecs")
+    master = _task_definition(ecs, env.resource_name(settings.master_task))
+    worker = _task_definition(ecs, env.resource_name(settings.worker_task))
+    subnets, groups = _network(aws.client("ssm"), env.parameter_name("loadtest", "network"))
+    worker_size = TaskSize(
+        spec.fargate.worker_cpu or int(worker["cpu"]), spec.fargate.worker_memory or int(worker["memory"])
+    )
+    return FargateLaunch(
+        cluster=env.resource_name(settings.cluster),
+        master_task=master["taskDefinitionArn"],
+        worker_task=worker["taskDefinitionArn"],
+        container=settings.container,
+        master_size=TaskSize(int(master["cpu"]), int(master["memory"])),
+        worker_size=worker_size,
+        workers=spec.workers,
+        spot=spec.fargate.spot,
+        subnets=subnets,
+        security_groups=groups,
+        target_url=target_url,
+        results=f"s3://{env.resource_name(settings.results_bucket)}/{campaign_id}/locust/",
+        lifetime_s=spec.total_duration + LIFETIME_MARGIN_S,
+    )
+
+
+def campaign_tags(campaign_id: str, role: str, expires_at: datetime) -> list[dict[str, str]]:
+    return [
+        {"key": CAMPAIGN_TAG, "value": campaign_id},
+        {"key": ROLE_TAG, "value": role},
+        {"key": EXPIRES_TAG, "value": expires_at.astimezone(UTC).isoformat(timespec="seconds")},
+    ]
+
+
+class FargateBackend:
+    def __init__(self, aws: Any, spec: Campaign, launch: FargateLaunch, campaign_id: str, folder: Path,
+                 locust_env: dict[str, str], start_timeout: float = 300.0) -> None:  # fmt: skip
+        self.ecs = aws.client("ecs")
+        self.s3 = aws.client("s3")
+        self.spec = spec
+        self.launch = launch
+        self.campaign_id = campaign_id
+        self.folder = folder
+        self.locust_env = locust_env
+        self.start_timeout = start_timeout
+        self.master_arn = ""
+        self.master_ip = ""
+        self.worker_arns: list[str] = []
+        self.started_at = time.monotonic()
+        self.launched_at = datetime.now(UTC)
+        self.expires_at = self.launched_at + timedelta(seconds=launch.lifetime_s)
+        self.attached = False
+        self.estimate: Cost | None = None  # before the launch, for the report
+
+    @classmethod
+    def reattach(cls, aws: Any, spec: Campaign, folder: Path, locust_env: dict[str, str]) -> FargateBackend:
+        saved = json.loads((folder / ATTACH_FILE).read_text())
+        fields = saved["launch"]
+        sizes = {key: TaskSize(**fields[key]) for key in ("master_size", "worker_size")}
+        launch = FargateLaunch(**{**fields, **sizes})
+        backend = cls(aws, spec, launch, saved["campaign_id"], folder, locust_env)
+        backend.master_arn, backend.master_ip = saved["master_arn"], saved["master_ip"]
+        backend.worker_arns = saved["worker_arns"]
+        backend.launched_at = datetime.fromisoformat(saved["launched_at"])
+        backend.expires_at = datetime.fromisoformat(saved["expires_at"])
+        backend.attached = True
+        return backend
+
+    @property
+    def started_by(self) -> str:
+        return f"ops:{self.campaign_id}"[:36]  # RunTask's startedBy holds 36 characters
+
+    # --- start ----------------------------------------------------------------------
+    def _run_task(self, task_definition: str, role: str, count: int, environment: dict[str, str],
+                  spot: bool) -> list[str]:  # fmt: skip
+        placement: dict[str, Any] = (
+            {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}
+            if spot
+            else {"launchType": "FARGATE"}
+        )
+        command = ["timeout", "--signal=TERM", str(int(self.launch.lifetime_s)), "locust"]
+        response = self.ecs.run_task(
+            cluster=self.launch.cluster,
+            taskDefinition=task_definition,
+            count=count,
+            startedBy=self.started_by,
+            networkConfiguration={"awsvpcConfiguration": {
+                "subnets": self.launch.subnets, "securityGroups": self.launch.security_groups,
+                "assignPublicIp": "DISABLED",
+            }},
+            overrides={"containerOverrides": [{
+                "name": self.launch.container, "command": command,
+                "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+            }]},
+            tags=campaign_tags(self.campaign_id, role, self.expires_at),
+            propagateTags="TASK_DEFINITION",
+            enableECSManagedTags=True,
+            **placement,
+        )  # fmt: skip
+        if response.get("failures"):
+            reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason')}" for f in response["failures"])
+            raise OpsError(f"RunTask in {self.launch.cluster} failed: {reasons}")
+        return [task["taskArn"] for task in response["tasks"]]
+
+    def _master_environment(self) -> dict[str, str]:
+        return {
+            **self.locust_env,
+            "LOCUST_MODE_MASTER": "true", "LOCUST_HOST": self.launch.target_url,
+            "LOCUST_AUTOSTART": "true", "LOCUST_AUTOQUIT": "1",
+            "LOCUST_EXPECT_WORKERS": str(self.launch.workers), "LOCUST_EXPECT_WORKERS_MAX_WAIT": "300",
+            "LOCUST_WEB_PORT": str(WEB_PORT), "LOCUST_STOP_TIMEOUT": "5",
+            "LOCUST_CSV": "/tmp/locust", "LOCUST_CSV_FULL_HISTORY": "true",
+            "OPS_LOADTEST_RESULTS_DIR": "/tmp", "OPS_LOADTEST_RESULTS_S3": self.launch.results,
+        }  # fmt: skip
+
+    def start(self) -> None:
+        if self.attached:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
+        (self.master_arn,) = self._run_task(
+            self.launch.master_task, "master", 1, self._master_environment(), False
+        )
+        self._save()
+        self.master_ip = self._wait_for_master_ip()
+        self._save()
+        self.scale(self.launch.workers)
+
+    def _wait_for_master_ip(self) -> str:
+        """Poll (growing interval) until the master runs with its private IP."""
+        deadline, interval = time.monotonic() + self.start_timeout, 1.0
+        while True:
+            task = self._describe([self.master_arn])[0]
+            if task["lastStatus"] == "STOPPED":
+                raise OpsError(
+                    f"the master task stopped before it ran: {task.get('stoppedReason', 'no reason')}"
+                )
+            ip = _private_ip(task)
+            if task["lastStatus"] == "RUNNING" and ip:
+                return ip
+            if time.monotonic() >= deadline:
+                raise OpsError(
+                    f"the master task was not running after {self.start_timeout:g} s ({task['lastStatus']})"
+                )
+            time.sleep(interval)
+            interval = min(interval * 1.5, 10.0)
+
+    def scale(self, workers: int) -> None:
+        environment = {
+            **self.locust_env,
+            "LOCUST_MODE_WORKER": "true",
+            "LOCUST_MASTER_NODE_HOST": self.master_ip,
+        }
+        while len(self.worker_arns) < workers:
+            count = min(workers - len(self.worker_arns), RUN_TASK_MAX)
+            self.worker_arns += self._run_task(
+                self.launch.worker_task, "worker", count, environment, self.launch.spot
+            )
+            self._save()
+
+    def _save(self) -> None:
+        saved = {
+            "backend": "fargate", "campaign_id": self.campaign_id, "launch": asdict(self.launch),
+            "master_arn": self.master_arn, "master_ip": self.master_ip, "worker_arns": self.worker_arns,
+            "launched_at": self.launched_at.isoformat(), "expires_at": self.expires_at.isoformat(),
+        }  # fmt: skip
+        (self.folder / ATTACH_FILE).write_text(json.dumps(saved, indent=2) + "\n")
+
+    # --- run ------------------------------------------------------------------------
+    @property
+    def web(self) -> str:
+        return os.environ.get(MASTER_URL_ENV) or f"http://{self.master_ip}:{WEB_PORT}"
+
+    def _describe(self, arns: list[str]) -> list[dict[str, Any]]:
+        tasks: list[dict[str, Any]] = []
+        for start in range(0, len(arns), 100):  # DescribeTasks takes 100 tasks a call
+            tasks += self.ecs.describe_tasks(cluster=self.launch.cluster, tasks=arns[start : start + 100])[
+                "tasks"
+            ]
+        return tasks
+
+    def _master_running(self) -> bool:
+        return bool(self.master_arn) and self._describe([self.master_arn])[0]["lastStatus"] != "STOPPED"
+
+    def stream(self) -> Iterator[LiveStats]:
+        deadline = self.started_at + self.spec.total_duration + self.start_timeout
+        answered_once = False
+        checked = 0.0
+        dropped = 0
+        while time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            if time.monotonic() - checked >= 10:  # the task's state: every 10 s is enough
+                checked = time.monotonic()
+                if not self._master_running():
+                    return
+            live = read_live(self.web, time.monotonic() - self.started_at, dropped)
+            if live is not None:
+                answered_once, dropped = True, live.dropped
+                yield live
+            elif not answered_once and time.monotonic() - self.started_at > self.start_timeout:
+                raise OpsError(
+                    f"the master never answered at {self.web} within {self.start_timeout:g} s; run from "
+                    f"inside the VPC or port-forward it and set {MASTER_URL_ENV}"
+                )
+        raise OpsError(
+            f"campaign {self.campaign_id} ran past its duration and {self.start_timeout:g} s of grace"
+        )
+
+    def stop(self) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{self.web}/stop", timeout=5)
+        self.cleanup()
+
+    def finish(self) -> FinalStats:
+        deadline = time.monotonic() + 120
+        while self._master_running() and time.monotonic() < deadline:
+            time.sleep(2)
+        return FinalStats(
+            stats=json.loads(self._result("stats.json") or "[]"),
+            history_csv=self._result("locust_stats_history.csv") or "",
+            arrivals=json.loads(self._result("arrivals.json") or "{}"),
+        )
+
+    def _result(self, name: str) -> str | None:
+        bucket, _, prefix = self.launch.results.removeprefix("s3://").partition("/")
+        try:
+            return str(self.s3.get_object(Bucket=bucket, Key=prefix + name)["Body"].read().decode())
+        except ClientError as error:
+            if name == "stats.json":
+                raise OpsError(
+                    f"{self.launch.results}{name}: {error.response['Error']['Code']} "
+                    f"(the master uploads it when it quits; see its log group)"
+                ) from error
+            return None
+
+    def cleanup(self) -> None:
+        """Layer 1: stop every task of this campaign that is not stopped, found by our own
+        ARNs and by the startedBy mark (a RunTask whose answer was lost)."""
+        arns = {a for a in (self.master_arn, *self.worker_arns) if a}
+        with contextlib.suppress(ClientError):
+            listed = self.ecs.list_tasks(
+                cluster=self.launch.cluster, startedBy=self.started_by, desiredStatus="RUNNING"
+            )
+            arns |= set(listed["taskArns"])
+        for arn in sorted(arns):
+            with contextlib.suppress(ClientError):
+                self.ecs.stop_task(
+                    cluster=self.launch.cluster, task=arn, reason=f"campaign {self.campaign_id} ended"
+                )
+
+    def cost(self, env: Environment) -> Cost:
+        sizes = {arn: self.launch.worker_size for arn in self.worker_arns}
+        if self.master_arn:
+            sizes[self.master_arn] = self.launch.master_size
+        if not sizes:
+            return Cost(0, 0, 0)
+        return actual(self._describe(list(sizes)), env.spec.loadtest_settings.prices, sizes, self.launched_at)
+
+
+def _private_ip(task: dict[str, Any]) -> str:
+    for attachment in task.get("attachments", []):
+        for detail in attachment.get("details", []):
+            if detail.get("name") == "privateIPv4Address":
+                return str(detail["value"])
+    return ""
+
+
+def sweep(aws: Any, cluster: str, now: datetime, campaign: str | None = None,
+          stop: bool = True) -> list[dict[str, str]]:  # fmt: skip
+    """Layer 3: the running tasks of campaigns past their expiry (or of one campaign),
+    stopped unless `stop` is False. Tasks without our campaign tag are never touched."""
+    ecs = aws.client("ecs")
+    arns: list[str] = []
+    for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus="RUNNING"):
+        arns += page["taskArns"]
+    found = []
+    for start in range(0, len(arns), 100):
+        for task in ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + 100], include=["TAGS"])[
+            "tasks"
+        ]:
+            tags = {t["key"]: t["value"] for t in task.get("tags", [])}
+            if CAMPAIGN_TAG not in tags:
+                continue
+            expired = datetime.fromisoformat(tags.get(EXPIRES_TAG, "1970-01-01T00:00:00+00:00")) <= now
+            if (campaign is None and expired) or tags[CAMPAIGN_TAG] == campaign:
+                found.append({
+                    "task": task["taskArn"], "campaign": tags[CAMPAIGN_TAG],
+                    "role": tags.get(ROLE_TAG, ""), "expires_at": tags.get(EXPIRES_TAG, ""),
+                })  # fmt: skip
+    if stop:
+        for item in found:
+            ecs.stop_task(
+                cluster=cluster, task=item["task"], reason="ops loadtest sweep: orphaned campaign task"
+            )
+    return found
