@@ -88,10 +88,20 @@ def _network(ssm: Any, name: str) -> tuple[list[str], list[str]]:
         raise OpsError(f"SSM parameter {name}: not JSON with 'subnets' and 'security_groups'") from error
 
 
+def refuse_made_up_addresses(aws: Any) -> None:
+    """An emulator's tasks have made-up private addresses: never send traffic there."""
+    if getattr(aws.target, "endpoint_url", None) and not os.environ.get(MASTER_URL_ENV):
+        raise OpsError(
+            f"against an AWS endpoint override the master's private IP is not reachable; "
+            f"set {MASTER_URL_ENV} (a forwarded port on 127.0.0.1)"
+        )
+
+
 def prepare_launch(
     aws: Any, env: Environment, spec: Campaign, target_url: str, campaign_id: str
 ) -> FargateLaunch:
     """Read the task definitions and the network: what RunTask will be given."""
+    refuse_made_up_addresses(aws)
     settings = env.spec.loadtest_settings
     if not settings.results_bucket:
         raise OpsError(
@@ -132,6 +142,7 @@ def campaign_tags(campaign_id: str, role: str, expires_at: datetime) -> list[dic
 class FargateBackend:
     def __init__(self, aws: Any, spec: Campaign, launch: FargateLaunch, campaign_id: str, folder: Path,
                  locust_env: dict[str, str], start_timeout: float = 300.0) -> None:  # fmt: skip
+        refuse_made_up_addresses(aws)
         self.ecs = aws.client("ecs")
         self.s3 = aws.client("s3")
         self.spec = spec

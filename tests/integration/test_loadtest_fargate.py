@@ -189,3 +189,14 @@ def test_sweep_stops_expired_campaign_tasks_and_nothing_else(
     assert [t["task"] for t in json.loads(one.out)["stopped"]] == [live]
     assert {t["taskArn"] for t in _tasks(factory, "RUNNING")} == {untagged}  # never ours to stop
     ecs.stop_task(cluster=CLUSTER, task=untagged)
+
+
+def test_against_an_emulator_no_traffic_goes_to_a_made_up_private_address(
+    aws: tuple[ClientFactory, dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    factory, env, _ = aws
+    env = {k: v for k, v in env.items() if k != "OPS_LOADTEST_MASTER_URL"}
+    result = run_cli("loadtest", "run", str(_campaign(tmp_path)), "--env", "staging", "--backend", "fargate",
+                     env=env)  # fmt: skip
+    assert result.code == 1 and "set OPS_LOADTEST_MASTER_URL" in result.err
+    assert _tasks(factory, "RUNNING") == []
