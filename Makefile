@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
+# checkov (Terraform static analysis) pins boto3 and botocore below ours: it gets its own
+# environment, a tool beside the project rather than a library in it.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := .tools/checkov/bin/checkov
+
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml
@@ -16,8 +21,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/ops demo
 
+$(CHECKOV): Makefile
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/python -m pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	touch $(CHECKOV)
+
 ## test: lint, type-check and the whole test suite
-test: lint
+test: lint $(CHECKOV)
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
@@ -26,4 +36,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
