@@ -297,11 +297,12 @@ class FargateBackend:
         dropped = 0
         while time.monotonic() < deadline:
             time.sleep(POLL_S)
-            if time.monotonic() - checked >= 10:  # the task's state: every 10 s is enough
+            live = read_live(self.web, time.monotonic() - self.started_at, dropped)
+            # The task's state every 10 s, or at once when a master that answered falls silent.
+            if time.monotonic() - checked >= 10 or (live is None and answered_once):
                 checked = time.monotonic()
                 if not self._master_running():
                     return
-            live = read_live(self.web, time.monotonic() - self.started_at, dropped)
             if live is not None:
                 answered_once, dropped = True, live.dropped
                 yield live

@@ -17,7 +17,16 @@ from botocore.exceptions import (
 
 from ops import __version__
 from ops.aws.clients import AwsTarget
-from ops.cli import demo_cmd, drill_cmd, inventory_cmd, loadtest_cmd, local_cmd, observe_cmd, runbook_cmd
+from ops.cli import (
+    adot_cmd,
+    demo_cmd,
+    drill_cmd,
+    inventory_cmd,
+    loadtest_cmd,
+    local_cmd,
+    observe_cmd,
+    runbook_cmd,
+)
 from ops.cli.context import CliContext
 from ops.cli.output import console, print_error
 from ops.errors import ExitCode, Interrupted, OpsError
@@ -38,6 +47,7 @@ app.add_typer(observe_cmd.app, name="observe")
 app.add_typer(runbook_cmd.app, name="runbook")
 app.add_typer(drill_cmd.app, name="drill")
 app.add_typer(loadtest_cmd.app, name="loadtest")
+app.add_typer(adot_cmd.app, name="adot")
 app.command(name="demo")(demo_cmd.demo)
 
 

@@ -26,6 +26,7 @@ from ops.inventory.components import (
 )
 from ops.inventory.environment import Environment
 from ops.local.gaps import UNEMULATED_KINDS
+from ops.local.seed_loadtest import seed_loadtest
 
 Seeder = Callable[[ClientFactory, Environment, str, Any], dict[str, str]]
 
@@ -33,14 +34,7 @@ Seeder = Callable[[ClientFactory, Environment, str, Any], dict[str, str]]
 def seed_environment(factory: ClientFactory, env: Environment) -> dict[str, dict[str, str]]:
     """Create every emulated resource of `env`; return what was seeded, by component."""
     seeded: dict[str, dict[str, str]] = {"notifications": _seed_topics(factory, env)}
-    results = env.spec.loadtest_settings.results_bucket
-    if results:  # Terraform's loadtest module creates it on AWS
-        s3 = factory.client("s3")
-        name = env.resource_name(results)
-        if name not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
-            s3.create_bucket(Bucket=name)
-        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags_kv(env)})
-        seeded["loadtest_results"] = {"bucket": name}
+    seeded["loadtest"] = seed_loadtest(factory, env)  # terraform/modules/loadtest on AWS
     for name, component in env.spec.components.items():
         seeder = SEEDERS.get(type(component))
         if seeder is not None:

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from adot.generate import emf_log_group
 from alarms import alarm_catalog
 from alarms.composite import composites
 from alarms.glue import failure_rule_name, failure_rule_pattern
@@ -170,9 +171,10 @@ def log_group_names(env: Environment, name: str, component: Component) -> list[s
             base = f"airflow-{env.resource_name(component.environment_name)}"
             return [f"{base}-{log}" for log in ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")]
         case Adot():
-            return [
+            collectors = [
                 f"{own}/adot/{env.resource_name(c.name)}" for c in component.collectors if c.mode != "lambda"
             ]
+            return [*collectors, emf_log_group(env)]  # container logs, and awsemf's metrics
     return []
 
 

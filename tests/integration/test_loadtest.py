@@ -279,3 +279,40 @@ def test_the_master_uploads_its_final_histograms_for_fargate(
     uploaded = json.loads(s3.get_object(Bucket="dataplat-local-loadtest-results", Key=key)["Body"].read())
     assert sum(e["num_requests"] for e in uploaded) == sum(e["num_requests"] for e in final.stats) > 0
     assert [e["response_times"] for e in uploaded] == [e["response_times"] for e in final.stats]
+
+
+def test_a_fargate_campaign_runs_end_to_end_on_a_fargate_stand_in(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """The whole Fargate path: RunTask, the master found, live statistics through the forward,
+    the master's upload read back from S3, the verdict, the cost, every task stopped."""
+    from ops.local.processes import free_port
+    from tests.integration.fargate_standin import FargateStandIn
+
+    campaign = tmp_path / "fargate.yaml"
+    campaign.write_text("name: on-fargate\nmodel: open\nrate: 40\nduration: 8s\nmax_users: 10\nworkers: 2\n")
+    web, master = free_port(), free_port()
+    emulator = f"http://127.0.0.1:{platform.record['emulator_port']}"
+    aws_env = {"AWS_ENDPOINT_URL": emulator, "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    before = _ingested(platform)
+    cluster = "dataplat-local-loadtest"
+    with FargateStandIn(platform.aws(), cluster, tmp_path / "tasks", web, master, aws_env) as fargate:
+        forward = {"OPS_LOADTEST_MASTER_URL": f"http://127.0.0.1:{web}"}
+        result = run_cli("loadtest", "run", str(campaign), "--backend", "fargate", "-o", "json",
+                         env={**platform.env, **forward})  # fmt: skip
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    (stage,) = data["arrivals"]["stages"]
+    assert stage["expected"] == 320 and stage["started"] == 320 and stage["dropped"] == 0
+    assert data["requests"] == 320 == _ingested(platform) - before
+    assert data["cost"]["estimate"]["usd"] > 0 and data["cost"]["actual"]["usd"] > 0
+    roles = sorted(
+        "master" if t["environment"].get("LOCUST_MODE_MASTER") else "worker" for t in fargate.started
+    )
+    assert roles == ["master", "worker", "worker"]
+    assert platform.aws().client("ecs").list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"] == []
+    leftovers = [
+        p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert leftovers == [] and _locust_processes() == []

@@ -63,3 +63,13 @@ def test_a_campaign_with_a_mixed_up_load_shape_is_one_line(tmp_path: Path, text:
         load_campaign(str(_campaign(tmp_path, text)))
     (line,) = str(raised.value).splitlines()
     assert says in line and str(tmp_path / "c.yaml") in line
+
+
+def test_every_shipped_campaign_is_valid_and_smoke_stays_short() -> None:
+    from ops.campaign.spec import CAMPAIGNS_DIR
+
+    names = sorted(p.stem for p in CAMPAIGNS_DIR.glob("*.yaml"))
+    assert {"smoke", "ramp", "cutover-peak"} <= set(names)
+    for name in names:
+        assert load_campaign(name).total_duration > 0
+    assert load_campaign("smoke").total_duration < 30  # `ops demo` runs it

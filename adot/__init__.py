@@ -1,0 +1,1 @@
+"""ADOT collector configurations: generated from the inventory, validated, provisioned."""

@@ -1,0 +1,83 @@
+"""What terraform/modules/loadtest creates, in the emulator: the results bucket, a network
+(VPC with DNS hostnames, a subnet, the tasks' security group) named in the SSM parameter
+the Fargate backend reads, the cluster with Fargate and Fargate Spot, and the master and
+worker task definitions at the module's default sizes. Idempotent."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from ops.aws.clients import ClientFactory
+from ops.inventory.environment import Environment
+
+IMAGE = "platform-ops/loadtest:local"  # the emulator runs no container
+SIZES = {"master": (1024, 2048), "worker": (2048, 4096)}  # the module's defaults
+
+
+def seed_loadtest(factory: ClientFactory, env: Environment) -> dict[str, str]:
+    settings = env.spec.loadtest_settings
+    seeded: dict[str, str] = {}
+    tags = [{"Key": k, "Value": v} for k, v in env.ownership_tags().items()]
+    if settings.results_bucket:
+        s3 = factory.client("s3")
+        name = env.resource_name(settings.results_bucket)
+        if name not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=name)
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+        seeded["bucket"] = name
+    seeded["network_parameter"] = _network(factory, env)
+    cluster = env.resource_name(settings.cluster)
+    ecs = factory.client("ecs")
+    if not [c for c in ecs.describe_clusters(clusters=[cluster])["clusters"] if c["status"] == "ACTIVE"]:
+        ecs.create_cluster(clusterName=cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"],
+                           tags=[{"key": t["Key"], "value": t["Value"]} for t in tags])  # fmt: skip
+    seeded["cluster"] = cluster
+    for role, family in (("master", settings.master_task), ("worker", settings.worker_task)):
+        seeded[f"{role}_task"] = _task_definition(
+            ecs, env.resource_name(family), settings.container, *SIZES[role]
+        )
+    _keep_tasks_running(factory)
+    return seeded
+
+
+def _network(factory: ClientFactory, env: Environment) -> str:
+    ssm = factory.client("ssm")
+    name = env.parameter_name("loadtest", "network")
+    if ssm.get_parameters(Names=[name])["Parameters"]:
+        return name
+    ec2 = factory.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.240.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # awsvpc tasks need it
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.240.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(
+        GroupName=f"{env.resource_name('loadtest')}-tasks", Description="load-test tasks", VpcId=vpc
+    )["GroupId"]
+    value = json.dumps({"subnets": [subnet], "security_groups": [group]})
+    ssm.put_parameter(Name=name, Value=value, Type="String")
+    return name
+
+
+def _task_definition(ecs: Any, family: str, container: str, cpu: int, memory: int) -> str:
+    existing = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")["taskDefinitionArns"]
+    if existing:
+        return str(existing[-1])
+    definition = {"name": container, "image": IMAGE, "essential": True, "cpu": cpu, "memory": memory}
+    created = ecs.register_task_definition(
+        family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+        cpu=str(cpu), memory=str(memory), containerDefinitions=[definition],
+    )  # fmt: skip
+    return str(created["taskDefinition"]["taskDefinitionArn"])
+
+
+def _keep_tasks_running(factory: ClientFactory) -> None:
+    """The emulator moves a task one state towards STOPPED at each describe; a real task
+    runs until it is stopped. Its state manager (a documented endpoint) says so."""
+    endpoint = factory.target.endpoint_url
+    if endpoint:
+        transition = {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000}}
+        httpx.post(
+            f"{endpoint}/moto-api/state-manager/set-transition", json=transition, timeout=10
+        ).raise_for_status()

@@ -1,0 +1,117 @@
+"""ADOT collector configurations: every generated one passes `ops adot validate`; broken ones
+exit 2 with one line per problem, naming the file, the line and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adot.components import COLLECTOR, LAMBDA_LAYER
+from adot.generate import collector_configs
+from adot.validate import validate_text
+from ops.inventory.loader import load_inventory
+from tests.helpers import INVENTORY, run_main
+
+GOOD = """\
+extensions:
+  sigv4auth: {region: us-east-1, service: aps}
+receivers:
+  otlp: {protocols: {http: {endpoint: 0.0.0.0:4318}}}
+processors:
+  memory_limiter: {check_interval: 1s, limit_percentage: 80}
+  batch: {}
+exporters:
+  awsxray: {region: us-east-1}
+  prometheusremotewrite:
+    endpoint: ${env:AMP_REMOTE_WRITE_URL}
+    auth: {authenticator: sigv4auth}
+service:
+  extensions: [sigv4auth]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [memory_limiter, batch]
+      exporters: [awsxray]
+    metrics:
+      receivers: [otlp]
+      processors: [memory_limiter, batch]
+      exporters: [prometheusremotewrite]
+"""
+
+
+@pytest.mark.parametrize("env", ["local", "staging", "prod"])
+def test_every_generated_configuration_passes_validate(env: str, tmp_path: Path) -> None:
+    configs = collector_configs(load_inventory(INVENTORY).environment(env))
+    assert {c.mode for c, _ in configs.values()} == {"gateway", "sidecar", "lambda"}
+    for name, (collector, text) in configs.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        distribution = "lambda" if collector.mode == "lambda" else "collector"
+        result = run_main("adot", "validate", str(path), "--distribution", distribution, "--tier", "standard")
+        assert result.code == 0, result.err
+
+
+def test_the_generated_processors_run_memory_limiter_first_and_batch_last() -> None:
+    configs = collector_configs(load_inventory(INVENTORY).environment("staging"))
+    _, text = configs["gateway"]
+    assert validate_text(text, COLLECTOR) == []
+    _, lambda_text = configs["lambda-layer"]
+    assert "processors" not in lambda_text  # the Lambda layer ships none
+    assert validate_text(text, LAMBDA_LAYER) != []  # the gateway's components are not all in the layer
+
+
+def _broken(tmp_path: Path, old: str, new: str) -> Path:
+    assert old in GOOD
+    path = tmp_path / "collector.yaml"
+    path.write_text(GOOD.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "says"),
+    [
+        ("receivers:\n  otlp:", "receivers:\n  kafkametrics: {}\n  otlp:", 4,
+         "receivers.kafkametrics: 'kafkametrics' is not shipped by the ADOT collector"),
+        ("      receivers: [otlp]\n      processors: [memory_limiter, batch]\n      exporters: [awsxray]",
+         "      receivers: [otlp, zipkin]\n      processors: [memory_limiter, batch]\n"
+         "      exporters: [awsxray]",
+         17, "service.pipelines.traces.receivers: 'zipkin' is not defined under receivers"),
+        ("      processors: [memory_limiter, batch]\n      exporters: [awsxray]",
+         "      processors: [batch]\n      exporters: [awsxray]",
+         18, "service.pipelines.traces.processors: memory_limiter must come first, not 'batch'"),
+        ("    auth: {authenticator: sigv4auth}\n", "", 10,
+         "exporters.prometheusremotewrite.auth.authenticator: required"),
+        ("  awsxray: {region: us-east-1}", "  awsxray: {region: us-east-1, comment: '{{resolve}}'}", 9,
+         "(value): '{{ }}' is SSM's parameter-reference syntax"),
+    ],
+)  # fmt: skip
+def test_a_broken_configuration_exits_2_with_one_line(
+    tmp_path: Path, old: str, new: str, line: int, says: str
+) -> None:
+    path = _broken(tmp_path, old, new)
+    result = run_main("adot", "validate", str(path))
+    assert result.code == 2
+    (problem,) = result.err.strip().splitlines()
+    assert problem == f"error: {path}:{line}: {says}" or problem.startswith(f"error: {path}:{line}: {says}")
+
+
+def test_a_configuration_too_large_for_its_ssm_tier_is_refused(tmp_path: Path) -> None:
+    line = "  attributes/pad{0}: {{actions: [{{key: k{0}, value: '{1}', action: insert}}]}}\n"
+    padding = "".join(line.format(i, "x" * 60) for i in range(48))
+    path = _broken(tmp_path, "  batch: {}\n", "  batch: {}\n" + padding)
+    assert run_main("adot", "validate", str(path), "--tier", "advanced").code == 0
+    standard = run_main("adot", "validate", str(path), "--tier", "standard")
+    assert standard.code == 2
+    (problem,) = standard.err.strip().splitlines()
+    assert ": (size): " in problem and "over the SSM standard tier's 4096" in problem
+
+
+def test_several_files_report_every_problem_and_a_missing_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD)
+    bad = _broken(tmp_path, "receivers:\n  otlp:", "receivers:\n  kafkametrics: {}\n  otlp:")
+    result = run_main("adot", "validate", str(good), str(bad), str(tmp_path / "missing.yaml"))
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 2 and str(bad) in lines[0] and "missing.yaml: cannot read" in lines[1]
