@@ -26,7 +26,7 @@ from ops.inventory.components import (
 )
 from ops.inventory.environment import Environment
 from ops.local.gaps import UNEMULATED_KINDS
-from ops.local.seed_loadtest import seed_loadtest
+from ops.local.seed_terraform import seed_loadtest, seed_observability
 
 Seeder = Callable[[ClientFactory, Environment, str, Any], dict[str, str]]
 
@@ -35,6 +35,7 @@ def seed_environment(factory: ClientFactory, env: Environment) -> dict[str, dict
     """Create every emulated resource of `env`; return what was seeded, by component."""
     seeded: dict[str, dict[str, str]] = {"notifications": _seed_topics(factory, env)}
     seeded["loadtest"] = seed_loadtest(factory, env)  # terraform/modules/loadtest on AWS
+    seeded["observability"] = seed_observability(factory, env)  # terraform/modules/observability, adot
     for name, component in env.spec.components.items():
         seeder = SEEDERS.get(type(component))
         if seeder is not None:

@@ -29,6 +29,9 @@ from ops.inventory.components import (
 from ops.inventory.environment import Environment
 from ops.observe.alarm_shape import alarm_properties
 from ops.observe.cluster_settings import CLUSTER_SETTINGS_KIND
+from ops.observe.collector_configs import COLLECTOR_CONFIG_KIND
+from ops.observe.collector_tasks import COLLECTOR_TASK_KIND, image_parameter
+from ops.observe.collectors import collector_resources
 from ops.observe.event_rules import EVENT_RULE_KIND, canonical_rule
 from ops.observe.log_groups import LOG_GROUP_KIND
 from ops.observe.metric_alarms import ALARM_KIND, COMPOSITE_KIND
@@ -37,7 +40,8 @@ from ops.reconcile.model import Resource
 
 # The order providers are applied in: a rule before the alarm that watches it, alarms
 # before the composites that name them.
-KINDS = (EVENT_RULE_KIND, ALARM_KIND, COMPOSITE_KIND, LOG_GROUP_KIND, CLUSTER_SETTINGS_KIND)
+KINDS = (EVENT_RULE_KIND, ALARM_KIND, COMPOSITE_KIND, LOG_GROUP_KIND, CLUSTER_SETTINGS_KIND,
+         COLLECTOR_CONFIG_KIND, COLLECTOR_TASK_KIND)  # fmt: skip
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Resolved:
     account_id: str
     ids: dict[str, str] = field(default_factory=dict)  # "lookup:<service>:<name>" -> id
     notes: list[str] = field(default_factory=list)
+    collector_image: str | None = None  # terraform/modules/adot's image parameter
 
 
 def resolve(factory: ClientFactory, env: Environment, alarms: list[AlarmSpec]) -> Resolved:
@@ -71,6 +76,9 @@ def resolve(factory: ClientFactory, env: Environment, alarms: list[AlarmSpec]) -
         pages = factory.client("emr").get_paginator("list_clusters").paginate(ClusterStates=live)
         found = {c["Name"]: c["Id"] for page in pages for c in page.get("Clusters", [])}
         resolved.ids |= {f"{LOOKUP_PREFIX}emr:{n}": found[n] for n in wanted["emr"] if n in found}
+    if env.components_of(Adot):
+        answer = factory.client("ssm").get_parameters(Names=[image_parameter(env)])["Parameters"]
+        resolved.collector_image = answer[0]["Value"] if answer else None
     return resolved
 
 
@@ -134,6 +142,7 @@ def desired_resources(env: Environment, resolved: Resolved) -> list[Resource]:
             )
         )
     resources += _log_groups(env) + _cluster_settings(env) + _event_rules(env)
+    resources += collector_resources(env, resolved.account_id, resolved.collector_image, resolved.notes)
     return resources
 
 

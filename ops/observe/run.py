@@ -11,6 +11,8 @@ from ops.inventory.components import Msk
 from ops.inventory.environment import Environment
 from ops.local.gaps import UNEMULATED_OPERATIONS
 from ops.observe.cluster_settings import ClusterSettings
+from ops.observe.collector_configs import CollectorConfigs
+from ops.observe.collector_tasks import CollectorTasks
 from ops.observe.desired import KINDS, desired_resources, log_group_prefixes, resolve
 from ops.observe.event_rules import EventRules
 from ops.observe.log_groups import LogGroups
@@ -48,6 +50,8 @@ def providers_for(
         "composite-alarm": CompositeAlarms(factory, env, regions, rate),
         "log-group": LogGroups(factory, env, log_group_prefixes(env), regions),
         "container-insights": ClusterSettings(factory, env),
+        "collector-config": CollectorConfigs(factory, env),
+        "collector-task": CollectorTasks(factory, env),
     }
     return [every[kind] for kind in kinds]
 

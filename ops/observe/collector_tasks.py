@@ -1,0 +1,177 @@
+"""The gateway collectors' ECS task definitions (terraform/modules/adot runs them as a
+service): the ADOT image, its configuration from the SSM parameter by `valueFrom`
+(AOT_CONFIG_CONTENT), the AMP endpoint the same way, OTLP and health ports, logs.
+
+A task definition is versioned: an update registers a new revision (the service picks it
+up at its next deployment); a prune deregisters every active revision of the family."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from adot.generate import HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT
+from ops.aws.clients import ClientFactory
+from ops.inventory.environment import Environment
+from ops.observe.ownership import FINGERPRINT_TAG, is_owned
+from ops.reconcile.model import Observed, Resource
+
+COLLECTOR_TASK_KIND = "collector-task"
+CONTAINER = "aws-otel-collector"
+
+
+def image_parameter(env: Environment) -> str:
+    """Where terraform/modules/adot records the collector image (var.collector_image)."""
+    return env.parameter_name("adot-image")
+
+
+def amp_url_parameter(env: Environment) -> str:
+    """Where terraform/modules/observability records the AMP workspace's remote-write URL."""
+    return env.parameter_name("amp", "remote-write-url")
+
+
+def collector_roles(env: Environment, account: str) -> dict[str, str]:
+    """The roles terraform/modules/adot creates for the gateway's tasks."""
+    return {
+        "execution": f"arn:aws:iam::{account}:role/{env.prefix}-adot-execution",
+        "task": f"arn:aws:iam::{account}:role/{env.prefix}-adot-task",
+    }
+
+
+def parameter_arn(env: Environment, account: str, name: str) -> str:
+    return f"arn:aws:ssm:{env.region}:{account}:parameter{name}"
+
+
+def task_properties(
+    family: str, image: str, config_arn: str, amp_arn: str, roles: dict[str, str], log_group: str, region: str
+) -> dict[str, Any]:
+    """The canonical form the plan compares: exactly what RegisterTaskDefinition is given."""
+    container = {
+        "name": CONTAINER,
+        "image": image,
+        "essential": True,
+        "secrets": [
+            {"name": "AOT_CONFIG_CONTENT", "valueFrom": config_arn},
+            {"name": "AMP_REMOTE_WRITE_URL", "valueFrom": amp_arn},
+        ],
+        "portMappings": [
+            {"containerPort": p, "protocol": "tcp"} for p in (OTLP_GRPC_PORT, OTLP_HTTP_PORT, HEALTH_PORT)
+        ],
+        "healthCheck": {
+            "command": ["/healthcheck"],
+            "interval": 30,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 30,
+        },
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": "collector",
+            },
+        },
+    }
+    return {
+        "family": family,
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": "512",
+        "memory": "1024",
+        "executionRoleArn": roles["execution"],
+        "taskRoleArn": roles["task"],
+        "containerDefinitions": [container],
+    }
+
+
+def _canonical(definition: dict[str, Any]) -> dict[str, Any]:
+    """A described task definition in the form of task_properties (AWS adds defaults)."""
+    keep = ("name", "image", "essential", "secrets", "portMappings", "healthCheck", "logConfiguration")
+    containers = [
+        {key: container[key] for key in keep if key in container}
+        for container in definition.get("containerDefinitions", [])
+    ]
+    for container in containers:
+        container["portMappings"] = [
+            {"containerPort": p["containerPort"], "protocol": p.get("protocol", "tcp")}
+            for p in container.get("portMappings", [])
+        ]
+    return {
+        "family": definition["family"],
+        "requiresCompatibilities": definition.get("requiresCompatibilities", []),
+        "networkMode": definition.get("networkMode"),
+        "cpu": str(definition.get("cpu")),
+        "memory": str(definition.get("memory")),
+        "executionRoleArn": definition.get("executionRoleArn"),
+        "taskRoleArn": definition.get("taskRoleArn"),
+        "containerDefinitions": containers,
+    }
+
+
+class CollectorTasks:
+    kind = COLLECTOR_TASK_KIND
+    delete_batch = 1
+    creates = True
+    prunes = True
+    write_rate = 1.0  # RegisterTaskDefinition: 1 a second sustained
+
+    def __init__(self, factory: ClientFactory, env: Environment) -> None:
+        self.env = env
+        self.ecs = factory.client("ecs")
+
+    def read(self, desired: Sequence[Resource]) -> list[Observed]:
+        families = {r.name for r in desired}
+        families |= {
+            f
+            for f in self.ecs.list_task_definition_families(familyPrefix=self.env.prefix, status="ACTIVE")[
+                "families"
+            ]
+        }
+        observed = []
+        for family in sorted(families):
+            try:
+                answer = self.ecs.describe_task_definition(taskDefinition=family, include=["TAGS"])
+            except ClientError:
+                continue  # no active revision
+            tags = {t["key"]: t["value"] for t in answer.get("tags", [])}
+            if family not in {r.name for r in desired} and not is_owned(tags, self.env, self.kind):
+                continue  # another family under our prefix (the load-test tasks): not ours to show
+            definition = answer["taskDefinition"]
+            observed.append(
+                Observed(
+                    family,
+                    _canonical(definition),
+                    tags,
+                    owned=is_owned(tags, self.env, self.kind),
+                    applied_fingerprint=tags.get(FINGERPRINT_TAG, ""),
+                    ref=definition["taskDefinitionArn"],
+                )
+            )
+        return observed
+
+    def _register(self, resource: Resource) -> None:
+        tags = {**resource.tags, FINGERPRINT_TAG: resource.fingerprint}
+        self.ecs.register_task_definition(
+            **json.loads(json.dumps(resource.properties)),
+            tags=[{"key": k, "value": v} for k, v in sorted(tags.items())],
+        )
+
+    def create(self, resource: Resource) -> None:
+        self._register(resource)
+
+    def update(self, resource: Resource, observed: Observed) -> None:
+        self._register(resource)  # a new revision; the old one stays for rollbacks
+
+    def delete(self, observed: Sequence[Observed]) -> None:
+        for item in observed:
+            pages = self.ecs.get_paginator("list_task_definitions").paginate(
+                familyPrefix=item.name, status="ACTIVE"
+            )
+            for page in pages:
+                for arn in page["taskDefinitionArns"]:
+                    if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == item.name:
+                        self.ecs.deregister_task_definition(taskDefinition=arn)
