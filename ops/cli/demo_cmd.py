@@ -52,13 +52,15 @@ def demo(
         f"[green]3/7[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
         f"{burst.rejected_as_expected} invalid rejected ({burst.throughput_rps:.0f} req/s)"
     )
-    with console.status("planning and applying alarms, log groups and Container Insights..."):
+    with console.status("planning and applying alarms, log groups, Container Insights and ADOT..."):
         outcome.observability = run.apply_observability(environment, record)
     observed = outcome.observability
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(observed.by_kind.items()))
     console.print(
         f"[green]4/7[/] observability: planned {observed.planned['create']} to create, "
-        f"{observed.planned['update']} to update; applied {observed.applied}; "
-        f"second plan: {observed.second_plan_pending} changes"
+        f"{observed.planned['update']} to update; applied {observed.applied} ({kinds}; the ADOT "
+        f"configurations checked by `ops adot validate`'s rules first); second plan: "
+        f"{observed.second_plan_pending} changes"
     )
     with console.status("point-in-time recovery of the warehouse while traffic runs..."):
         outcome.pitr = run.pitr_under_traffic(environment, platform, record, seed)

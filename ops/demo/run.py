@@ -4,6 +4,7 @@ that every accepted record (and no rejected one) is in PostgreSQL, and a report.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,6 +115,7 @@ class ObserveOutcome:
     failed: int
     second_plan_pending: int
     resources: int
+    by_kind: dict[str, int] = field(default_factory=dict)  # resources in place, per kind
 
 
 def apply_observability(env: Environment, record: PlatformRecord) -> ObserveOutcome:
@@ -135,6 +137,7 @@ def apply_observability(env: Environment, record: PlatformRecord) -> ObserveOutc
         failed=len(result.failed),
         second_plan_pending=len(second.plan.pending),
         resources=len(second.plan.changes),
+        by_kind=dict(Counter(c.kind for c in second.plan.changes)),
     )
 
 

@@ -195,6 +195,9 @@ def test_the_demo_runs_end_to_end_and_writes_its_report(platform: RunningPlatfor
     assert data["stored_invalid"] == 0 and data["traffic"]["rejected_as_expected"] == 6
     assert data["observability"]["applied"] > 80 and data["observability"]["failed"] == 0
     assert data["observability"]["second_plan_pending"] == 0
+    # ADOT: the three collectors' configurations and the gateway's task definition are in place.
+    assert data["observability"]["by_kind"]["collector-config"] == 3
+    assert data["observability"]["by_kind"]["collector-task"] == 1
     assert data["pitr"]["RecoveryTime"] > 0 and data["pitr"]["RPOSeconds"] >= 0
     assert sum(data["pitr"]["RowsVerified"].values()) > 0
     assert data["campaign"]["requests"] > 100 and data["campaign"]["slo_met"] is True
