@@ -13,6 +13,7 @@ from ops.local.gaps import UNEMULATED_OPERATIONS
 from ops.observe.cluster_settings import ClusterSettings
 from ops.observe.collector_configs import CollectorConfigs
 from ops.observe.collector_tasks import CollectorTasks
+from ops.observe.cw_dashboards import CloudWatchDashboards
 from ops.observe.desired import KINDS, desired_resources, log_group_prefixes, resolve
 from ops.observe.event_rules import EventRules
 from ops.observe.log_groups import LogGroups
@@ -52,6 +53,7 @@ def providers_for(
         "container-insights": ClusterSettings(factory, env),
         "collector-config": CollectorConfigs(factory, env),
         "collector-task": CollectorTasks(factory, env),
+        "cloudwatch-dashboard": CloudWatchDashboards(factory, env),
     }
     return [every[kind] for kind in kinds]
 

@@ -82,7 +82,9 @@ def test_the_plan_reads_in_batches(platform: RunningPlatform) -> None:
 
 def test_a_changed_threshold_plans_exactly_one_update(platform: RunningPlatform, tmp_path: Path) -> None:
     inventory = _inventory(tmp_path, alarms="{cpu: {threshold: 80}}")
-    code, plan, err = _observe(platform, "plan", "--detailed-exitcode", inventory=inventory)
+    code, plan, err = _observe(
+        platform, "plan", "--detailed-exitcode", "--only", "alarm", inventory=inventory
+    )
     assert code == 3, err
     (change,) = plan["changes"]  # type: ignore[misc]
     assert (change["name"], change["action"], change["reason"]) == (CPU, "update", "the code changed")
@@ -106,7 +108,7 @@ def test_an_alarm_edited_out_of_band_shows_as_drift_and_apply_restores_it(platfo
 
 def test_an_alarm_removed_from_the_code_is_pruned(platform: RunningPlatform, tmp_path: Path) -> None:
     inventory = _inventory(tmp_path, alarms="{replica-lag: {enabled: false}}")
-    code, plan, _ = _observe(platform, "plan", "--detailed-exitcode", inventory=inventory)
+    code, plan, _ = _observe(platform, "plan", "--detailed-exitcode", "--only", "alarm", inventory=inventory)
     assert code == 3
     assert [(c["name"], c["action"]) for c in plan["changes"]] == [  # type: ignore[attr-defined]
         ("dataplat-local-warehouse-replica-lag-warning", "delete")
@@ -190,7 +192,7 @@ def test_an_unknown_kind_is_bad_input(platform: RunningPlatform) -> None:
     assert result.err.strip() == (
         "error: --only 'dashboards': not a kind "
         "(kinds: event-rule, alarm, composite-alarm, log-group, container-insights, collector-config, "
-        "collector-task)"
+        "collector-task, cloudwatch-dashboard)"
     )
 
 
@@ -268,3 +270,45 @@ def test_collector_configurations_and_the_gateway_task_are_provisioned_and_kept(
     assert not ssm.get_parameters(Names=["/dataplat/local/adot/gateway"])["Parameters"]
     assert _collector_tasks(platform) == []
     assert _observe(platform, "apply", *kinds)[0] == 0  # back with the shipped inventory
+
+
+def _dashboards(platform: RunningPlatform) -> set[str]:
+    listed = platform.aws().client("cloudwatch").list_dashboards(DashboardNamePrefix="dataplat-local-")
+    return {d["DashboardName"] for d in listed["DashboardEntries"]}
+
+
+def test_cloudwatch_dashboards_are_applied_kept_pruned_and_never_taken(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """One dashboard per component plus the ingest overview, from the alarms: apply, a clean
+    second plan, drift, prune, and a dashboard someone else made is left alone."""
+    kind = ("--only", "cloudwatch-dashboard")
+    assert _observe(platform, "apply", *kind)[0] == 0
+    cloudwatch = platform.aws().client("cloudwatch")
+    names = _dashboards(platform)
+    assert {"dataplat-local-ingest-overview", "dataplat-local-warehouse", "dataplat-local-events"} <= names
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="dataplat-local-warehouse")["DashboardBody"])
+    (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{CPU}" in alarm_widget["properties"]["alarms"]
+    cpu = next(w for w in body["widgets"] if w["type"] == "metric" and w["properties"]["title"] == "cpu")
+    assert cpu["properties"]["annotations"]["horizontal"][0]["value"] == 90.0  # the alarm's threshold
+    assert _observe(platform, "plan", "--detailed-exitcode", *kind)[0] == 0
+    # Out of band: a widget removed in the console (the marker kept).
+    edited = {**body, "widgets": [w for w in body["widgets"] if w is not cpu]}
+    cloudwatch.put_dashboard(DashboardName="dataplat-local-warehouse", DashboardBody=json.dumps(edited))
+    code, drift, _ = _observe(platform, "drift", "--detailed-exitcode", *kind)
+    assert code == 3 and [c["name"] for c in drift["drifted"]] == ["dataplat-local-warehouse"]  # type: ignore[index]
+    assert _observe(platform, "apply", *kind)[0] == 0
+    # Someone's own dashboard under our prefix: never touched, never pruned.
+    cloudwatch.put_dashboard(DashboardName="dataplat-local-mine", DashboardBody=json.dumps({"widgets": []}))
+    # A component removed from the inventory: its dashboard is pruned.
+    inventory = _inventory(tmp_path, replace=(LOCAL_WAREHOUSE, "      airflow: null\n" + LOCAL_WAREHOUSE))
+    code, plan, err = _observe(platform, "plan", *kind, inventory=inventory)
+    assert code == 0, err
+    actions = {(c["name"], c["action"]) for c in plan["changes"]}  # type: ignore[attr-defined]
+    assert ("dataplat-local-airflow", "delete") in actions
+    assert not [name for name, action in actions if name == "dataplat-local-mine" and action != "skip"]
+    assert _observe(platform, "apply", *kind, inventory=inventory)[0] == 0
+    names = _dashboards(platform)
+    assert "dataplat-local-airflow" not in names and "dataplat-local-mine" in names
+    assert _observe(platform, "apply", *kind)[0] == 0  # back with the shipped inventory

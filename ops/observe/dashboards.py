@@ -1,0 +1,23 @@
+"""The desired dashboards of an environment: built from the alarms that will exist
+(dashboards/build.py) and rendered for each target."""
+
+from __future__ import annotations
+
+import json
+
+from alarms.spec import AlarmSpec
+from dashboards.build import dashboards_for
+from dashboards.cloudwatch import dashboard_name, render_body
+from ops.inventory.environment import Environment
+from ops.observe.cw_dashboards import DASHBOARD_KIND
+from ops.observe.ownership import ownership_tags
+from ops.reconcile.model import Resource
+
+
+def cloudwatch_dashboards(env: Environment, alarms: list[AlarmSpec], account: str) -> list[Resource]:
+    resources = []
+    for board in dashboards_for(env, alarms):
+        body = json.loads(json.dumps(render_body(board, account)))  # the form read back
+        resources.append(Resource(DASHBOARD_KIND, dashboard_name(env.prefix, board), {"body": body},
+                                  ownership_tags(env, DASHBOARD_KIND), board.key))  # fmt: skip
+    return resources
