@@ -36,13 +36,16 @@ def _load(ctx: typer.Context, env_name: str) -> tuple[CliContext, Environment]:
 
 
 def _plan(ctx: typer.Context, env_name: str, only: list[str] | None, rate: float | None) -> Any:
+    from ops.observe.grafana_access import grafana_session
     from ops.observe.run import kinds_for, observe_plan
 
     context, env = _load(ctx, env_name)
     kinds_for(env, only)  # a bad --only fails before any AWS call
     factory = context.aws_for(env)
+    # The Grafana session (a short-lived token on Managed Grafana) lasts as long as the command.
+    grafana = ctx.with_resource(grafana_session(factory, env))
     with span("observe.plan", environment=env.name):
-        return env, factory, observe_plan(factory, env, only, rate)
+        return env, factory, observe_plan(factory, env, only, rate, grafana)
 
 
 def _stats(stats: bool, factory: Any, output: OutputFormat, payload: dict[str, Any]) -> None:

@@ -33,8 +33,9 @@ from ops.observe.collector_configs import COLLECTOR_CONFIG_KIND
 from ops.observe.collector_tasks import COLLECTOR_TASK_KIND, image_parameter
 from ops.observe.collectors import collector_resources
 from ops.observe.cw_dashboards import DASHBOARD_KIND
-from ops.observe.dashboards import cloudwatch_dashboards
+from ops.observe.dashboards import cloudwatch_dashboards, grafana_dashboards
 from ops.observe.event_rules import EVENT_RULE_KIND, canonical_rule
+from ops.observe.grafana_dashboards import GRAFANA_KIND
 from ops.observe.log_groups import LOG_GROUP_KIND
 from ops.observe.metric_alarms import ALARM_KIND, COMPOSITE_KIND
 from ops.observe.ownership import ownership_tags
@@ -43,7 +44,7 @@ from ops.reconcile.model import Resource
 # The order providers are applied in: a rule before the alarm that watches it, alarms
 # before the composites that name them.
 KINDS = (EVENT_RULE_KIND, ALARM_KIND, COMPOSITE_KIND, LOG_GROUP_KIND, CLUSTER_SETTINGS_KIND,
-         COLLECTOR_CONFIG_KIND, COLLECTOR_TASK_KIND, DASHBOARD_KIND)  # fmt: skip
+         COLLECTOR_CONFIG_KIND, COLLECTOR_TASK_KIND, DASHBOARD_KIND, GRAFANA_KIND)  # fmt: skip
 
 
 @dataclass
@@ -144,7 +145,7 @@ def desired_resources(env: Environment, resolved: Resolved) -> list[Resource]:
             )
         )
     resources += _log_groups(env) + _cluster_settings(env) + _event_rules(env)
-    resources += cloudwatch_dashboards(env, kept, resolved.account_id)
+    resources += cloudwatch_dashboards(env, kept, resolved.account_id) + grafana_dashboards(env, kept)
     resources += collector_resources(env, resolved.account_id, resolved.collector_image, resolved.notes)
     return resources
 

@@ -192,7 +192,7 @@ def test_an_unknown_kind_is_bad_input(platform: RunningPlatform) -> None:
     assert result.err.strip() == (
         "error: --only 'dashboards': not a kind "
         "(kinds: event-rule, alarm, composite-alarm, log-group, container-insights, collector-config, "
-        "collector-task, cloudwatch-dashboard)"
+        "collector-task, cloudwatch-dashboard, grafana-dashboard)"
     )
 
 
@@ -312,3 +312,62 @@ def test_cloudwatch_dashboards_are_applied_kept_pruned_and_never_taken(
     names = _dashboards(platform)
     assert "dataplat-local-airflow" not in names and "dataplat-local-mine" in names
     assert _observe(platform, "apply", *kind)[0] == 0  # back with the shipped inventory
+
+
+def test_grafana_dashboards_apply_clean_plan_drift_prune_and_a_412_is_reported(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """Against the Grafana-compatible test double: a folder per platform and environment,
+    deterministic uids, a clean second plan, drift that ignores id and version, prune, a
+    stranger's dashboard left alone, and a concurrent edit (412) reported, not overwritten."""
+    from tests.integration.grafana_double import grafana_double
+
+    kind = ("--only", "grafana-dashboard")
+    with grafana_double("test-token") as (grafana, url):
+        env = {**platform.env, "OPS_GRAFANA_URL": url, "OPS_GRAFANA_TOKEN": "test-token"}
+
+        def observe(*args: str, inventory: Path | None = None) -> tuple[int, dict[str, object], str]:
+            head = ["--inventory", str(inventory)] if inventory else []
+            result = run_cli(*head, "observe", *args, *kind, "--output", "json", env=env)
+            return result.code, (json.loads(result.out) if result.out.strip() else {}), result.err
+
+        code, applied, err = observe("apply")
+        assert code == 0, err
+        assert set(grafana.folders) == {"pops-dataplat-local"}
+        uids = set(grafana.dashboards)
+        assert {"pops-dataplat-local-ingest-overview", "pops-dataplat-local-warehouse"} <= uids
+        warehouse = grafana.dashboards["pops-dataplat-local-warehouse"]
+        assert (
+            warehouse["folderUid"] == "pops-dataplat-local" and "platform-ops" in warehouse["model"]["tags"]
+        )
+        assert observe("plan", "--detailed-exitcode")[0] == 0  # clean, though Grafana bumped id and version
+        # Out of band: a panel retitled in Grafana's UI (a save bumps the version).
+        model = json.loads(json.dumps(warehouse["model"]))
+        model["panels"][0]["title"] = "renamed in the UI"
+        grafana.save(model, "pops-dataplat-local", overwrite=True)
+        code, drift, _ = observe("drift", "--detailed-exitcode")
+        assert code == 3 and [c["name"] for c in drift["drifted"]] == ["pops-dataplat-local-warehouse"]  # type: ignore[index]
+        # A concurrent edit between our read and our write: Grafana answers 412, nothing is overwritten.
+        grafana.save_after_read = "pops-dataplat-local-warehouse"
+        code, applied, err = observe("apply")
+        assert code == 1 and "version-mismatch" in json.dumps(applied)
+        assert (
+            grafana.dashboards["pops-dataplat-local-warehouse"]["model"]["panels"][0]["title"]
+            == "renamed in the UI"
+        )
+        assert observe("apply")[0] == 0  # planned again: applied
+        assert observe("plan", "--detailed-exitcode")[0] == 0
+        # A stranger's dashboard in our folder and one with our title elsewhere are never touched.
+        grafana.save(
+            {"uid": "someone-else", "title": "mine", "tags": []}, "pops-dataplat-local", overwrite=False
+        )
+        # A component removed from the inventory: its dashboard is deleted.
+        inventory = _inventory(tmp_path, replace=(LOCAL_WAREHOUSE, "      airflow: null\n" + LOCAL_WAREHOUSE))
+        assert observe("apply", inventory=inventory)[0] == 0
+        assert (
+            "pops-dataplat-local-airflow" not in grafana.dashboards and "someone-else" in grafana.dashboards
+        )
+        assert observe("apply")[0] == 0
+    # Without a Grafana URL (and no Managed Grafana locally): not planned, and said so.
+    code, plan, _ = _observe(platform, "plan", *kind)
+    assert code == 0 and any("not planned: Grafana dashboards" in n for n in plan["notes"])  # type: ignore[attr-defined]
