@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from gevent.queue import Channel, Full
+from gevent.queue import Channel, Empty, Full
 from locust import LoadTestShape, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.runners import MasterRunner, WorkerRunner
@@ -58,7 +58,10 @@ class IngestUser(FastHttpUser):
     @task
     def ingest(self) -> None:
         if OPEN:
-            _tickets.get()  # wait for an arrival
+            try:
+                _tickets.get(timeout=0.5)  # wait for an arrival
+            except Empty:
+                return  # none yet: back to the task loop, which ends here when the run stops
         if self.rng.random() < _claims:
             self.client.post("/ingest-insurance-claim/", json=_generator.insurance_claim(), name="claim")
         else:

@@ -52,7 +52,7 @@ def demo(
         f"[green]3/7[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
         f"{burst.rejected_as_expected} invalid rejected ({burst.throughput_rps:.0f} req/s)"
     )
-    with console.status("planning and applying alarms, log groups, Container Insights and ADOT..."):
+    with console.status("planning and applying alarms, log groups, dashboards and ADOT..."):
         outcome.observability = run.apply_observability(environment, record)
     observed = outcome.observability
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(observed.by_kind.items()))

@@ -23,6 +23,12 @@ app = typer.Typer(help="Load-test campaigns with Locust: SLO verdicts with exit 
 
 
 SPEC_FILE = "campaign-spec.json"  # the campaign as it ran, for attach
+METRICS_PORT_OPTION = typer.Option(
+    None, "--metrics-port", min=0, max=65535, help="Serve live Prometheus metrics on 127.0.0.1:PORT."
+)
+CLOUDWATCH_OPTION = typer.Option(
+    True, "--cloudwatch/--no-cloudwatch", help="Live metrics to CloudWatch (PlatformOps/LoadTests)."
+)
 
 
 class Backend(StrEnum):
@@ -63,12 +69,8 @@ def run(
     ),
     output: OutputFormat = OUTPUT_OPTION,
     keep_samples: bool = typer.Option(False, "--keep-samples", help="Also write every request's raw sample."),
-    metrics_port: int | None = typer.Option(
-        None, "--metrics-port", min=0, max=65535, help="Serve live Prometheus metrics on 127.0.0.1:PORT."
-    ),
-    cloudwatch: bool = typer.Option(
-        True, "--cloudwatch/--no-cloudwatch", help="Live metrics to CloudWatch (PlatformOps/LoadTests)."
-    ),
+    metrics_port: int | None = METRICS_PORT_OPTION,
+    cloudwatch: bool = CLOUDWATCH_OPTION,
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Fargate: show the launch and its cost, start nothing."
     ),
@@ -221,8 +223,8 @@ def attach(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="The id of a running campaign (see its folder under loadtests/)."),
     output: OutputFormat = OUTPUT_OPTION,
-    metrics_port: int | None = typer.Option(None, "--metrics-port", min=0, max=65535),
-    cloudwatch: bool = typer.Option(True, "--cloudwatch/--no-cloudwatch"),
+    metrics_port: int | None = METRICS_PORT_OPTION,
+    cloudwatch: bool = CLOUDWATCH_OPTION,
 ) -> None:
     """Reconnect to a running campaign (its `ops loadtest run` lost or killed): follow it to
     the end, then judge it as run would have."""

@@ -123,14 +123,16 @@ def apply_observability(env: Environment, record: PlatformRecord) -> ObserveOutc
     the second plan must have nothing to do."""
     from ops.aws.clients import ClientFactory
     from ops.local.emulator import emulator_target
+    from ops.observe.grafana_access import grafana_session
     from ops.observe.run import observe_plan
     from ops.reconcile.engine import apply_plan
 
     factory = ClientFactory(emulator_target(record.emulator_port, env.region))
-    with span("demo.observe"):
-        first = observe_plan(factory, env)
+    # Grafana's dashboards too when a Grafana is configured (OPS_GRAFANA_URL and OPS_GRAFANA_TOKEN).
+    with span("demo.observe"), grafana_session(factory, env) as grafana:
+        first = observe_plan(factory, env, grafana=grafana)
         result = apply_plan(first.plan, first.providers)
-        second = observe_plan(factory, env)
+        second = observe_plan(factory, env, grafana=grafana)
     return ObserveOutcome(
         planned=first.plan.counts(),
         applied=len(result.applied),

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from unittest.mock import ANY
 
 import httpx
 import psutil
@@ -68,13 +69,6 @@ def test_a_campaign_counts_what_the_service_recorded_and_merges_histograms(
     assert not [
         p for p in psutil.process_iter(["cmdline"]) if str(LOCUSTFILE) in " ".join(p.info["cmdline"] or [])
     ]
-
-
-def test_a_missed_slo_exits_4(platform: RunningPlatform, tmp_path: Path) -> None:
-    campaign = _campaign(tmp_path, "slo: {p95_ms: 0.01, p99_ms: 0.02, error_rate: 0}\n")
-    result = run_cli("loadtest", "run", str(campaign), "-o", "json", env=platform.env)
-    assert result.code == 4
-    assert json.loads(result.out)["slo_met"] is False
 
 
 def test_a_bad_campaign_file_is_one_line_naming_the_field(platform: RunningPlatform, tmp_path: Path) -> None:
@@ -169,7 +163,7 @@ def test_an_open_model_holds_its_arrival_rate_over_a_one_minute_stage(
     campaign = tmp_path / "arrival.yaml"
     campaign.write_text(
         "name: arrival\nmodel: open\nstart_rate: 10\nmax_users: 40\nworkers: 2\n"
-        "stages: [{duration: 5s, target: 50}, {duration: 60s, target: 50}]\n"
+        "stages: [{duration: 2s, target: 50}, {duration: 60s, target: 50}]\n"
     )
     before = _ingested(platform)
     result = run_cli("loadtest", "run", str(campaign), "-o", "json", env=platform.env)
@@ -177,7 +171,7 @@ def test_an_open_model_holds_its_arrival_rate_over_a_one_minute_stage(
     data = json.loads(result.out)
     ramp, hold = data["arrivals"]["stages"]
     assert data["arrivals"]["workers_reporting"] == 2
-    assert ramp["expected"] == 150 and hold["expected"] == 3000
+    assert ramp["expected"] == 60 and hold["expected"] == 3000
     assert hold["dropped"] == 0 and abs(hold["started"] / 60 - 50) <= 0.02 * 50, hold
     # Every started iteration is one request, and the service recorded each of them.
     assert data["requests"] == ramp["started"] + hold["started"] == _ingested(platform) - before
@@ -187,14 +181,19 @@ def test_an_open_model_that_cannot_keep_up_reports_dropped_iterations(
     platform: RunningPlatform, tmp_path: Path
 ) -> None:
     campaign = tmp_path / "overload.yaml"
-    # One user per worker cannot start 2,000 iterations a second: most are dropped.
-    campaign.write_text("name: overload\nmodel: open\nrate: 2000\nmax_users: 2\nworkers: 2\nduration: 3s\n")
+    # One user per worker cannot start 2,000 iterations a second: most are dropped. And no
+    # p95 is below 0.01 ms: a breached SLO exits 4 too.
+    campaign.write_text(
+        "name: overload\nmodel: open\nrate: 2000\nmax_users: 2\nworkers: 2\nduration: 3s\n"
+        "slo: {p95_ms: 0.01, p99_ms: 0.02, error_rate: 0}\n"
+    )
     result = run_cli("loadtest", "run", str(campaign), "-o", "json", env=platform.env)
     assert result.code == 4
     data = json.loads(result.out)
     (stage,) = data["arrivals"]["stages"]
     assert stage["dropped"] > 0 and stage["started"] + stage["dropped"] == 6000
-    assert data["requests"] == stage["started"]
+    assert data["requests"] == stage["started"] and data["slo_met"] is False
+    assert {"measure": "p95 latency", "objective": "<= 0.01 ms", "measured": ANY, "met": False} in data["slo"]
     assert {"measure": "dropped iterations", "objective": "0", "measured": str(stage["dropped"]),
             "met": False} in data["slo"]  # fmt: skip
 
@@ -206,7 +205,7 @@ def test_live_metrics_reach_prometheus_and_cloudwatch_while_it_runs(
 
     campaign = tmp_path / "ramp.yaml"
     campaign.write_text(
-        "name: ramp\nworkers: 1\nstages: [{duration: 3s, target: 4}, {duration: 9s, target: 4}]\n"
+        "name: ramp\nworkers: 1\nstages: [{duration: 2s, target: 4}, {duration: 6s, target: 4}]\n"
     )
     port = free_port()
     process = _start_args(platform, campaign, "--metrics-port", str(port))
@@ -238,7 +237,7 @@ def test_attach_reconnects_to_a_campaign_whose_run_was_killed(
     platform: RunningPlatform, tmp_path: Path
 ) -> None:
     campaign = tmp_path / "long.yaml"
-    campaign.write_text("name: long\nusers: 4\nspawn_rate: 4\nduration: 12s\nworkers: 2\n")
+    campaign.write_text("name: long\nusers: 4\nspawn_rate: 4\nduration: 9s\nworkers: 2\n")
     before = _ingested(platform)
     process = _start(platform, campaign)
     _wait_for_workers(2)
@@ -255,30 +254,6 @@ def test_attach_reconnects_to_a_campaign_whose_run_was_killed(
     assert _locust_processes() == []
     again = run_cli("loadtest", "attach", folder.name, env=platform.env)
     assert again.code == 1 and "has ended: its master is gone" in again.err
-
-
-def test_the_master_uploads_its_final_histograms_for_fargate(
-    platform: RunningPlatform, tmp_path: Path
-) -> None:
-    """The Fargate master's upload path, run for real by a local master against the emulator's S3."""
-    from ops.campaign.engine import drive
-    from ops.campaign.local_backend import LocalBackend
-    from ops.campaign.spec import load_campaign
-
-    spec = load_campaign(str(_campaign(tmp_path)))
-    backend = LocalBackend(spec, platform.ingest_url, tmp_path / "run")
-    emulator = f"http://127.0.0.1:{platform.record['emulator_port']}"
-    backend.env.update({
-        "OPS_LOADTEST_RESULTS_S3": "s3://dataplat-local-loadtest-results/upload-test/locust/",
-        "AWS_ENDPOINT_URL": emulator, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    })  # fmt: skip
-    final, _ = drive(backend, [], [])
-    s3 = platform.aws().client("s3")
-    key = "upload-test/locust/stats.json"
-    uploaded = json.loads(s3.get_object(Bucket="dataplat-local-loadtest-results", Key=key)["Body"].read())
-    assert sum(e["num_requests"] for e in uploaded) == sum(e["num_requests"] for e in final.stats) > 0
-    assert [e["response_times"] for e in uploaded] == [e["response_times"] for e in final.stats]
 
 
 def test_a_fargate_campaign_runs_end_to_end_on_a_fargate_stand_in(
@@ -316,3 +291,47 @@ def test_a_fargate_campaign_runs_end_to_end_on_a_fargate_stand_in(
         p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == [] and _locust_processes() == []
+
+
+def test_attach_reconnects_to_a_fargate_campaign_whose_run_was_killed(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """The ops process dies mid-run (SIGKILL: no teardown); the tasks run on; attach finds
+    them by the campaign's file, follows the run to its end and judges it."""
+    import os
+    import sys
+
+    from ops.local.processes import free_port
+    from tests.helpers import REPO
+    from tests.integration.fargate_standin import FargateStandIn
+
+    campaign = tmp_path / "fargate.yaml"
+    campaign.write_text("name: reattach\nusers: 3\nspawn_rate: 3\nduration: 9s\nworkers: 1\n")
+    web, master = free_port(), free_port()
+    emulator = f"http://127.0.0.1:{platform.record['emulator_port']}"
+    aws_env = {"AWS_ENDPOINT_URL": emulator, "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    env = {**platform.env, "OPS_LOADTEST_MASTER_URL": f"http://127.0.0.1:{web}"}
+    cluster = "dataplat-local-loadtest"
+    ecs = platform.aws().client("ecs")
+    with FargateStandIn(platform.aws(), cluster, tmp_path / "tasks", web, master, aws_env):
+        command = [sys.executable, "-m", "ops", "loadtest", "run", str(campaign), "--backend", "fargate",
+                   "--no-cloudwatch", "-o", "json"]  # fmt: skip
+        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]) < 2:
+            assert time.monotonic() < deadline and process.poll() is None, "the tasks did not start"
+            time.sleep(0.3)
+        time.sleep(3)
+        process.kill()  # no finally-block runs: the tasks are left running
+        process.communicate()
+        assert len(ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]) == 2
+        (folder,) = [
+            f for f in (platform.state_dir / "loadtests").iterdir() if f.name.startswith("reattach-")
+        ]
+        result = run_cli("loadtest", "attach", folder.name, "--no-cloudwatch", "-o", "json", env=env)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["campaign_id"] == folder.name and data["requests"] > 0 and data["cost"]["actual"]["usd"] > 0
+    assert ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"] == []

@@ -331,6 +331,17 @@ def test_grafana_dashboards_apply_clean_plan_drift_prune_and_a_412_is_reported(
             result = run_cli(*head, "observe", *args, *kind, "--output", "json", env=env)
             return result.code, (json.loads(result.out) if result.out.strip() else {}), result.err
 
+        # A title taken in our folder by someone else's dashboard: 412 name-exists, theirs untouched.
+        theirs = {"uid": "theirs", "title": "dataplat-local warehouse (rds)", "tags": []}
+        grafana.save(theirs, "pops-dataplat-local", overwrite=False)
+        code, applied, _ = observe("apply")
+        assert code == 1 and "name-exists" in json.dumps(applied)
+        assert grafana.dashboards["theirs"]["model"] == {
+            **theirs,
+            "version": 1,
+            "id": grafana.dashboards["theirs"]["model"]["id"],
+        }
+        del grafana.dashboards["theirs"]
         code, applied, err = observe("apply")
         assert code == 0, err
         assert set(grafana.folders) == {"pops-dataplat-local"}
