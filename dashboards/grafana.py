@@ -6,6 +6,7 @@ Prometheus (AMP) panel of the ingest service's own counters."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from grafana_foundation_sdk.builders import cloudwatch, common, dashboard, prometheus, timeseries
@@ -105,4 +106,32 @@ def render_dashboard(prefix: str, board: Dashboard) -> dict[str, Any]:
     if board.key == OVERVIEW:
         builder = builder.with_panel(_ingest_panel(len(board.panels)))
     model: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
+    annotations = model.get("annotations") or {}
+    model["annotations"] = {
+        **annotations,
+        "list": [*annotations.get("list", []), *_alarm_annotations(prefix, board)],
+    }
     return model
+
+
+def _alarm_annotations(prefix: str, board: Dashboard) -> list[dict[str, Any]]:
+    """The dashboard's alarms' state changes, marked on every panel: CloudWatch annotations
+    by alarm-name prefix (the SDK's annotation builder takes no CloudWatch query, so the
+    query it builds is placed in the annotation as Grafana's JSON has it)."""
+    regions = sorted({region for _, region in board.alarms})
+    found = []
+    for region in regions:
+        names = [name for name, where in board.alarms if where == region]
+        # Alarm names share a prefix character by character: what prefix matching wants.
+        common_prefix = os.path.commonprefix(names) if board.key != OVERVIEW else f"{prefix}-"  # noqa: RUF071
+        query = (
+            cloudwatch.CloudWatchAnnotationQuery()
+            .region(region)
+            .prefix_matching(True)
+            .alarm_name_prefix(common_prefix)
+            .action_prefix("")
+        )
+        fields = json.loads(json.dumps(query.build(), cls=JSONEncoder))
+        found.append({**fields, "datasource": {"type": "cloudwatch", "uid": CLOUDWATCH.uid}, "enable": True,
+                      "iconColor": "red", "name": f"alarm state changes ({region})"})  # fmt: skip
+    return found

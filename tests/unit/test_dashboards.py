@@ -57,3 +57,14 @@ def test_grafana_uids_are_deterministic_prefixed_and_within_40_characters() -> N
     assert all(u.startswith(f"{UID_PREFIX}-") and len(u) <= 40 for u in uids)
     long = dashboard_uid("a-very-long-platform-name-production", boards[0])
     assert len(long) <= 40 and long.startswith(UID_PREFIX)
+
+
+def test_grafana_marks_the_alarms_state_changes_on_each_dashboard() -> None:
+    env, _, boards = _boards()
+    warehouse = next(b for b in boards if b.key == "warehouse")
+    (annotation,) = render_dashboard(env.prefix, warehouse)["annotations"]["list"]
+    assert annotation["queryMode"] == "Annotations" and annotation["prefixMatching"] is True
+    assert annotation["alarmNamePrefix"] == "dataplat-prod-warehouse-"
+    events = next(b for b in boards if b.key == "events-replicator")
+    regions = {a["region"] for a in render_dashboard(env.prefix, events)["annotations"]["list"]}
+    assert regions == {region for _, region in events.alarms}  # one annotation per region of its alarms
