@@ -112,6 +112,15 @@ def _start_arrivals(environment: Any, **_: Any) -> None:
         gevent.spawn(_dispatch, PLAN, 1.0 / max(PLAN.workers, 1))
 
 
+@events.test_stop.add_listener  # type: ignore[untyped-decorator]
+def _final_report(environment: Any, **_: Any) -> None:
+    """A worker told to stop says `client_stopped` right after its users stop, and the master
+    then discards that worker's later reports: the last requests would be lost. Report them
+    now, before it says so (what Locust itself does on `quit`)."""
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner._send_stats()
+
+
 @events.report_to_master.add_listener  # type: ignore[untyped-decorator]
 def _report_arrivals(client_id: str, data: dict[str, Any]) -> None:
     if OPEN:

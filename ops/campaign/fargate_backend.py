@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from ops.campaign.backend import FinalStats, LiveStats, read_live
 from ops.campaign.cost import Cost, TaskSize, actual, estimate
+from ops.campaign.local_backend import AUTOQUIT_S, STOP_TIMEOUT_S
 from ops.campaign.spec import Campaign
 from ops.errors import OpsError
 from ops.inventory.environment import Environment
@@ -214,9 +215,9 @@ class FargateBackend:
         return {
             **self.locust_env,
             "LOCUST_MODE_MASTER": "true", "LOCUST_HOST": self.launch.target_url,
-            "LOCUST_AUTOSTART": "true", "LOCUST_AUTOQUIT": "1",
+            "LOCUST_AUTOSTART": "true", "LOCUST_AUTOQUIT": str(AUTOQUIT_S),
             "LOCUST_EXPECT_WORKERS": str(self.launch.workers), "LOCUST_EXPECT_WORKERS_MAX_WAIT": "300",
-            "LOCUST_WEB_PORT": str(WEB_PORT), "LOCUST_STOP_TIMEOUT": "5",
+            "LOCUST_WEB_PORT": str(WEB_PORT), "LOCUST_STOP_TIMEOUT": str(STOP_TIMEOUT_S),
             "LOCUST_CSV": "/tmp/locust", "LOCUST_CSV_FULL_HISTORY": "true",
             "OPS_LOADTEST_RESULTS_DIR": "/tmp", "OPS_LOADTEST_RESULTS_S3": self.launch.results,
         }  # fmt: skip

@@ -23,6 +23,10 @@ from ops.local.processes import free_port
 LOCUSTFILE = Path(__file__).resolve().parent.parent.parent / "loadtest" / "locustfile.py"
 GRACE_S = 90.0  # start-up and shut-down on top of the campaign's duration
 POLL_S = 1.0
+# Users finish the request in flight within STOP_TIMEOUT_S; the master quits AUTOQUIT_S after
+# the run, once the workers' final reports are in (loadtest/locustfile.py sends them).
+STOP_TIMEOUT_S = 2
+AUTOQUIT_S = 1
 
 
 def locust_environment(campaign: Campaign, folder: Path, samples: bool) -> dict[str, str]:
@@ -86,9 +90,9 @@ class LocalBackend:
             *self._locust(), "--master", "--master-bind-host", "127.0.0.1",
             "--master-bind-port", str(self.port), "--host", self.target_url,
             # The web API stays on loopback: live statistics, abort rules, attach.
-            "--autostart", "--autoquit", "1", "--web-host", "127.0.0.1", "--web-port", web_port,
+            "--autostart", "--autoquit", str(AUTOQUIT_S), "--web-host", "127.0.0.1", "--web-port", web_port,
             "--expect-workers", str(self.campaign.workers), "--expect-workers-max-wait", "60",
-            "--stop-timeout", "5", "--json", "--exit-code-on-error", "0",
+            "--stop-timeout", str(STOP_TIMEOUT_S), "--json", "--exit-code-on-error", "0",
             "--csv", str(self.folder / "locust"), "--csv-full-history",
         ]  # fmt: skip
         with open(self.folder / "master.json", "wb") as out, open(self.folder / "master.log", "wb") as log:

@@ -148,6 +148,7 @@ def test_a_restore_with_ingest_running_brings_back_exactly_what_was_committed(
 
 
 def test_an_existing_target_identifier_is_refused(platform: RunningPlatform) -> None:
+    time.sleep(1.2)  # after the base backup the previous case took of its new primary
     existing = _restores(platform)[0]
     before = _endpoint(platform)
     result = _run(
