@@ -20,7 +20,7 @@ import pytest
 from ops.aws.clients import ClientFactory
 from ops.local.postgres import LocalPostgres
 from ops.local.processes import free_port
-from tests.helpers import run_cli
+from tests.helpers import Result, run_cli
 from tests.integration.conftest import emulator_server
 
 SOURCE = "dataplat-staging-warehouse"
@@ -92,6 +92,16 @@ def _seed(
     return factory, env
 
 
+def _pitr(env: dict[str, str], *params: str, inventory: Path | None = None, execute: bool = True,
+          json_output: bool = True) -> Result:  # fmt: skip
+    """`ops [--inventory F] runbook run rds-pitr --env staging [--execute] -p P... [-o json]`."""
+    head = ["--inventory", str(inventory)] if inventory else []
+    flags = ["--execute"] if execute else []
+    output = ["-o", "json"] if json_output else []
+    return run_cli(*head, "runbook", "run", "rds-pitr", "--env", "staging", *flags,
+                   *(arg for param in params for arg in ("-p", param)), *output, env=env)  # fmt: skip
+
+
 def _instances(factory: ClientFactory) -> dict[str, dict[str, object]]:
     return {
         i["DBInstanceIdentifier"]: i for i in factory.client("rds").describe_db_instances()["DBInstances"]
@@ -138,21 +148,7 @@ def test_the_rename_swap_puts_the_restored_instance_under_the_original_name(
 ) -> None:
     factory, env = emulator
     time.sleep(1.1)
-    result = run_cli(
-        "runbook",
-        "run",
-        "rds-pitr",
-        "--env",
-        "staging",
-        "--execute",
-        "-p",
-        f"target_time={_target()}",
-        "-p",
-        "cutover_mode=rename",
-        "-o",
-        "json",
-        env=env,
-    )
+    result = _pitr(env, f"target_time={_target()}", "cutover_mode=rename")
     assert result.code == 0, result.err
     run = json.loads(result.out)
     instances = _instances(factory)
@@ -167,19 +163,7 @@ def test_an_existing_target_identifier_is_refused(emulator: tuple[ClientFactory,
     time.sleep(1.1)  # the target time must follow the newest source's creation
     before = set(_instances(factory))
     existing = next(name for name in before if "-pitr-" in name)
-    result = run_cli(
-        "runbook",
-        "run",
-        "rds-pitr",
-        "--env",
-        "staging",
-        "--execute",
-        "-p",
-        f"target_time={_target()}",
-        "-p",
-        f"target_identifier={existing}",
-        env=env,
-    )
+    result = _pitr(env, f"target_time={_target()}", f"target_identifier={existing}", json_output=False)
     assert result.code == 2 and "exists already" in result.err
     assert set(_instances(factory)) == before
 
@@ -214,23 +198,7 @@ def test_a_route53_cutover_repoints_the_cname(
         "      identifier: warehouse\n      dns: {zone: db.internal, record: warehouse.db.internal}\n",
     )  # fmt: skip
     time.sleep(1.1)
-    result = run_cli(
-        "--inventory",
-        str(inventory),
-        "runbook",
-        "run",
-        "rds-pitr",
-        "--env",
-        "staging",
-        "--execute",
-        "-p",
-        f"target_time={_target()}",
-        "-p",
-        "cutover_mode=route53",
-        "-o",
-        "json",
-        env=env,
-    )
+    result = _pitr(env, f"target_time={_target()}", "cutover_mode=route53", inventory=inventory)
     assert result.code == 0, result.err
     restored = _instances(factory)[json.loads(result.out)["outputs"]["RestoredIdentifier"]]
     (cname,) = route53.list_resource_record_sets(
@@ -435,23 +403,7 @@ def test_a_secret_cutover_keeps_the_password_out_of_the_journal_and_stops_the_ol
     secret = {"host": "old.example", "port": 5432, "username": "ingest", "password": password}
     secrets.create_secret(Name="dataplat/staging/warehouse/credentials", SecretString=json.dumps(secret))
     time.sleep(1.1)
-    result = run_cli(
-        "runbook",
-        "run",
-        "rds-pitr",
-        "--env",
-        "staging",
-        "--execute",
-        "-p",
-        f"target_time={_target()}",
-        "-p",
-        "cutover_mode=secret",
-        "-p",
-        "old_instance=stop",
-        "-o",
-        "json",
-        env=env,
-    )
+    result = _pitr(env, f"target_time={_target()}", "cutover_mode=secret", "old_instance=stop")
     assert result.code == 0, result.err
     run = json.loads(result.out)
     restored = _instances(factory)[run["outputs"]["RestoredIdentifier"]]
