@@ -5,6 +5,7 @@ Prometheus (AMP) panel of the ingest service's own counters."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -24,8 +25,6 @@ UID_PREFIX = "pops"  # dashboards whose uid starts so are platform-ops'
 
 def dashboard_uid(prefix: str, board: Dashboard) -> str:
     """Deterministic, at most 40 characters (Grafana's limit), with the ownership prefix."""
-    import hashlib
-
     text = f"{prefix}-{board.key}"
     if len(text) + len(UID_PREFIX) + 1 <= 40:
         return f"{UID_PREFIX}-{text}"

@@ -9,6 +9,12 @@ from typing import Any, Protocol
 
 import httpx
 
+# The Locust master's timings, on any backend: users finish the request in flight within
+# STOP_TIMEOUT_S; the master quits AUTOQUIT_S after the run, once the workers' final reports
+# are in (loadtest/locustfile.py sends them).
+STOP_TIMEOUT_S = 2
+AUTOQUIT_S = 1
+
 
 @dataclass(frozen=True)
 class LiveStats:

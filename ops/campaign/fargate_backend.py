@@ -25,9 +25,8 @@ from typing import Any
 import httpx
 from botocore.exceptions import ClientError
 
-from ops.campaign.backend import FinalStats, LiveStats, read_live
+from ops.campaign.backend import AUTOQUIT_S, STOP_TIMEOUT_S, FinalStats, LiveStats, read_live
 from ops.campaign.cost import Cost, TaskSize, actual, estimate
-from ops.campaign.local_backend import AUTOQUIT_S, STOP_TIMEOUT_S
 from ops.campaign.spec import Campaign
 from ops.errors import OpsError
 from ops.inventory.environment import Environment

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from ops.campaign.backend import FinalStats, LiveStats, read_live
+from ops.campaign.backend import AUTOQUIT_S, STOP_TIMEOUT_S, FinalStats, LiveStats, read_live
 from ops.campaign.spec import Campaign
 from ops.errors import OpsError
 from ops.local.processes import free_port
@@ -23,10 +23,6 @@ from ops.local.processes import free_port
 LOCUSTFILE = Path(__file__).resolve().parent.parent.parent / "loadtest" / "locustfile.py"
 GRACE_S = 90.0  # start-up and shut-down on top of the campaign's duration
 POLL_S = 1.0
-# Users finish the request in flight within STOP_TIMEOUT_S; the master quits AUTOQUIT_S after
-# the run, once the workers' final reports are in (loadtest/locustfile.py sends them).
-STOP_TIMEOUT_S = 2
-AUTOQUIT_S = 1
 
 
 def locust_environment(campaign: Campaign, folder: Path, samples: bool) -> dict[str, str]:

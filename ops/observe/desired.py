@@ -33,7 +33,7 @@ from ops.observe.collector_configs import COLLECTOR_CONFIG_KIND
 from ops.observe.collector_tasks import COLLECTOR_TASK_KIND, image_parameter
 from ops.observe.collectors import collector_resources
 from ops.observe.cw_dashboards import DASHBOARD_KIND
-from ops.observe.dashboards import cloudwatch_dashboards, grafana_dashboards
+from ops.observe.dashboards import dashboard_resources
 from ops.observe.event_rules import EVENT_RULE_KIND, canonical_rule
 from ops.observe.grafana_dashboards import GRAFANA_KIND
 from ops.observe.log_groups import LOG_GROUP_KIND
@@ -145,7 +145,7 @@ def desired_resources(env: Environment, resolved: Resolved) -> list[Resource]:
             )
         )
     resources += _log_groups(env) + _cluster_settings(env) + _event_rules(env)
-    resources += cloudwatch_dashboards(env, kept, resolved.account_id) + grafana_dashboards(env, kept)
+    resources += dashboard_resources(env, kept, resolved.account_id)
     resources += collector_resources(env, resolved.account_id, resolved.collector_image, resolved.notes)
     return resources
 

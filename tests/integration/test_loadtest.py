@@ -267,9 +267,7 @@ def test_a_fargate_campaign_runs_end_to_end_on_a_fargate_stand_in(
     campaign = tmp_path / "fargate.yaml"
     campaign.write_text("name: on-fargate\nmodel: open\nrate: 40\nduration: 8s\nmax_users: 10\nworkers: 2\n")
     web, master = free_port(), free_port()
-    emulator = f"http://127.0.0.1:{platform.record['emulator_port']}"
-    aws_env = {"AWS_ENDPOINT_URL": emulator, "AWS_ACCESS_KEY_ID": "testing",
-               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    aws_env = platform.aws_env
     before = _ingested(platform)
     cluster = "dataplat-local-loadtest"
     with FargateStandIn(platform.aws(), cluster, tmp_path / "tasks", web, master, aws_env) as fargate:
@@ -308,9 +306,7 @@ def test_attach_reconnects_to_a_fargate_campaign_whose_run_was_killed(
     campaign = tmp_path / "fargate.yaml"
     campaign.write_text("name: reattach\nusers: 3\nspawn_rate: 3\nduration: 9s\nworkers: 1\n")
     web, master = free_port(), free_port()
-    emulator = f"http://127.0.0.1:{platform.record['emulator_port']}"
-    aws_env = {"AWS_ENDPOINT_URL": emulator, "AWS_ACCESS_KEY_ID": "testing",
-               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+    aws_env = platform.aws_env
     env = {**platform.env, "OPS_LOADTEST_MASTER_URL": f"http://127.0.0.1:{web}"}
     cluster = "dataplat-local-loadtest"
     ecs = platform.aws().client("ecs")
