@@ -27,8 +27,10 @@ $(CHECKOV): Makefile
 	touch $(CHECKOV)
 
 ## test: lint, type-check and the whole test suite
+# Two processes, a test file each at a time (a module's platform is started once): the
+# integration tests mostly wait on servers, so the suite takes about two thirds as long.
 test: lint $(CHECKOV)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -66,9 +66,7 @@ def test_a_campaign_counts_what_the_service_recorded_and_merges_histograms(
         merged = data["latency_ms"][f"p{q}"]
         # Locust buckets times to the millisecond below 100 ms: 2%, or that resolution.
         assert abs(merged - raw) <= max(0.02 * raw, 1.0), (q, merged, raw)
-    assert not [
-        p for p in psutil.process_iter(["cmdline"]) if str(LOCUSTFILE) in " ".join(p.info["cmdline"] or [])
-    ]
+    assert _locust_processes(platform) == []
 
 
 def test_a_bad_campaign_file_is_one_line_naming_the_field(platform: RunningPlatform, tmp_path: Path) -> None:
@@ -90,16 +88,17 @@ def test_an_abort_rule_stops_the_run_long_before_its_end(platform: RunningPlatfo
     data = json.loads(result.out)
     assert data["aborted"].startswith("p95_ms") and "for 2 s" in data["aborted"]
     assert data["load_seconds"] < 30  # stopped by the rule, not by its 60 s run time
-    assert not [
-        p for p in psutil.process_iter(["cmdline"]) if str(LOCUSTFILE) in " ".join(p.info["cmdline"] or [])
-    ]
+    assert _locust_processes(platform) == []
 
 
-def _locust_processes(role: str = "") -> list[psutil.Process]:
+def _locust_processes(platform: RunningPlatform, role: str = "") -> list[psutil.Process]:
+    """This module's Locust processes (started with its state folder): other test modules may
+    run campaigns at the same time."""
     found = []
-    for process in psutil.process_iter(["cmdline"]):
+    for process in psutil.process_iter(["cmdline", "environ"]):
         cmdline = " ".join(process.info["cmdline"] or [])
-        if str(LOCUSTFILE) in cmdline and role in cmdline:
+        ours = (process.info["environ"] or {}).get("OPS_STATE_DIR") == str(platform.state_dir)
+        if ours and str(LOCUSTFILE) in cmdline and role in cmdline:
             found.append(process)
     return found
 
@@ -119,10 +118,10 @@ def _start_args(platform: RunningPlatform, campaign: Path, *extra: str) -> subpr
     return subprocess.Popen(command, cwd=REPO, env={**os.environ, **platform.env}, text=True, **pipes)  # type: ignore[call-overload]
 
 
-def _wait_for_workers(count: int, seconds: float = 30) -> list[psutil.Process]:
+def _wait_for_workers(platform: RunningPlatform, count: int, seconds: float = 30) -> list[psutil.Process]:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        workers = _locust_processes("--worker")
+        workers = _locust_processes(platform, "--worker")
         if len(workers) >= count:
             return workers
         time.sleep(0.2)
@@ -134,18 +133,18 @@ def test_an_interrupted_campaign_leaves_no_process(
     platform: RunningPlatform, tmp_path: Path, signal_number: int
 ) -> None:
     process = _start(platform, _campaign(tmp_path))
-    _wait_for_workers(2)
+    _wait_for_workers(platform, 2)
     time.sleep(1.0)
     process.send_signal(signal_number)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and err.strip().splitlines()[-1] == "error: interrupted"
-    assert _locust_processes() == []
+    assert _locust_processes(platform) == []
 
 
 def test_a_killed_worker_leaves_no_process(platform: RunningPlatform, tmp_path: Path) -> None:
     before = _ingested(platform)
     process = _start(platform, _campaign(tmp_path))
-    workers = _wait_for_workers(2)
+    workers = _wait_for_workers(platform, 2)
     deadline = time.monotonic() + 30
     while _ingested(platform) < before + 200:  # the load is flowing from both workers
         assert time.monotonic() < deadline, "no load arrived"
@@ -154,7 +153,7 @@ def test_a_killed_worker_leaves_no_process(platform: RunningPlatform, tmp_path: 
     out, err = process.communicate(timeout=120)
     assert process.returncode in (0, 4), err
     assert json.loads(out)["requests"] > 0  # the other worker carried on
-    assert _locust_processes() == []
+    assert _locust_processes(platform) == []
 
 
 def test_an_open_model_holds_its_arrival_rate_over_a_one_minute_stage(
@@ -240,7 +239,7 @@ def test_attach_reconnects_to_a_campaign_whose_run_was_killed(
     campaign.write_text("name: long\nusers: 4\nspawn_rate: 4\nduration: 9s\nworkers: 2\n")
     before = _ingested(platform)
     process = _start(platform, campaign)
-    _wait_for_workers(2)
+    _wait_for_workers(platform, 2)
     time.sleep(2)
     process.kill()  # the terminal is lost: Locust carries on without its `ops loadtest run`
     process.communicate()
@@ -251,7 +250,7 @@ def test_attach_reconnects_to_a_campaign_whose_run_was_killed(
     assert data["campaign_id"] == folder.name and data["slo_met"] is True
     assert data["requests"] == _ingested(platform) - before  # the whole run, not only after attach
     assert json.loads((folder / "results.json").read_text())["requests"] == data["requests"]
-    assert _locust_processes() == []
+    assert _locust_processes(platform) == []
     again = run_cli("loadtest", "attach", folder.name, env=platform.env)
     assert again.code == 1 and "has ended: its master is gone" in again.err
 
@@ -288,7 +287,7 @@ def test_a_fargate_campaign_runs_end_to_end_on_a_fargate_stand_in(
     leftovers = [
         p for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or [])
     ]
-    assert leftovers == [] and _locust_processes() == []
+    assert leftovers == [] and _locust_processes(platform) == []
 
 
 def test_attach_reconnects_to_a_fargate_campaign_whose_run_was_killed(
