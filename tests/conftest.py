@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import INVENTORY
+from tests.otlp_receiver import OtlpReceiver, otlp_receiver
 
 
 @pytest.fixture
@@ -41,3 +42,10 @@ def short_tmp() -> Iterator[Path]:
 
 def read_record(state_dir: Path) -> dict[str, object]:
     return json.loads((state_dir / "platform.json").read_text())
+
+
+@pytest.fixture
+def otlp() -> Iterator[OtlpReceiver]:
+    """A collector's OTLP/HTTP receiver (a test double) on a free loopback port."""
+    with otlp_receiver() as receiver:
+        yield receiver

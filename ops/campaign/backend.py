@@ -39,6 +39,8 @@ class FinalStats:
 
 
 class Backend(Protocol):
+    name: str  # "local" or "fargate", as `--backend` names it
+
     def start(self) -> None: ...
 
     def scale(self, workers: int) -> None: ...

@@ -140,6 +140,8 @@ def campaign_tags(campaign_id: str, role: str, expires_at: datetime) -> list[dic
 
 
 class FargateBackend:
+    name = "fargate"
+
     def __init__(self, aws: Any, spec: Campaign, launch: FargateLaunch, campaign_id: str, folder: Path,
                  locust_env: dict[str, str], start_timeout: float = 300.0) -> None:  # fmt: skip
         refuse_made_up_addresses(aws)

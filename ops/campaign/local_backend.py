@@ -44,6 +44,8 @@ ATTACH_FILE = "campaign.json"  # what `ops loadtest attach` reconnects with
 
 
 class LocalBackend:
+    name = "local"
+
     def __init__(self, campaign: Campaign, target_url: str, folder: Path, samples: bool = False) -> None:
         if not target_url.startswith(("http://127.", "http://localhost")):
             raise OpsError(f"the local backend only loads loopback targets, not {target_url}")

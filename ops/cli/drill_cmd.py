@@ -8,6 +8,7 @@ from rich.table import Table
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, print_json
 from ops.errors import BadInput, ExitCode
+from ops.telemetry.metrics import record_drill
 from ops.telemetry.tracing import traced_command
 
 app = typer.Typer(
@@ -38,6 +39,8 @@ def run(
         aws = factory if environment.provider != "local" else None
         result = run_drill(context.state(), environment, runbook, component, aws)
     publish(factory.client("cloudwatch"), result)
+    figures = {"rto_seconds": result.rto_seconds, "rpo_seconds": result.rpo_seconds}
+    record_drill(result.environment, result.component, result.runbook, figures, result.objectives_met)
     if output is OutputFormat.json:
         print_json({**result.__dict__, "objectives_met": result.objectives_met})
     else:

@@ -17,6 +17,7 @@ from ops.cli.confirm import confirm_protected
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, err_console, print_json
 from ops.errors import BadInput, ExitCode, OpsError
+from ops.telemetry.metrics import record_campaign
 from ops.telemetry.tracing import span, traced_command
 
 app = typer.Typer(help="Load-test campaigns with Locust: SLO verdicts with exit codes.", no_args_is_help=True)
@@ -199,6 +200,7 @@ def _drive_and_report(context: Any, environment: Any, spec: Any, backend_: Any, 
         data["cost"] = cost
         (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     data["archived"] = _archive(context, environment, folder, campaign_id)
+    record_campaign(spec.name, environment.name, backend_.name, data)
     _print_verdict(output, data, outcome.checks)
     if not outcome.met:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)

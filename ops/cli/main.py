@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -31,7 +32,9 @@ from ops.cli.context import CliContext
 from ops.cli.output import console, print_error
 from ops.errors import ExitCode, Interrupted, OpsError
 from ops.inventory.loader import default_inventory_path
+from ops.telemetry import tracing
 from ops.telemetry.logs import LogFormat, configure_logging
+from ops.telemetry.metrics import record_command, setup_metrics, shutdown_metrics
 from ops.telemetry.tracing import setup_tracing, shutdown_tracing
 
 app = typer.Typer(
@@ -98,9 +101,30 @@ def _interrupt(signal_number: int, _frame: object) -> None:
 def main() -> None:
     """Run the CLI; every failure is a one-line message and a documented exit code."""
     setup_tracing()
+    setup_metrics()
     # SIGINT and SIGTERM both end a command the same way, with exit code 130 (click
     # would turn Ctrl-C into "Aborted!" and exit 1).
     previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
+    tracing.current_command = None
+    exit_code = int(ExitCode.FAILURE)  # unless the command ends (an unexpected error does not)
+    try:
+        _run()
+        exit_code = int(ExitCode.SUCCESS)
+    except SystemExit as stop:  # click ends every command with one, success included
+        exit_code = stop.code if isinstance(stop.code, int) else int(ExitCode.FAILURE)
+        raise
+    finally:
+        if tracing.current_command is not None:
+            record_command(tracing.current_command, time.monotonic() - started, exit_code)
+        shutdown_metrics()
+        shutdown_tracing()
+        for handled, handler in previous.items():
+            signal.signal(handled, handler)
+
+
+def _run() -> None:
+    """The command, its errors turned into one line and an exit code (SystemExit)."""
     try:
         app()
     except OpsError as error:
@@ -119,10 +143,6 @@ def main() -> None:
     except (Interrupted, KeyboardInterrupt):
         print_error("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
-    finally:
-        shutdown_tracing()
-        for handled, handler in previous.items():
-            signal.signal(handled, handler)
 
 
 if __name__ == "__main__":

@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
 from ops import TOOL_NAME, __version__
+from ops.telemetry.otlp import export_timeout, otlp_configured, toolkit_resource
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _provider: TracerProvider | None = None
-EXPORT_TIMEOUT_SECONDS = 2.0
-
-
-def exporter_configured() -> bool:
-    return bool(
-        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    )
+# The command the CLI is running (`ops local up`), for the command's metric.
+current_command: str | None = None
 
 
 def setup_tracing() -> None:
@@ -34,15 +28,11 @@ def setup_tracing() -> None:
     global _provider
     if _provider is not None:
         return
-    resource = Resource.create({"service.name": TOOL_NAME, "service.version": __version__})
-    _provider = TracerProvider(resource=resource)
-    if exporter_configured():
+    _provider = TracerProvider(resource=toolkit_resource())
+    if otlp_configured("traces"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        # A CLI must not hang on an unreachable collector: a short export timeout unless
-        # the standard variable sets one.
-        timeout = float(os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT", EXPORT_TIMEOUT_SECONDS))
-        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=timeout)))
+        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=export_timeout())))
     trace.set_tracer_provider(_provider)
 
 
@@ -94,6 +84,8 @@ def traced_command(function: Callable[P, R]) -> Callable[P, R]:
         context = kwargs.get("ctx")
         name = command_name(context if hasattr(context, "info_name") else None)
         name = name or f"ops {function.__name__}"
+        global current_command
+        current_command = name
         with span(name, **{"ops.command": name}):
             return function(*args, **kwargs)
 

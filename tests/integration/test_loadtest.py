@@ -17,6 +17,7 @@ import pytest
 from ops.campaign.local_backend import LOCUSTFILE
 from tests.helpers import run_cli
 from tests.integration.conftest import RunningPlatform
+from tests.otlp_receiver import OtlpReceiver
 
 
 def _ingested(platform: RunningPlatform) -> float:
@@ -38,12 +39,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def test_a_campaign_counts_what_the_service_recorded_and_merges_histograms(
-    platform: RunningPlatform, tmp_path: Path
+    platform: RunningPlatform, tmp_path: Path, otlp: OtlpReceiver
 ) -> None:
     before = _ingested(platform)
-    result = run_cli(
-        "loadtest", "run", str(_campaign(tmp_path)), "--keep-samples", "-o", "json", env=platform.env
-    )
+    telemetry = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint}
+    result = run_cli("loadtest", "run", str(_campaign(tmp_path)), "--keep-samples", "-o", "json",
+                     env={**platform.env, **telemetry})  # fmt: skip
     assert result.code == 0, result.err
     data = json.loads(result.out)
     assert data["requests"] > 200 and data["failures"] == 0
@@ -55,6 +56,11 @@ def test_a_campaign_counts_what_the_service_recorded_and_merges_histograms(
         .get_object(Bucket="dataplat-local-loadtest-results", Key=f"{data['campaign_id']}/results.json")
     )
     assert json.loads(archived["Body"].read())["requests"] == data["requests"]
+    # The campaign's figures over OTLP too (the toolkit's metrics go to the gateway collector).
+    (requests,) = otlp.points("ops.loadtest.requests")
+    assert requests.value == data["requests"] and requests.attributes["ops.loadtest.backend"] == "local"
+    (p95,) = otlp.points("ops.loadtest.latency_p95")
+    assert p95.value == pytest.approx(data["latency_ms"]["p95"]) and p95.unit == "ms"
     samples = [
         float(line.split(",")[1])
         for csv in Path(data["folder"]).glob("samples-*.csv")

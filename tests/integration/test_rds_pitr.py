@@ -19,6 +19,7 @@ from loadtest.payloads import PayloadGenerator
 from runbooks.data_checks import committed_up_to
 from tests.helpers import INVENTORY, run_cli
 from tests.integration.conftest import RunningPlatform
+from tests.otlp_receiver import OtlpReceiver
 
 PARAMETER = "/dataplat/local/warehouse/endpoint"
 TABLES = {"financial_transactions": "transaction_id", "insurance_claims": "claim_id"}
@@ -256,10 +257,13 @@ def test_sigterm_rolls_back_what_the_run_did(platform: RunningPlatform) -> None:
     assert events[-2:] == ["step-rolled-back", "run-interrupted"]
 
 
-def test_a_drill_restores_measures_tears_down_and_publishes(platform: RunningPlatform) -> None:
+def test_a_drill_restores_measures_tears_down_and_publishes(
+    platform: RunningPlatform, otlp: OtlpReceiver
+) -> None:
     time.sleep(1.2)
     before = _endpoint(platform)
-    result = run_cli("drill", "run", "rds-pitr", "-o", "json", env=platform.env)
+    telemetry = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint}
+    result = run_cli("drill", "run", "rds-pitr", "-o", "json", env={**platform.env, **telemetry})
     assert result.code == 0, result.err
     drill = json.loads(result.out)
     assert drill["success"] and drill["objectives_met"]
@@ -272,6 +276,13 @@ def test_a_drill_restores_measures_tears_down_and_publishes(platform: RunningPla
     assert history[-1]["drill_id"] == drill["drill_id"]
     metrics = platform.aws().client("cloudwatch").list_metrics(Namespace="PlatformOps/Drills")["Metrics"]
     assert {m["MetricName"] for m in metrics} >= {"DrillSuccess", "DrillRTOSeconds", "DrillRPOSeconds"}
+    # The same figures over OTLP, for the gateway collector (CloudWatch through EMF, and AMP).
+    labels = {"ops.environment": "local", "ops.component": "warehouse", "ops.runbook": "rds-pitr"}
+    for metric, expected in (("ops.drill.recovery_time", drill["rto_seconds"]),
+                             ("ops.drill.recovery_point", drill["rpo_seconds"]),
+                             ("ops.drill.objectives_met", 1.0)):  # fmt: skip
+        (point,) = otlp.points(metric)
+        assert (point.attributes, point.value) == (labels, pytest.approx(expected)), metric
 
 
 def test_a_late_drill_exits_4(platform: RunningPlatform, tmp_path: Path) -> None:

@@ -1,0 +1,78 @@
+"""The toolkit's own metrics over OTLP/HTTP, beside its spans and to the same endpoint: the
+gateway collector's metrics pipeline carries them to CloudWatch (awsemf) and AMP.
+
+Only what is worth a graph or an alarm: each command's duration and exit code, each drill's
+recovery time, recovery point and verdict, each campaign's requests, failures, p95 and
+verdict. Without an OTLP endpoint the instruments are OpenTelemetry's no-op ones. Drills
+still publish to CloudWatch directly as well: their alarms must not depend on a collector."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics
+
+from ops import TOOL_NAME, __version__
+from ops.telemetry.otlp import export_timeout, otlp_configured, toolkit_resource
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
+
+_provider: MeterProvider | None = None
+# A command lives shorter than any export interval: what it recorded is sent at shutdown.
+EXPORT_INTERVAL_MS = 60_000
+
+
+def setup_metrics() -> None:
+    global _provider
+    if _provider is not None or not otlp_configured("metrics"):
+        return
+    # The SDK is imported only when it is used: every command would pay for it.
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(timeout=export_timeout()), export_interval_millis=EXPORT_INTERVAL_MS
+    )
+    _provider = MeterProvider(resource=toolkit_resource(), metric_readers=[reader])
+    metrics.set_meter_provider(_provider)
+
+
+def shutdown_metrics() -> None:
+    """Export what was recorded (the reader's last collection) and stop."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
+def _meter() -> metrics.Meter:
+    return metrics.get_meter(TOOL_NAME, __version__)
+
+
+def record_command(command: str, seconds: float, exit_code: int) -> None:
+    attributes: dict[str, str | int] = {"ops.command": command, "ops.exit_code": exit_code}
+    _meter().create_histogram("ops.command.duration", unit="s").record(seconds, attributes)
+
+
+def _gauges(values: dict[str, tuple[float | None, str]], attributes: dict[str, Any]) -> None:
+    for name, (value, unit) in values.items():
+        if value is not None:
+            _meter().create_gauge(name, unit=unit).set(value, attributes)
+
+
+def record_drill(environment: str, component: str, runbook: str, figures: dict[str, float | None],
+                 objectives_met: bool) -> None:  # fmt: skip
+    """`figures`: rto_seconds and rpo_seconds (None when the drill did not get that far)."""
+    attributes = {"ops.environment": environment, "ops.component": component, "ops.runbook": runbook}
+    _gauges({"ops.drill.recovery_time": (figures.get("rto_seconds"), "s"),
+             "ops.drill.recovery_point": (figures.get("rpo_seconds"), "s"),
+             "ops.drill.objectives_met": (1.0 if objectives_met else 0.0, "1")}, attributes)  # fmt: skip
+
+
+def record_campaign(campaign: str, environment: str, backend: str, results: dict[str, Any]) -> None:
+    """`results`: the campaign's results.json (requests, failures, latency_ms, slo_met)."""
+    attributes = {"ops.campaign": campaign, "ops.environment": environment, "ops.loadtest.backend": backend}
+    _meter().create_counter("ops.loadtest.requests").add(int(results["requests"]), attributes)
+    _meter().create_counter("ops.loadtest.failures").add(int(results["failures"]), attributes)
+    _gauges({"ops.loadtest.latency_p95": (results["latency_ms"].get("p95"), "ms"),
+             "ops.loadtest.slo_met": (1.0 if results["slo_met"] else 0.0, "1")}, attributes)  # fmt: skip
