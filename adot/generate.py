@@ -10,12 +10,14 @@ gateway's Prometheus scrape, INGEST_METRICS_TARGET."""
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from ruamel.yaml import YAML
 
 from ops.inventory.components import Adot, Collector
 from ops.inventory.environment import Environment
+from ops.telemetry.metrics import FAMILIES
 
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318  # the toolkit's own spans go here (OTEL_EXPORTER_OTLP_ENDPOINT)
@@ -36,18 +38,35 @@ def _otlp(host: str) -> dict[str, Any]:
                           "http": {"endpoint": f"{host}:{OTLP_HTTP_PORT}"}}}  # fmt: skip
 
 
+# The ingest service's Prometheus metrics (scraped by the gateway), by their labels.
+INGEST_DECLARATION = {"dimensions": [["record_type", "outcome"], ["record_type"]],
+                      "metric_name_selectors": ["^ingest_"]}  # fmt: skip
+
+
+def gateway_metric_declarations() -> list[dict[str, Any]]:
+    """What the gateway's awsemf makes CloudWatch metrics of: the toolkit's own metrics and the
+    ingest service's, each with its own attributes as dimensions. Without declarations every
+    attribute, resource ones included (a task ARN), would be a dimension: a metric per task."""
+    toolkit = [
+        {"dimensions": [list(family.attributes)], "metric_name_selectors": [f"^{re.escape(family.prefix)}"]}
+        for family in FAMILIES
+    ]
+    return [*toolkit, INGEST_DECLARATION]
+
+
 def _exporters(env: Environment, collector: Collector) -> dict[str, Any]:
+    awsemf: dict[str, Any] = {
+        "region": env.region,
+        "namespace": metrics_namespace(env),
+        "log_group_name": emf_log_group(env),
+        "log_stream_name": f"{collector.name}/{{TaskId}}" if collector.mode != "lambda" else collector.name,
+        "resource_to_telemetry_conversion": {"enabled": True},
+    }
+    if collector.mode == "gateway":
+        awsemf["metric_declarations"] = gateway_metric_declarations()
     return {
         "awsxray": {"region": env.region},
-        "awsemf": {
-            "region": env.region,
-            "namespace": metrics_namespace(env),
-            "log_group_name": emf_log_group(env),
-            "log_stream_name": f"{collector.name}/{{TaskId}}"
-            if collector.mode != "lambda"
-            else collector.name,
-            "resource_to_telemetry_conversion": {"enabled": True},
-        },
+        "awsemf": awsemf,
         "prometheusremotewrite": {
             "endpoint": "${env:AMP_REMOTE_WRITE_URL}",
             "auth": {"authenticator": "sigv4auth"},

@@ -146,6 +146,27 @@ class Checker:
                     f"{path}.log_group_name",
                     "required here: without it metrics land in /metrics/default with no retention",
                 )
+            if type_ == "awsemf":
+                self.check_metric_declarations(line, path, settings.get("metric_declarations") or [])
+
+    def check_metric_declarations(self, line: int, path: str, declarations: list[Any]) -> None:
+        """awsemf skips a declaration it cannot use, silently: its metrics never reach CloudWatch."""
+        for index, declaration in enumerate(declarations):
+            where = f"{path}.metric_declarations[{index}]"
+            selectors = declaration.get("metric_name_selectors") if isinstance(declaration, dict) else None
+            if not selectors:
+                self.add(line, f"{where}.metric_name_selectors", "required: the metric names it applies to")
+                continue
+            for selector in selectors:
+                try:
+                    re.compile(str(selector))
+                except re.error as error:
+                    self.add(line, f"{where}.metric_name_selectors", f"{selector!r} is not a regex: {error}")
+            dimensions = declaration.get("dimensions") or []
+            if not all(isinstance(d, list) and d and all(isinstance(n, str) for n in d) for d in dimensions):
+                self.add(
+                    line, f"{where}.dimensions", "a list of dimension sets, each a list of attribute names"
+                )
 
 
 def validate_text(text: str, distribution: Distribution, tier: Tier | None = None) -> list[Problem]:

@@ -8,6 +8,7 @@ still publish to CloudWatch directly as well: their alarms must not depend on a 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics
@@ -17,6 +18,25 @@ from ops.telemetry.otlp import export_timeout, otlp_configured, toolkit_resource
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
+
+
+@dataclass(frozen=True)
+class Family:
+    """Metrics whose names start with `prefix`, each recorded with exactly `attributes`. The
+    gateway collector's awsemf exporter makes CloudWatch metrics of them with those
+    attributes as dimensions (adot/generate.py declares them)."""
+
+    prefix: str
+    attributes: tuple[str, ...]
+
+    def labels(self, *values: str | int) -> dict[str, str | int]:
+        return dict(zip(self.attributes, values, strict=True))
+
+
+COMMANDS = Family("ops.command.", ("ops.command", "ops.exit_code"))
+DRILLS = Family("ops.drill.", ("ops.environment", "ops.component", "ops.runbook"))
+CAMPAIGNS = Family("ops.loadtest.", ("ops.environment", "ops.campaign", "ops.loadtest.backend"))
+FAMILIES = (COMMANDS, DRILLS, CAMPAIGNS)
 
 _provider: MeterProvider | None = None
 # A command lives shorter than any export interval: what it recorded is sent at shutdown.
@@ -50,11 +70,11 @@ def _meter() -> metrics.Meter:
 
 
 def record_command(command: str, seconds: float, exit_code: int) -> None:
-    attributes: dict[str, str | int] = {"ops.command": command, "ops.exit_code": exit_code}
+    attributes = COMMANDS.labels(command, exit_code)
     _meter().create_histogram("ops.command.duration", unit="s").record(seconds, attributes)
 
 
-def _gauges(values: dict[str, tuple[float | None, str]], attributes: dict[str, Any]) -> None:
+def _gauges(values: dict[str, tuple[float | None, str]], attributes: dict[str, str | int]) -> None:
     for name, (value, unit) in values.items():
         if value is not None:
             _meter().create_gauge(name, unit=unit).set(value, attributes)
@@ -63,7 +83,7 @@ def _gauges(values: dict[str, tuple[float | None, str]], attributes: dict[str, A
 def record_drill(environment: str, component: str, runbook: str, figures: dict[str, float | None],
                  objectives_met: bool) -> None:  # fmt: skip
     """`figures`: rto_seconds and rpo_seconds (None when the drill did not get that far)."""
-    attributes = {"ops.environment": environment, "ops.component": component, "ops.runbook": runbook}
+    attributes = DRILLS.labels(environment, component, runbook)
     _gauges({"ops.drill.recovery_time": (figures.get("rto_seconds"), "s"),
              "ops.drill.recovery_point": (figures.get("rpo_seconds"), "s"),
              "ops.drill.objectives_met": (1.0 if objectives_met else 0.0, "1")}, attributes)  # fmt: skip
@@ -71,7 +91,7 @@ def record_drill(environment: str, component: str, runbook: str, figures: dict[s
 
 def record_campaign(campaign: str, environment: str, backend: str, results: dict[str, Any]) -> None:
     """`results`: the campaign's results.json (requests, failures, latency_ms, slo_met)."""
-    attributes = {"ops.campaign": campaign, "ops.environment": environment, "ops.loadtest.backend": backend}
+    attributes = CAMPAIGNS.labels(environment, campaign, backend)
     _meter().create_counter("ops.loadtest.requests").add(int(results["requests"]), attributes)
     _meter().create_counter("ops.loadtest.failures").add(int(results["failures"]), attributes)
     _gauges({"ops.loadtest.latency_p95": (results["latency_ms"].get("p95"), "ms"),

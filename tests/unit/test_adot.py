@@ -3,14 +3,21 @@ exit 2 with one line per problem, naming the file, the line and the field."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from ruamel.yaml import YAML
 
 from adot.components import COLLECTOR, LAMBDA_LAYER
 from adot.generate import collector_configs
 from adot.validate import validate_text
 from ops.inventory.loader import load_inventory
+from ops.local.ingest.app import Metrics as IngestMetrics
+from ops.telemetry import metrics as toolkit_metrics
 from tests.helpers import INVENTORY, run_main
 
 GOOD = """\
@@ -84,6 +91,10 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
          "exporters.prometheusremotewrite.auth.authenticator: required"),
         ("  awsxray: {region: us-east-1}", "  awsxray: {region: us-east-1, comment: '{{resolve}}'}", 9,
          "(value): '{{ }}' is SSM's parameter-reference syntax"),
+        ("  awsxray: {region: us-east-1}\n",
+         "  awsxray: {region: us-east-1}\n  awsemf: {log_group_name: /x, metric_declarations: "
+         "[{dimensions: [[a]], metric_name_selectors: ['^ops\\.(']}]}\n", 10,
+         "exporters.awsemf.metric_declarations[0].metric_name_selectors: '^ops\\\\.(' is not a regex"),
     ],
 )  # fmt: skip
 def test_a_broken_configuration_exits_2_with_one_line(
@@ -115,3 +126,63 @@ def test_several_files_report_every_problem_and_a_missing_file(tmp_path: Path) -
     assert result.code == 2
     lines = result.err.strip().splitlines()
     assert len(lines) == 2 and str(bad) in lines[0] and "missing.yaml: cannot read" in lines[1]
+
+
+def _dimension_sets(
+    declarations: list[dict[str, Any]], name: str, attributes: set[str]
+) -> set[frozenset[str]]:
+    """awsemf's rule: a declaration applies to a metric one of its selectors matches; each of
+    its dimension sets whose names the metric carries becomes a set of CloudWatch dimensions."""
+    return {
+        frozenset(dimensions)
+        for declaration in declarations
+        if any(re.search(selector, name) for selector in declaration["metric_name_selectors"])
+        for dimensions in declaration["dimensions"]
+        if set(dimensions) <= attributes
+    }
+
+
+def _gateway_declarations() -> list[dict[str, Any]]:
+    _, text = collector_configs(load_inventory(INVENTORY).environment("prod"))["gateway"]
+    exporter = YAML(typ="safe").load(text)["exporters"]["awsemf"]
+    return list(exporter["metric_declarations"])
+
+
+def test_the_toolkit_metrics_become_cloudwatch_metrics_through_the_gateway(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each metric the toolkit records is declared on the gateway's awsemf with all of its
+    attributes as dimensions (undeclared, awsemf would keep it out of CloudWatch metrics)."""
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("test")
+    monkeypatch.setattr(toolkit_metrics, "_meter", lambda: meter)
+    toolkit_metrics.record_command("ops drill run", 1.5, 0)
+    figures = {"rto_seconds": 9.0, "rpo_seconds": 2.0}
+    toolkit_metrics.record_drill("prod", "warehouse", "rds-pitr", figures, True)
+    results = {"requests": 10, "failures": 0, "latency_ms": {"p95": 12.0}, "slo_met": True}
+    toolkit_metrics.record_campaign("smoke", "prod", "fargate", results)
+    data = reader.get_metrics_data()
+    assert data is not None
+    emitted = {
+        (metric.name, frozenset(point.attributes or {}))
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        for point in metric.data.data_points
+    }
+    assert len(emitted) == 8  # 1 command, 3 drill, 4 campaign metrics
+    declarations = _gateway_declarations()
+    for name, attributes in emitted:
+        assert _dimension_sets(declarations, name, set(attributes)) == {attributes}, name
+
+
+def test_the_ingest_service_metrics_become_cloudwatch_metrics_through_the_gateway() -> None:
+    metrics = IngestMetrics()
+    metrics.records.labels("event", "accepted").inc()
+    metrics.latency.labels("event").observe(0.01)
+    samples = [s for family in metrics.registry.collect() for s in family.samples]
+    assert {s.name for s in samples} >= {"ingest_records_total", "ingest_request_duration_seconds_bucket"}
+    declarations = _gateway_declarations()
+    for sample in samples:
+        labels = frozenset(sample.labels) - {"le"}  # the collector turns buckets into one histogram
+        assert labels in _dimension_sets(declarations, sample.name, set(labels)), sample.name
