@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 
@@ -138,10 +138,17 @@ def render(config: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def collector_configs(env: Environment) -> dict[str, tuple[Collector, str]]:
-    """Every collector of the environment: its name -> (collector, YAML text)."""
-    found: dict[str, tuple[Collector, str]] = {}
-    for component in env.components_of(Adot).values():
+class GeneratedConfig(NamedTuple):
+    collector: Collector
+    text: str  # the YAML
+    component: str  # the inventory's adot component that has the collector
+
+
+def collector_configs(env: Environment) -> dict[str, GeneratedConfig]:
+    """Every collector of the environment, by its name."""
+    found: dict[str, GeneratedConfig] = {}
+    for component_name, component in env.components_of(Adot).items():
         for collector in component.collectors:
-            found[collector.name] = (collector, render(collector_config(env, collector)))
+            text = render(collector_config(env, collector))
+            found[collector.name] = GeneratedConfig(collector, text, component_name)
     return found

@@ -80,12 +80,12 @@ def render(
     configs = collector_configs(cli_context(ctx).environment(env))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for name, (_, text) in configs.items():
-            (out / f"{name}.yaml").write_text(text)
+        for name, generated in configs.items():
+            (out / f"{name}.yaml").write_text(generated.text)
     if output is OutputFormat.json:
-        print_json({name: {"mode": c.mode, "yaml": text} for name, (c, text) in configs.items()})
+        print_json({name: {"mode": g.collector.mode, "yaml": g.text} for name, g in configs.items()})
         return
-    for name, (collector, text) in configs.items():
+    for name, (collector, text, _) in configs.items():
         if out is not None:
             console.print(f"{out / f'{name}.yaml'} ({collector.mode}, {len(text.encode())} bytes)")
         else:

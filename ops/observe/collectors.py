@@ -5,10 +5,9 @@ definition."""
 from __future__ import annotations
 
 from adot.components import DISTRIBUTIONS
-from adot.generate import collector_config, render
+from adot.generate import collector_configs
 from adot.validate import validate_text
 from ops.errors import OpsError
-from ops.inventory.components import Adot
 from ops.inventory.environment import Environment
 from ops.observe.collector_configs import COLLECTOR_CONFIG_KIND, config_parameter
 from ops.observe.collector_tasks import (
@@ -27,31 +26,27 @@ def collector_resources(
     env: Environment, account: str, image: str | None, notes: list[str]
 ) -> list[Resource]:
     resources: list[Resource] = []
-    for name, adot in env.components_of(Adot).items():
-        for collector in adot.collectors:
-            text = render(collector_config(env, collector))
-            distribution = DISTRIBUTIONS["lambda" if collector.mode == "lambda" else "collector"]
-            problems = validate_text(text, distribution)
-            if problems:  # a generator bug: never provision what ADOT would refuse
-                raise OpsError(
-                    f"the generated {collector.name} configuration is invalid: {problems[0].message}"
-                )
-            parameter = config_parameter(env, collector.name)
-            properties = {"Value": text, "Type": "String"}
-            resources.append(Resource(COLLECTOR_CONFIG_KIND, parameter, properties,
-                                      ownership_tags(env, COLLECTOR_CONFIG_KIND), name))  # fmt: skip
-            if collector.mode != "gateway":
-                continue  # sidecars go in their application's task definition; the layer in the function
-            if image is None:
-                notes.append(f"not planned: the {collector.name} task definition ({image_parameter(env)} "
-                             f"does not exist yet: apply terraform/modules/adot)")  # fmt: skip
-                continue
-            family = env.resource_name(collector.name)
-            log_group = f"/{env.platform}/{env.name}/adot/{family}"
-            task = task_properties(family, image, parameter_arn(env, account, parameter),
-                                   parameter_arn(env, account, amp_url_parameter(env)),
-                                   collector_roles(env, account), log_group, env.region)  # fmt: skip
-            resources.append(
-                Resource(COLLECTOR_TASK_KIND, family, task, ownership_tags(env, COLLECTOR_TASK_KIND), name)
-            )
+    for collector, text, name in collector_configs(env).values():
+        distribution = DISTRIBUTIONS["lambda" if collector.mode == "lambda" else "collector"]
+        problems = validate_text(text, distribution)
+        if problems:  # a generator bug: never provision what ADOT would refuse
+            raise OpsError(f"the generated {collector.name} configuration is invalid: {problems[0].message}")
+        parameter = config_parameter(env, collector.name)
+        properties = {"Value": text, "Type": "String"}
+        resources.append(Resource(COLLECTOR_CONFIG_KIND, parameter, properties,
+                                  ownership_tags(env, COLLECTOR_CONFIG_KIND), name))  # fmt: skip
+        if collector.mode != "gateway":
+            continue  # sidecars go in their application's task definition; the layer in the function
+        if image is None:
+            notes.append(f"not planned: the {collector.name} task definition ({image_parameter(env)} "
+                         f"does not exist yet: apply terraform/modules/adot)")  # fmt: skip
+            continue
+        family = env.resource_name(collector.name)
+        log_group = f"/{env.platform}/{env.name}/adot/{family}"
+        task = task_properties(family, image, parameter_arn(env, account, parameter),
+                               parameter_arn(env, account, amp_url_parameter(env)),
+                               collector_roles(env, account), log_group, env.region)  # fmt: skip
+        resources.append(
+            Resource(COLLECTOR_TASK_KIND, family, task, ownership_tags(env, COLLECTOR_TASK_KIND), name)
+        )
     return resources

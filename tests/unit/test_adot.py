@@ -50,8 +50,8 @@ service:
 @pytest.mark.parametrize("env", ["local", "staging", "prod"])
 def test_every_generated_configuration_passes_validate(env: str, tmp_path: Path) -> None:
     configs = collector_configs(load_inventory(INVENTORY).environment(env))
-    assert {c.mode for c, _ in configs.values()} == {"gateway", "sidecar", "lambda"}
-    for name, (collector, text) in configs.items():
+    assert {g.collector.mode for g in configs.values()} == {"gateway", "sidecar", "lambda"}
+    for name, (collector, text, _) in configs.items():
         path = tmp_path / f"{name}.yaml"
         path.write_text(text)
         distribution = "lambda" if collector.mode == "lambda" else "collector"
@@ -61,9 +61,9 @@ def test_every_generated_configuration_passes_validate(env: str, tmp_path: Path)
 
 def test_the_generated_processors_run_memory_limiter_first_and_batch_last() -> None:
     configs = collector_configs(load_inventory(INVENTORY).environment("staging"))
-    _, text = configs["gateway"]
+    text = configs["gateway"].text
     assert validate_text(text, COLLECTOR) == []
-    _, lambda_text = configs["lambda-layer"]
+    lambda_text = configs["lambda-layer"].text
     assert "processors" not in lambda_text  # the Lambda layer ships none
     assert validate_text(text, LAMBDA_LAYER) != []  # the gateway's components are not all in the layer
 
@@ -143,7 +143,7 @@ def _dimension_sets(
 
 
 def _gateway_declarations() -> list[dict[str, Any]]:
-    _, text = collector_configs(load_inventory(INVENTORY).environment("prod"))["gateway"]
+    text = collector_configs(load_inventory(INVENTORY).environment("prod"))["gateway"].text
     exporter = YAML(typ="safe").load(text)["exporters"]["awsemf"]
     return list(exporter["metric_declarations"])
 
