@@ -80,10 +80,10 @@ def render(
     configs = collector_configs(cli_context(ctx).environment(env))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for name, generated in configs.items():
-            (out / f"{name}.yaml").write_text(generated.text)
+        for name, (_, text, _) in configs.items():
+            (out / f"{name}.yaml").write_text(text)
     if output is OutputFormat.json:
-        print_json({name: {"mode": g.collector.mode, "yaml": g.text} for name, g in configs.items()})
+        print_json({name: {"mode": c.mode, "yaml": text} for name, (c, text, _) in configs.items()})
         return
     for name, (collector, text, _) in configs.items():
         if out is not None:
