@@ -3,6 +3,7 @@ exit 2 with one line per problem, naming the file, the line and the field."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,14 @@ def test_the_ingest_service_metrics_become_cloudwatch_metrics_through_the_gatewa
     for sample in samples:
         labels = frozenset(sample.labels) - {"le"}  # the collector turns buckets into one histogram
         assert labels in _dimension_sets(declarations, sample.name, set(labels)), sample.name
+
+
+def test_render_writes_each_collector_file_and_json_names_its_mode(tmp_path: Path) -> None:
+    result = run_main("adot", "render", "--env", "prod", "--out", str(tmp_path / "out"))
+    assert result.code == 0, result.err
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["ecs-sidecar.yaml", "gateway.yaml", "lambda-layer.yaml"]
+    assert validate_text((tmp_path / "out" / "gateway.yaml").read_text(), COLLECTOR) == []
+    as_json = run_main("adot", "render", "--env", "prod", "-o", "json")
+    modes = {name: entry["mode"] for name, entry in json.loads(as_json.out).items()}
+    assert modes == {"gateway": "gateway", "ecs-sidecar": "sidecar", "lambda-layer": "lambda"}
