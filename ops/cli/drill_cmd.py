@@ -39,8 +39,8 @@ def run(
         aws = factory if environment.provider != "local" else None
         result = run_drill(context.state(), environment, runbook, component, aws)
     publish(factory.client("cloudwatch"), result)
-    figures = {"rto_seconds": result.rto_seconds, "rpo_seconds": result.rpo_seconds}
-    record_drill(result.environment, result.component, result.runbook, figures, result.objectives_met)
+    record_drill(result.environment, result.component, result.runbook,
+                 result.rto_seconds, result.rpo_seconds, result.objectives_met)  # fmt: skip
     if output is OutputFormat.json:
         print_json({**result.__dict__, "objectives_met": result.objectives_met})
     else:

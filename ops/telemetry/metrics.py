@@ -80,12 +80,12 @@ def _gauges(values: dict[str, tuple[float | None, str]], attributes: dict[str, s
             _meter().create_gauge(name, unit=unit).set(value, attributes)
 
 
-def record_drill(environment: str, component: str, runbook: str, figures: dict[str, float | None],
-                 objectives_met: bool) -> None:  # fmt: skip
-    """`figures`: rto_seconds and rpo_seconds (None when the drill did not get that far)."""
+def record_drill(environment: str, component: str, runbook: str, rto_seconds: float | None,
+                 rpo_seconds: float | None, objectives_met: bool) -> None:  # fmt: skip
+    """RTO and RPO are None when the drill did not get that far."""
     attributes = DRILLS.labels(environment, component, runbook)
-    _gauges({"ops.drill.recovery_time": (figures.get("rto_seconds"), "s"),
-             "ops.drill.recovery_point": (figures.get("rpo_seconds"), "s"),
+    _gauges({"ops.drill.recovery_time": (rto_seconds, "s"),
+             "ops.drill.recovery_point": (rpo_seconds, "s"),
              "ops.drill.objectives_met": (1.0 if objectives_met else 0.0, "1")}, attributes)  # fmt: skip
 
 

@@ -158,8 +158,7 @@ def test_the_toolkit_metrics_become_cloudwatch_metrics_through_the_gateway(
     meter = MeterProvider(metric_readers=[reader]).get_meter("test")
     monkeypatch.setattr(toolkit_metrics, "_meter", lambda: meter)
     toolkit_metrics.record_command("ops drill run", 1.5, 0)
-    figures = {"rto_seconds": 9.0, "rpo_seconds": 2.0}
-    toolkit_metrics.record_drill("prod", "warehouse", "rds-pitr", figures, True)
+    toolkit_metrics.record_drill("prod", "warehouse", "rds-pitr", 9.0, 2.0, True)
     results = {"requests": 10, "failures": 0, "latency_ms": {"p95": 12.0}, "slo_met": True}
     toolkit_metrics.record_campaign("smoke", "prod", "fargate", results)
     data = reader.get_metrics_data()
