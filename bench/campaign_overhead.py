@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from ops.campaign.local_backend import LOCUSTFILE  # noqa: E402
 from ops.campaign.results import summarize  # noqa: E402
-from ops.local.processes import free_port  # noqa: E402
+from ops.util.ports import free_port  # noqa: E402
 
 
 def ops(state: Path, *args: str) -> subprocess.CompletedProcess[str]:

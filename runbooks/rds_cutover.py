@@ -8,10 +8,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+from ops.contracts import DatabaseEndpoint
 from ops.errors import OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
-from ops.local.ingest.store import DatabaseEndpoint
 from ops.runbook.model import RunContext
 from runbooks.rds_wait import WAIT_TIMEOUT_S, wait_for_instance
 

@@ -22,19 +22,20 @@ import psycopg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ops.aws.clients import ClientFactory
+from ops.contracts import DatabaseEndpoint
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
 from ops.local.emulator import emulator_target
-from ops.local.ingest.store import DatabaseEndpoint
 from ops.local.pitr import archive_now, restore_to, restore_window, wait_promoted
 from ops.local.platform import LocalPlatform, require_running
 from ops.local.postgres import SUPERUSER, LocalPostgres
-from ops.local.processes import free_port
-from ops.local.state import PlatformRecord, StateDir
+from ops.local.state import LocalState, PlatformRecord
 from ops.runbook.engine import FAULT_ENV
 from ops.runbook.model import Runbook, RunContext, Step, StepKind, StopCondition
 from ops.runbook.stops import alarm_prefix, alarms_firing, refuse_if_firing
+from ops.state import StateDir
+from ops.util.ports import free_port
 from runbooks.data_checks import committed_up_to, verify_restore
 from runbooks.rds_pitr_aws import AwsSteps
 
@@ -227,13 +228,13 @@ def _component(env: Environment, params: Any) -> Rds:
 
 
 def restores_dir(state: StateDir) -> Path:
-    return state.restores_dir
+    return LocalState.of(state).restores_dir
 
 
 def instance_for_port(state: StateDir, record: PlatformRecord, port: int) -> LocalPostgres:
     """The local server listening on `port`: the platform's own, or a restored one."""
     if port == record.postgres_port:
-        return LocalPostgres(state.postgres_dir, port)
+        return LocalPostgres(LocalState.of(state).postgres_dir, port)
     for marker in restores_dir(state).glob(f"*/{MARKER}"):
         if json.loads(marker.read_text())["restored_port"] == port:
             return LocalPostgres(marker.parent, port)
@@ -378,7 +379,7 @@ class _LocalSteps:
             Name=self._parameter, Value=endpoint.to_json(), Type="String", Overwrite=True
         )
         record.warehouse_endpoint = json.loads(endpoint.to_json())
-        ctx.state.write_record(record)
+        LocalState.of(ctx.state).write_record(record)
         LocalPlatform(self.env, ctx.state).wait_ingest_on(record, endpoint, timeout=20)
         return {"endpoint": endpoint.to_json(), "cutover_at": datetime.now(UTC).isoformat()}
 
@@ -388,7 +389,7 @@ class _LocalSteps:
         self._ssm(record).put_parameter(Name=self._parameter, Value=previous, Type="String", Overwrite=True)
         own = DatabaseEndpoint.from_json(previous).port == record.postgres_port
         record.warehouse_endpoint = {} if own else json.loads(previous)
-        ctx.state.write_record(record)
+        LocalState.of(ctx.state).write_record(record)
 
     def post_check(self, ctx: RunContext) -> dict[str, Any]:
         record = self._record(ctx)

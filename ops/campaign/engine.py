@@ -5,10 +5,8 @@ write results.json and the report."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from ops.campaign.spec import AbortRule, Campaign
 from ops.campaign.timeline import charts, parse_history
 from ops.inventory.spec import Slo
 from ops.report.writer import Section, write_report
+from ops.util.ids import new_run_id
 
 Check = tuple[str, str, str, bool]
 
@@ -86,7 +85,7 @@ def run_campaign(spec: Campaign, backend: Backend, campaign_id: str, folder: Pat
 
 
 def new_campaign_id(spec: Campaign) -> str:
-    return f"{spec.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    return new_run_id(spec.name)
 
 
 def arrival_checks(arrivals: dict[str, Any]) -> list[Check]:

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from ops.campaign.backend import AUTOQUIT_S, STOP_TIMEOUT_S, FinalStats, LiveStats, read_live
 from ops.campaign.cost import Cost, TaskSize, actual, estimate
 from ops.campaign.spec import Campaign
+from ops.contracts import loadtest_network_parameter
 from ops.errors import OpsError
 from ops.inventory.environment import Environment
 
@@ -110,7 +111,7 @@ def prepare_launch(
     ecs = aws.client("ecs")
     master = _task_definition(ecs, env.resource_name(settings.master_task))
     worker = _task_definition(ecs, env.resource_name(settings.worker_task))
-    subnets, groups = _network(aws.client("ssm"), env.parameter_name("loadtest", "network"))
+    subnets, groups = _network(aws.client("ssm"), loadtest_network_parameter(env))
     worker_size = TaskSize(
         spec.fargate.worker_cpu or int(worker["cpu"]), spec.fargate.worker_memory or int(worker["memory"])
     )

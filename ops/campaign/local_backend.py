@@ -18,7 +18,7 @@ import psutil
 from ops.campaign.backend import AUTOQUIT_S, STOP_TIMEOUT_S, FinalStats, LiveStats, read_live
 from ops.campaign.spec import Campaign
 from ops.errors import OpsError
-from ops.local.processes import free_port
+from ops.util.ports import free_port
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent.parent / "loadtest" / "locustfile.py"
 GRACE_S = 90.0  # start-up and shut-down on top of the campaign's duration

@@ -14,7 +14,7 @@ from ops.inventory import Environment, load_inventory
 from ops.inventory.loader import default_inventory_path
 from ops.local.emulator import emulator_target
 from ops.local.platform import require_running
-from ops.local.state import StateDir
+from ops.state import StateDir
 
 
 class OutputFormat(StrEnum):

@@ -17,6 +17,7 @@ from ops.observe.checks import check_inventory
 if TYPE_CHECKING:
     from ops.demo.run import DemoOutcome
 from ops.telemetry.tracing import traced_command
+from ops.util.ids import new_run_id
 
 
 @traced_command
@@ -43,7 +44,7 @@ def demo(
     console.print(
         f"[green]2/7[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
     )
-    run_id = run.new_run_id()
+    run_id = new_run_id()
     with console.status(f"sending {records} records to the ingest service..."):
         burst = run.run_traffic(record, run_id, records, seed)
     stored, stored_invalid = run.count_stored(endpoint, run_id)

@@ -128,7 +128,8 @@ def run(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Run a runbook: a dry run (checks only) unless --execute."""
-    from ops.runbook.engine import RunbookEngine, new_run_id
+    from ops.runbook.engine import RunbookEngine
+    from ops.util.ids import new_run_id
 
     context = cli_context(ctx)
     runbook = _runbook(name)

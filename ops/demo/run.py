@@ -3,7 +3,6 @@ that every accepted record (and no rejected one) is in PostgreSQL, and a report.
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,15 +13,16 @@ import psycopg
 
 from loadtest.payloads import PayloadGenerator
 from ops.campaign.results import checks_payload
+from ops.contracts import DatabaseEndpoint
 from ops.demo.traffic import BurstResult, percentile, send_burst
 from ops.inventory.environment import Environment
 from ops.inventory.loader import Inventory
-from ops.local.ingest.store import DatabaseEndpoint
 from ops.local.platform import LocalPlatform
 from ops.local.state import PlatformRecord
 from ops.report.charts import bar_chart
 from ops.report.writer import ReportPaths, Section, write_report
 from ops.telemetry.tracing import span
+from ops.util.ids import new_run_id
 
 INGEST_SLO = "ingest"
 
@@ -141,10 +141,6 @@ def apply_observability(env: Environment, record: PlatformRecord) -> ObserveOutc
         resources=len(second.plan.changes),
         by_kind=dict(Counter(c.kind for c in second.plan.changes)),
     )
-
-
-def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def start_platform(platform: LocalPlatform) -> tuple[PlatformRecord, DatabaseEndpoint]:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from loadtest.payloads import PayloadGenerator
-from ops.local.ingest.contract import PATHS
+from ops.contracts import PATHS
 
 
 @dataclass

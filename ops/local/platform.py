@@ -18,21 +18,22 @@ from dataclasses import dataclass
 import httpx
 
 from ops.aws.clients import ClientFactory
+from ops.contracts import PARAMETER_ENV, DatabaseEndpoint
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
-from ops.local import processes
 from ops.local.emulator import (
     EMULATOR_CREDENTIALS,
     emulator_command,
     emulator_healthy,
     emulator_target,
 )
-from ops.local.ingest.contract import PARAMETER_ENV
-from ops.local.ingest.store import DatabaseEndpoint
 from ops.local.postgres import SUPERUSER, LocalPostgres
 from ops.local.seed import seed_environment
-from ops.local.state import PlatformRecord, StateDir
+from ops.local.state import LocalState, PlatformRecord
+from ops.state import StateDir
+from ops.util import processes
+from ops.util.ports import free_port, port_is_free
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class LocalPlatform:
                 "`ops local` runs an environment whose provider is 'local' (try --env local)"
             )
         self.env = env
-        self.state = state
+        self.state = LocalState.of(state)
         self.warehouse_name, self.warehouse = _warehouse(env)
 
     # --- up ----------------------------------------------------------------------------
@@ -75,8 +76,8 @@ class LocalPlatform:
             if seeded is not None:
                 record.seeded = seeded
             ingest_running = processes.running_pid(self.state.pid_file(INGEST))
-            if not ingest_running and not processes.port_is_free(record.ingest_port):
-                record.ingest_port = processes.free_port()
+            if not ingest_running and not port_is_free(record.ingest_port):
+                record.ingest_port = free_port()
             self._publish_parameters(record)
             self.state.write_record(record)
             self._up_ingest(record)
@@ -88,9 +89,9 @@ class LocalPlatform:
             platform=self.env.platform,
             environment=self.env.name,
             region=self.env.region,
-            emulator_port=processes.free_port(),
-            postgres_port=processes.free_port(),
-            ingest_port=processes.free_port(),
+            emulator_port=free_port(),
+            postgres_port=free_port(),
+            ingest_port=free_port(),
             database=self.warehouse.database,
         )
 
@@ -102,8 +103,8 @@ class LocalPlatform:
         if pg.is_running():
             log.info("postgres: already running on 127.0.0.1:%d", pg.port)
         else:
-            if not processes.port_is_free(record.postgres_port):
-                record.postgres_port = processes.free_port()
+            if not port_is_free(record.postgres_port):
+                record.postgres_port = free_port()
                 pg = self.postgres(record)
             if not pg.initialised():
                 log.info("postgres: initialising %s", pg.paths.data)
@@ -120,8 +121,8 @@ class LocalPlatform:
             log.info("emulator: already running on %s", record.emulator_url)
             return None
         processes.stop(pid_file)
-        if not processes.port_is_free(record.emulator_port):
-            record.emulator_port = processes.free_port()
+        if not port_is_free(record.emulator_port):
+            record.emulator_port = free_port()
         log_file = self.state.log_file(EMULATOR)
         processes.start_detached(emulator_command(record.emulator_port), pid_file, log_file)
         processes.wait_until(
@@ -296,7 +297,7 @@ def _ingest_health(url: str) -> tuple[bool, str]:
 
 
 def require_running(state: StateDir) -> PlatformRecord:
-    record = state.read_record()
+    record = LocalState.of(state).read_record()
     if record is None:
         raise OpsError(f"the local platform is not up (state {state.root}); run `ops local up`")
     return record

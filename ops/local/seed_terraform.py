@@ -15,8 +15,13 @@ from typing import Any
 import httpx
 
 from ops.aws.clients import ClientFactory
+from ops.contracts import (
+    amp_url_parameter,
+    collector_image_parameter,
+    collector_roles,
+    loadtest_network_parameter,
+)
 from ops.inventory.environment import Environment
-from ops.observe.collector_tasks import amp_url_parameter, collector_roles, image_parameter
 
 IMAGE = "platform-ops/loadtest:local"  # the emulator runs no container
 COLLECTOR_IMAGE = "amazon/aws-otel-collector:v0.43.3"
@@ -51,7 +56,7 @@ def seed_loadtest(factory: ClientFactory, env: Environment) -> dict[str, str]:
 
 def _network(factory: ClientFactory, env: Environment) -> str:
     ssm = factory.client("ssm")
-    name = env.parameter_name("loadtest", "network")
+    name = loadtest_network_parameter(env)
     if ssm.get_parameters(Names=[name])["Parameters"]:
         return name
     ec2 = factory.client("ec2")
@@ -97,7 +102,7 @@ def seed_observability(factory: ClientFactory, env: Environment) -> dict[str, st
         amp_url_parameter(
             env
         ): f"https://aps-workspaces.{env.region}.amazonaws.com/workspaces/ws-local/api/v1/remote_write",
-        image_parameter(env): COLLECTOR_IMAGE,
+        collector_image_parameter(env): COLLECTOR_IMAGE,
     }
     for name, value in values.items():
         if not ssm.get_parameters(Names=[name])["Parameters"]:
@@ -111,4 +116,4 @@ def seed_observability(factory: ClientFactory, env: Environment) -> dict[str, st
             iam.get_role(RoleName=name)
         except iam.exceptions.NoSuchEntityException:
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
-    return {"amp_url": amp_url_parameter(env), "image": image_parameter(env)}
+    return {"amp_url": amp_url_parameter(env), "image": collector_image_parameter(env)}

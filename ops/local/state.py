@@ -1,22 +1,14 @@
-"""The local platform's state directory: pid files, logs, data and platform.json."""
+"""The local platform's part of the state directory: platform.json, PostgreSQL's data and
+the databases runbooks restored."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATE_ENV = "OPS_STATE_DIR"
-
-
-def default_state_dir() -> Path:
-    if os.environ.get(STATE_ENV):
-        return Path(os.environ[STATE_ENV]).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "platform-ops"
+from ops.state import StateDir, write_atomic
 
 
 @dataclass
@@ -43,23 +35,16 @@ class PlatformRecord:
         return f"http://127.0.0.1:{self.ingest_port}"
 
 
-class StateDir:
-    """Paths under the state directory, and atomic reads and writes of platform.json."""
+class LocalState(StateDir):
+    """The state directory as the local platform sees it."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = (root or default_state_dir()).resolve()
+    @classmethod
+    def of(cls, state: StateDir) -> LocalState:
+        return state if isinstance(state, LocalState) else cls(state.root)
 
     @property
     def record_file(self) -> Path:
         return self.root / "platform.json"
-
-    @property
-    def run_dir(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.root / "logs"
 
     @property
     def postgres_dir(self) -> Path:
@@ -70,19 +55,9 @@ class StateDir:
         """Databases restored by runbooks, one folder per target identifier."""
         return self.root / "restores"
 
-    @property
-    def reports_dir(self) -> Path:
-        return self.root / "reports"
-
-    def pid_file(self, name: str) -> Path:
-        return self.run_dir / f"{name}.pid"
-
-    def log_file(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
-
     def ensure(self) -> None:
-        for folder in (self.root, self.run_dir, self.log_dir, self.postgres_dir, self.reports_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        super().ensure()
+        self.postgres_dir.mkdir(parents=True, exist_ok=True)
 
     def read_record(self) -> PlatformRecord | None:
         try:
@@ -92,18 +67,3 @@ class StateDir:
 
     def write_record(self, record: PlatformRecord) -> None:
         write_atomic(self.record_file, json.dumps(asdict(record), indent=2) + "\n")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that a reader sees the old or the new content, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

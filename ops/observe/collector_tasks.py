@@ -23,24 +23,6 @@ COLLECTOR_TASK_KIND = "collector-task"
 CONTAINER = "aws-otel-collector"
 
 
-def image_parameter(env: Environment) -> str:
-    """Where terraform/modules/adot records the collector image (var.collector_image)."""
-    return env.parameter_name("adot-image")
-
-
-def amp_url_parameter(env: Environment) -> str:
-    """Where terraform/modules/observability records the AMP workspace's remote-write URL."""
-    return env.parameter_name("amp", "remote-write-url")
-
-
-def collector_roles(env: Environment, account: str) -> dict[str, str]:
-    """The roles terraform/modules/adot creates for the gateway's tasks."""
-    return {
-        "execution": f"arn:aws:iam::{account}:role/{env.prefix}-adot-execution",
-        "task": f"arn:aws:iam::{account}:role/{env.prefix}-adot-task",
-    }
-
-
 def parameter_arn(env: Environment, account: str, name: str) -> str:
     return f"arn:aws:ssm:{env.region}:{account}:parameter{name}"
 

@@ -7,17 +7,11 @@ from __future__ import annotations
 from adot.components import DISTRIBUTIONS
 from adot.generate import collector_configs
 from adot.validate import validate_text
+from ops.contracts import amp_url_parameter, collector_image_parameter, collector_roles
 from ops.errors import OpsError
 from ops.inventory.environment import Environment
 from ops.observe.collector_configs import COLLECTOR_CONFIG_KIND, config_parameter
-from ops.observe.collector_tasks import (
-    COLLECTOR_TASK_KIND,
-    amp_url_parameter,
-    collector_roles,
-    image_parameter,
-    parameter_arn,
-    task_properties,
-)
+from ops.observe.collector_tasks import COLLECTOR_TASK_KIND, parameter_arn, task_properties
 from ops.observe.ownership import ownership_tags
 from ops.reconcile.model import Resource
 
@@ -38,8 +32,10 @@ def collector_resources(
         if collector.mode != "gateway":
             continue  # sidecars go in their application's task definition; the layer in the function
         if image is None:
-            notes.append(f"not planned: the {collector.name} task definition ({image_parameter(env)} "
-                         f"does not exist yet: apply terraform/modules/adot)")  # fmt: skip
+            notes.append(
+                f"not planned: the {collector.name} task definition ({collector_image_parameter(env)} "
+                "does not exist yet: apply terraform/modules/adot)"
+            )
             continue
         family = env.resource_name(collector.name)
         log_group = f"/{env.platform}/{env.name}/adot/{family}"

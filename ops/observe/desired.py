@@ -14,6 +14,7 @@ from alarms.composite import composites
 from alarms.glue import failure_rule_name, failure_rule_pattern
 from alarms.spec import LOOKUP_PREFIX, AlarmSpec, Metric
 from ops.aws.clients import ClientFactory
+from ops.contracts import collector_image_parameter
 from ops.inventory.components import (
     Adot,
     ApiGateway,
@@ -30,7 +31,7 @@ from ops.inventory.environment import Environment
 from ops.observe.alarm_shape import alarm_properties
 from ops.observe.cluster_settings import CLUSTER_SETTINGS_KIND
 from ops.observe.collector_configs import COLLECTOR_CONFIG_KIND
-from ops.observe.collector_tasks import COLLECTOR_TASK_KIND, image_parameter
+from ops.observe.collector_tasks import COLLECTOR_TASK_KIND
 from ops.observe.collectors import collector_resources
 from ops.observe.cw_dashboards import DASHBOARD_KIND
 from ops.observe.dashboards import dashboard_resources
@@ -80,7 +81,7 @@ def resolve(factory: ClientFactory, env: Environment, alarms: list[AlarmSpec]) -
         found = {c["Name"]: c["Id"] for page in pages for c in page.get("Clusters", [])}
         resolved.ids |= {f"{LOOKUP_PREFIX}emr:{n}": found[n] for n in wanted["emr"] if n in found}
     if env.components_of(Adot):
-        answer = factory.client("ssm").get_parameters(Names=[image_parameter(env)])["Parameters"]
+        answer = factory.client("ssm").get_parameters(Names=[collector_image_parameter(env)])["Parameters"]
         resolved.collector_image = answer[0]["Value"] if answer else None
     return resolved
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ops.local.state import write_atomic
+from ops.state import write_atomic
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ops.errors import BadInput
-from ops.local.state import StateDir, write_atomic
+from ops.state import StateDir, write_atomic
 
 TOKEN_LIFETIME = timedelta(hours=4)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,9 +13,10 @@ from typing import Any
 
 from ops.errors import OpsError
 from ops.inventory.environment import Environment
-from ops.local.state import StateDir
 from ops.runbook.engine import RunbookEngine, parse_params
 from ops.runbook.model import Runbook
+from ops.state import StateDir
+from ops.util.ids import new_run_id
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def run_drill(
 ) -> DrillResult:
     """Run, measure, tear down (whatever happened: the run's own rollbacks), record."""
     started = datetime.now(UTC)
-    drill_id = f"drill-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    drill_id = new_run_id("drill")
     params = parse_params(runbook, runbook.drill_params(env, component, started, drill_id))
     objective = env.spec.objectives.get(component)
     result = DrillResult(

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +15,18 @@ from pydantic import BaseModel, ValidationError
 
 from ops.errors import BadInput, Interrupted, OpsError
 from ops.inventory.environment import Environment
-from ops.local.state import StateDir
 from ops.runbook.journal import Journal, RunRecord
 from ops.runbook.lock import TargetLock
 from ops.runbook.model import Runbook, RunContext, Step, StepKind, StopCondition
+from ops.state import StateDir
 from ops.telemetry.tracing import span
+from ops.util.ids import new_run_id
 
 log = logging.getLogger(__name__)
 
 # Who approved, or None to refuse; called for an approval step when one is needed.
 Approver = Callable[[Step], str | None]
 ProgressCallback = Callable[[str, Step], None]
-
-
-def new_run_id(runbook: str) -> str:
-    return f"{runbook}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def runs_dir(state: StateDir) -> Path:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from ops.errors import BadInput
 from ops.inventory.environment import Environment
-from ops.local.state import StateDir
+from ops.state import StateDir
 
 
 class StepKind(StrEnum):

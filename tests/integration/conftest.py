@@ -14,7 +14,8 @@ import pytest
 
 from ops.aws.clients import ClientFactory
 from ops.local.emulator import emulator_command, emulator_healthy, emulator_target
-from ops.local.processes import free_port, wait_until
+from ops.util.ports import free_port
+from ops.util.processes import wait_until
 from tests.helpers import run_cli
 
 

@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ops.local.processes import free_port
+from ops.util.ports import free_port
 
 
 class GrafanaDouble:

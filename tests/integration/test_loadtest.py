@@ -206,7 +206,7 @@ def test_an_open_model_that_cannot_keep_up_reports_dropped_iterations(
 def test_live_metrics_reach_prometheus_and_cloudwatch_while_it_runs(
     platform: RunningPlatform, tmp_path: Path
 ) -> None:
-    from ops.local.processes import free_port
+    from ops.util.ports import free_port
 
     campaign = tmp_path / "ramp.yaml"
     campaign.write_text(
@@ -266,7 +266,7 @@ def test_a_fargate_campaign_runs_end_to_end_on_a_fargate_stand_in(
 ) -> None:
     """The whole Fargate path: RunTask, the master found, live statistics through the forward,
     the master's upload read back from S3, the verdict, the cost, every task stopped."""
-    from ops.local.processes import free_port
+    from ops.util.ports import free_port
     from tests.integration.fargate_standin import FargateStandIn
 
     campaign = tmp_path / "fargate.yaml"
@@ -304,7 +304,7 @@ def test_attach_reconnects_to_a_fargate_campaign_whose_run_was_killed(
     import os
     import sys
 
-    from ops.local.processes import free_port
+    from ops.util.ports import free_port
     from tests.helpers import REPO
     from tests.integration.fargate_standin import FargateStandIn
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from ops.aws.clients import ClientFactory
-from ops.local.processes import free_port
+from ops.util.ports import free_port
 from tests.helpers import REPO, run_cli
 from tests.integration.conftest import emulator_server
 

@@ -19,7 +19,7 @@ import pytest
 
 from ops.aws.clients import ClientFactory
 from ops.local.postgres import LocalPostgres
-from ops.local.processes import free_port
+from ops.util.ports import free_port
 from tests.helpers import Result, run_cli
 from tests.integration.conftest import emulator_server
 

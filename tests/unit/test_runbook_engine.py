@@ -14,12 +14,12 @@ from pydantic import BaseModel, ConfigDict
 from ops.errors import BadInput, OpsError
 from ops.inventory import load_environment
 from ops.inventory.environment import Environment
-from ops.local.state import StateDir
 from ops.runbook.engine import RunbookEngine, parse_params
 from ops.runbook.iam import policy
 from ops.runbook.journal import Journal, RunRecord
 from ops.runbook.lock import TargetLock
 from ops.runbook.model import Runbook, Step, StepKind, StopCondition
+from ops.state import StateDir
 from runbooks import REGISTRY
 from tests.helpers import INVENTORY, run_main
 

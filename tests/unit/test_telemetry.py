@@ -11,9 +11,9 @@ import logging
 
 from opentelemetry import trace
 
-from ops.local.processes import free_port
 from ops.telemetry.logs import JsonFormatter
 from ops.telemetry.tracing import setup_tracing, span
+from ops.util.ports import free_port
 from tests.helpers import INVENTORY, run_cli
 from tests.otlp_receiver import OtlpReceiver
 

@@ -111,7 +111,7 @@ def _values(module: dict[str, Any], env: Any) -> dict[str, str]:
 
 
 def test_the_observability_module_names_what_ops_observe_expects() -> None:
-    from ops.observe.collector_tasks import amp_url_parameter
+    from ops.contracts import amp_url_parameter
 
     env = load_environment("staging", INVENTORY)
     module = _module("observability")
@@ -130,7 +130,7 @@ def test_the_observability_module_names_what_ops_observe_expects() -> None:
 
 
 def test_the_adot_module_names_what_the_collector_task_definition_expects() -> None:
-    from ops.observe.collector_tasks import collector_roles, image_parameter
+    from ops.contracts import collector_image_parameter, collector_roles
 
     env = load_environment("staging", INVENTORY)
     module = _module("adot")
@@ -138,7 +138,9 @@ def test_the_adot_module_names_what_the_collector_task_definition_expects() -> N
     (adot,) = env.components_of(Adot).values()
     (gateway,) = [c for c in adot.collectors if c.mode == "gateway"]
     assert values["local.family"] == env.resource_name(gateway.name)
-    assert _render(_resources(module, "aws_ssm_parameter")["image"]["name"], values) == image_parameter(env)
+    assert _render(
+        _resources(module, "aws_ssm_parameter")["image"]["name"], values
+    ) == collector_image_parameter(env)
     roles = _resources(module, "aws_iam_role")
     expected = collector_roles(env, "000000000000")
     for role in ("execution", "task"):

@@ -20,9 +20,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_a
 from psycopg_pool import PoolTimeout
 
 from ops.aws.clients import AwsTarget, ClientFactory
-from ops.local.ingest.contract import FINANCIAL_PATH, INSURANCE_PATH, PARAMETER_ENV, RECORD_TYPES
+from ops.contracts import FINANCIAL_PATH, INSURANCE_PATH, PARAMETER_ENV, RECORD_TYPES, DatabaseEndpoint
 from ops.local.ingest.records import FinancialTransaction, InsuranceClaim
-from ops.local.ingest.store import DatabaseEndpoint, Store
+from ops.local.ingest.store import Store
 
 
 class Metrics:

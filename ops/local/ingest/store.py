@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from psycopg_pool import ConnectionPool
 
+from ops.contracts import DatabaseEndpoint
 from ops.local.ingest.records import FinancialTransaction, InsuranceClaim
 
 SCHEMA = """
@@ -55,36 +53,6 @@ VALUES (%(claim_id)s, %(timestamp)s, %(policy_number)s, %(claim_amount)s, %(clai
     %(claim_status)s, %(customer_id)s, %(incident_date)s)
 ON CONFLICT (claim_id) DO NOTHING
 """
-
-
-@dataclass(frozen=True)
-class DatabaseEndpoint:
-    """Where the warehouse is; the SSM parameter holds this as JSON (no secrets in it)."""
-
-    host: str
-    port: int
-    dbname: str
-    user: str
-
-    @classmethod
-    def from_json(cls, text: str) -> DatabaseEndpoint:
-        data = json.loads(text)
-        return cls(str(data["host"]), int(data["port"]), str(data["dbname"]), str(data["user"]))
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"host": self.host, "port": self.port, "dbname": self.dbname, "user": self.user},
-            sort_keys=True,
-        )
-
-    @property
-    def conninfo(self) -> str:
-        return psycopg.conninfo.make_conninfo(
-            host=self.host, port=self.port, dbname=self.dbname, user=self.user, connect_timeout=5
-        )
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}/{self.dbname}"
 
 
 class Store:
