@@ -1,38 +1,22 @@
-"""Every alarm of an environment: the packs' defaults with the inventory's overrides."""
+"""Every alarm of an environment: each kind's defaults with the inventory's overrides."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
-from typing import Any
 
-from alarms import adot, apigateway, aws_lambda, documentdb, emr, glue, msk, mwaa, rds, s3
 from alarms.spec import AlarmSpec
 from ops.inventory.components import AlarmOverride, Component
 from ops.inventory.environment import Environment
-
-Pack = Callable[[Environment, str, Any], list[AlarmSpec]]
-
-PACKS: dict[str, Pack] = {
-    "api_gateway": apigateway.alarms,
-    "lambda": aws_lambda.alarms,
-    "msk": msk.alarms,
-    "msk_replicator": msk.replicator_alarms,
-    "s3": s3.alarms,
-    "glue": glue.alarms,
-    "emr": emr.alarms,
-    "rds": rds.alarms,
-    "documentdb": documentdb.alarms,
-    "mwaa": mwaa.alarms,
-    "adot": adot.alarms,
-}
 
 Path = tuple[str | int, ...]
 
 
 def defaults(env: Environment, name: str, component: Component) -> list[AlarmSpec]:
-    pack = PACKS.get(component.kind)
-    return pack(env, name, component) if pack else []
+    """The kind's own alarms (ops/kinds/<kind>.py), before the inventory's overrides."""
+    # Imported here: every kind imports alarms.spec, and so this package, as it loads.
+    from ops.kinds.registry import kind_of
+
+    return kind_of(component).alarms(env, name, component)
 
 
 def alarm_catalog(env: Environment) -> list[AlarmSpec]:

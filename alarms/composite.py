@@ -23,8 +23,12 @@ class CompositeSpec:
         return " OR ".join(f'ALARM("{member}")' for member in self.members)
 
 
-# (component kind, alarm key) pairs that mean "the ingest path is failing".
-INGEST_PATH_SIGNALS = {("api_gateway", "5xx-rate"), ("lambda", "errors"), ("msk", "offline-partitions")}
+def _signals_ingest_failure(alarm: AlarmSpec, kind: str | None) -> bool:
+    """An alarm its kind names as meaning "the ingest path is failing"."""
+    # Imported here: every kind imports alarms.spec, and so this package, as it loads.
+    from ops.kinds.registry import KINDS
+
+    return kind in KINDS and alarm.key in KINDS[kind].ingest_path_signals
 
 
 def composites(prefix: str, alarms: list[AlarmSpec], kinds: Mapping[str, str]) -> list[CompositeSpec]:
@@ -32,7 +36,7 @@ def composites(prefix: str, alarms: list[AlarmSpec], kinds: Mapping[str, str]) -
         sorted(
             alarm.name(prefix)
             for alarm in alarms
-            if (kinds.get(alarm.component), alarm.key) in INGEST_PATH_SIGNALS and not alarm.region
+            if _signals_ingest_failure(alarm, kinds.get(alarm.component)) and not alarm.region
         )
     )
     if not members:

@@ -73,12 +73,12 @@ class AlarmSpec:
 
 
 def anomaly_alarm(
+    *,
     component: str,
     key: str,
     metric: Metric,
     comparison: Comparison,
     periods: int,
-    *,
     missing: MissingData = "missing",
     description: str,
     source: str,
@@ -101,6 +101,7 @@ def anomaly_alarm(
 
 
 def threshold_alarm(
+    *,
     component: str,
     key: str,
     severity: AlarmSeverity,
@@ -108,7 +109,6 @@ def threshold_alarm(
     comparison: Comparison,
     threshold: float,
     periods: int,
-    *,
     datapoints: int | None = None,
     missing: MissingData = "missing",
     description: str,
@@ -131,3 +131,43 @@ def threshold_alarm(
         qualifier=qualifier,
         region=region,
     )
+
+
+def graded_alarms(
+    *,
+    component: str,
+    key: str,
+    metric: Metric,
+    comparison: Comparison,
+    periods: int,
+    warning: float | None = None,
+    critical: float | None = None,
+    datapoints: int | None = None,
+    missing: MissingData = "missing",
+    description: str,
+    source: str = "AWS recommended",
+    qualifier: str = "",
+    region: str = "",
+) -> list[AlarmSpec]:
+    """One metric with a warning and a critical threshold (either may be left out): two
+    alarms of one key, told apart by their severity (an override of the key sets both)."""
+    levels: list[tuple[AlarmSeverity, float | None]] = [("warning", warning), ("critical", critical)]
+    return [
+        threshold_alarm(
+            component=component,
+            key=key,
+            severity=severity,
+            metric=metric,
+            comparison=comparison,
+            threshold=threshold,
+            periods=periods,
+            datapoints=datapoints,
+            missing=missing,
+            description=description,
+            source=source,
+            qualifier=qualifier,
+            region=region,
+        )
+        for severity, threshold in levels
+        if threshold is not None
+    ]

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
 from ops.aws.clients import AwsTarget, ClientFactory  # noqa: E402
-from runbooks.rds_wait import poll_available  # noqa: E402
+from runbooks.common.rds_wait import poll_available  # noqa: E402
 
 DURATIONS_S = (20, 45, 90, 240, 480, 900, 1800)  # how long the restore takes
 PHASES = 10  # restore start offsets within a poll period, to average over alignment
@@ -46,7 +46,7 @@ class SimulatedRestore:
             "DBInstanceStatus": status,
             "Endpoint": {"Address": "a", "Port": 1},
         }
-        return AWSResponse("https://example", 200, {}, None), {"DBInstances": [instance]}  # type: ignore[arg-type]
+        return AWSResponse("https://example", 200, {}, None), {"DBInstances": [instance]}
 
 
 def client(restore: SimulatedRestore) -> Any:

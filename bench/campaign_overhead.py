@@ -30,14 +30,21 @@ from ops.util.ports import free_port  # noqa: E402
 
 
 def ops(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ops", "--state-dir", str(state), *args],
-                          capture_output=True, text=True, cwd=REPO, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "ops", "--state-dir", str(state), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
 
 
 def campaign_rps(state: Path, folder: Path, users: int, seconds: int) -> float:
     path = folder / "bench.yaml"
-    path.write_text(f"name: bench\nusers: {users}\nspawn_rate: {users}\nduration: {seconds}s\nworkers: 1\n"
-                    "slo: {p95_ms: 100000, p99_ms: 100000, error_rate: 1}\n")  # fmt: skip
+    path.write_text(
+        f"name: bench\nusers: {users}\nspawn_rate: {users}\nduration: {seconds}s\nworkers: 1\n"
+        "slo: {p95_ms: 100000, p99_ms: 100000, error_rate: 1}\n"
+    )
     result = ops(state, "loadtest", "run", str(path), "--no-cloudwatch", "-o", "json")
     if result.returncode != 0:
         raise SystemExit(f"campaign failed: {result.stderr}")
@@ -50,9 +57,25 @@ def plain_locust_rps(target: str, folder: Path, users: int, seconds: int) -> flo
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
     with open(folder / "plain.json", "wb") as out:
-        master_args = ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                       "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
-                       "--expect-workers", "1", "--host", target, "--json"]  # fmt: skip
+        master_args = [
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{seconds}s",
+            "--expect-workers",
+            "1",
+            "--host",
+            target,
+            "--json",
+        ]
         master = subprocess.Popen([*base, *master_args], stdout=out, stderr=subprocess.DEVNULL, env=env)
         worker_args = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
         worker = subprocess.Popen(
@@ -70,15 +93,21 @@ def plain_locust_rps(target: str, folder: Path, users: int, seconds: int) -> flo
 
 def arrival_accuracy(state: Path, folder: Path, rate: int) -> dict[str, Any]:
     path = folder / f"arrival-{rate}.yaml"
-    path.write_text(f"name: arrival\nmodel: open\nstart_rate: {rate}\nmax_users: {rate}\nworkers: 2\n"
-                    f"stages: [{{duration: 5s, target: {rate}}}, {{duration: 60s, target: {rate}}}]\n"
-                    "slo: {p95_ms: 100000, p99_ms: 100000, error_rate: 1}\n")  # fmt: skip
+    path.write_text(
+        f"name: arrival\nmodel: open\nstart_rate: {rate}\nmax_users: {rate}\nworkers: 2\n"
+        f"stages: [{{duration: 5s, target: {rate}}}, {{duration: 60s, target: {rate}}}]\n"
+        "slo: {p95_ms: 100000, p99_ms: 100000, error_rate: 1}\n"
+    )
     result = ops(state, "loadtest", "run", str(path), "--no-cloudwatch", "-o", "json")
     data = json.loads(result.stdout)
     hold = data["arrivals"]["stages"][1]
-    return {"target_rate": rate, "achieved_rate": round(hold["started"] / hold["duration_s"], 2),
-            "error_pct": round(100 * (hold["started"] / hold["expected"] - 1), 2), "dropped": hold["dropped"],
-            "requests": data["requests"]}  # fmt: skip
+    return {
+        "target_rate": rate,
+        "achieved_rate": round(hold["started"] / hold["duration_s"], 2),
+        "error_pct": round(100 * (hold["started"] / hold["expected"] - 1), 2),
+        "dropped": hold["dropped"],
+        "requests": data["requests"],
+    }
 
 
 def main() -> None:
@@ -116,8 +145,10 @@ def main() -> None:
     print(f"plain locust: {[round(v) for v in plain]} req/s per worker core")
     print(f"ratio of medians: {figures['ratio_of_medians']} (target >= 0.95)")
     for row in accuracy:
-        print(f"open model {row['target_rate']}/s over 60 s: {row['achieved_rate']}/s "
-              f"({row['error_pct']:+.2f}%), dropped {row['dropped']}")  # fmt: skip
+        print(
+            f"open model {row['target_rate']}/s over 60 s: {row['achieved_rate']}/s "
+            f"({row['error_pct']:+.2f}%), dropped {row['dropped']}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from ops.aws.clients import ClientFactory  # noqa: E402
 from ops.inventory import load_environment  # noqa: E402
 from ops.local.emulator import emulator_command, emulator_healthy, emulator_target  # noqa: E402
-from ops.observe.run import observe_plan  # noqa: E402
+from ops.observe.planning import observe_plan  # noqa: E402
 from ops.reconcile.engine import apply_plan  # noqa: E402
 from ops.util.ports import free_port  # noqa: E402
 from ops.util.processes import wait_until  # noqa: E402

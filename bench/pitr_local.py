@@ -16,19 +16,40 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from loadtest.payloads import PayloadGenerator  # noqa: E402
 from ops.demo.traffic import send_burst  # noqa: E402
+from ops.util.processes import wait_until  # noqa: E402
 
 
 def ops(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "ops", "--state-dir", str(state), *args]
     return subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO)
+
+
+def newest_backup_done(state: Path, record: dict[str, object]) -> datetime:
+    """When the newest base backup of the server the endpoint names was complete (each
+    round's cutover backs the new primary up): a restore replays from it."""
+    moved: Any = record.get("warehouse_endpoint") or {}  # empty: the platform's own server
+    root = state / "postgres"
+    for marker in (state / "restores").glob("*/restored.json"):
+        if moved and json.loads(marker.read_text())["restored_port"] == moved["port"]:
+            root = marker.parent
+    backups = sorted(p for p in (root / "base-backups").iterdir() if (p / "PG_VERSION").exists())
+    return datetime.fromtimestamp(max(f.stat().st_mtime for f in backups[-1].iterdir()), UTC)
+
+
+def wait_past_newest_backup(state: Path, record: dict[str, object]) -> None:
+    """Until the clock is more than a second past the newest base backup (its label counts
+    whole seconds): a target time before it has no backup to replay from."""
+    ready = newest_backup_done(state, record) + timedelta(seconds=1)
+    wait_until(lambda: datetime.now(UTC) > ready, 10, "the clock past the newest base backup")
 
 
 def main() -> None:
@@ -46,7 +67,7 @@ def main() -> None:
                 send_burst(
                     f"http://127.0.0.1:{record['ingest_port']}", PayloadGenerator(f"b{index}"), args.records
                 )
-                time.sleep(1.2)  # after the newest base backup, to the second
+                wait_past_newest_backup(state, record)
                 target = datetime.now(UTC).isoformat()
                 started = time.perf_counter()
                 out = ops(

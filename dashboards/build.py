@@ -10,10 +10,9 @@ from collections import defaultdict
 from alarms.spec import AlarmSpec, Metric
 from dashboards.model import Dashboard, Panel, Query
 from ops.inventory.environment import Environment
+from ops.kinds.registry import ingest_path
 
 OVERVIEW = "ingest-overview"
-# The ingest path in order: the kinds of component, and how many panels each gives.
-PATH = (("api_gateway", 2), ("lambda", 2), ("msk", 2), ("glue", 1), ("emr", 1), ("s3", 1), ("rds", 2))
 
 
 def _query(metric: Metric, label: str = "") -> Query:
@@ -66,12 +65,14 @@ def dashboards_for(env: Environment, alarms: list[AlarmSpec]) -> list[Dashboard]
 def _overview(env: Environment, by_component: dict[str, list[AlarmSpec]]) -> Dashboard:
     panels: list[Panel] = []
     critical: list[tuple[str, str]] = []
-    for kind, count in PATH:
+    # Each kind on the path, in the path's order, gives its first panels.
+    for kind in ingest_path():
         for name, component in env.spec.components.items():
-            if component.kind != kind:
+            if component.kind != kind.kind:
                 continue
             members = [a for a in by_component.get(name, []) if not a.region]
-            found = [p for p in (panel_of(a, env) for a in members) if p is not None][:count]
+            found = [p for p in (panel_of(a, env) for a in members) if p is not None]
+            found = found[: kind.overview_panels]
             panels += [
                 Panel(f"{name}: {p.title}", p.queries, p.region, p.threshold, p.above, p.alarm) for p in found
             ]

@@ -51,8 +51,16 @@ def render_body(board: Dashboard, account: str) -> dict[str, Any]:
         members = board.alarms[start : start + ALARMS_PER_WIDGET]
         alarms = [f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}" for name, region in members]
         rows = 1 + len(alarms) // 8
-        widgets.append({"type": "alarm", "x": 0, "y": y, "width": 24, "height": 2 + rows,
-                        "properties": {"title": f"Alarms: {board.title}", "alarms": alarms}})  # fmt: skip
+        widgets.append(
+            {
+                "type": "alarm",
+                "x": 0,
+                "y": y,
+                "width": 24,
+                "height": 2 + rows,
+                "properties": {"title": f"Alarms: {board.title}", "alarms": alarms},
+            }
+        )
         y += 2 + rows
     for index, panel in enumerate(board.panels):
         widgets.append(_metric_widget(panel, (index % 2) * WIDTH, y + (index // 2) * HEIGHT))

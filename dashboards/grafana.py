@@ -131,6 +131,13 @@ def _alarm_annotations(prefix: str, board: Dashboard) -> list[dict[str, Any]]:
             .action_prefix("")
         )
         fields = json.loads(json.dumps(query.build(), cls=JSONEncoder))
-        found.append({**fields, "datasource": {"type": "cloudwatch", "uid": CLOUDWATCH.uid}, "enable": True,
-                      "iconColor": "red", "name": f"alarm state changes ({region})"})  # fmt: skip
+        found.append(
+            {
+                **fields,
+                "datasource": {"type": "cloudwatch", "uid": CLOUDWATCH.uid},
+                "enable": True,
+                "iconColor": "red",
+                "name": f"alarm state changes ({region})",
+            }
+        )
     return found

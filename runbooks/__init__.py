@@ -1,4 +1,5 @@
-"""Runbook definitions. Each module defines one runbook; REGISTRY names them."""
+"""Runbook definitions: a package each (see runbooks/rds_pitr/__init__.py for the layout);
+REGISTRY names them. Importing it imports no provider (no boto3, psycopg or ops.local)."""
 
 from __future__ import annotations
 

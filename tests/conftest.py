@@ -41,7 +41,8 @@ def short_tmp() -> Iterator[Path]:
 
 
 def read_record(state_dir: Path) -> dict[str, object]:
-    return json.loads((state_dir / "platform.json").read_text())
+    record: dict[str, object] = json.loads((state_dir / "platform.json").read_text())
+    return record
 
 
 @pytest.fixture

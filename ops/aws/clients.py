@@ -7,9 +7,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from ops import TOOL_NAME, __version__
 from ops.aws.stats import CallStats
 
@@ -28,6 +25,8 @@ class AwsTarget:
     region: str | None = None
     endpoint_url: str | None = None
     credentials: dict[str, str] = field(default_factory=dict)
+    # API operations ("service:Operation") the endpoint does not serve: the emulator's gaps.
+    lacks: frozenset[str] = frozenset()
 
     def with_defaults(self, region: str | None, endpoint_url: str | None = None) -> AwsTarget:
         """Fill what the user did not give from the inventory or the local platform."""
@@ -36,6 +35,7 @@ class AwsTarget:
             region=self.region or region,
             endpoint_url=self.endpoint_url or os.environ.get(ENDPOINT_ENV) or endpoint_url,
             credentials=self.credentials,
+            lacks=self.lacks,
         )
 
 
@@ -45,6 +45,11 @@ class ClientFactory:
     def __init__(
         self, target: AwsTarget, max_attempts: int = DEFAULT_MAX_ATTEMPTS, stats: CallStats | None = None
     ) -> None:
+        # boto3 loads here, not with this module: commands that make no AWS call (help,
+        # inventory validate) should not pay a fifth of a second for it.
+        import boto3
+        from botocore.config import Config
+
         self.target = target
         self.stats = stats or CallStats()
         self.session = boto3.Session(

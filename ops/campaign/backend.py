@@ -1,5 +1,6 @@
 """The one interface every campaign backend serves (local processes, Fargate tasks):
-start, scale, stream live statistics, stop, and collect the final statistics."""
+start, scale, stream live statistics, stop, collect the final statistics, and say what
+the run cost."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ from typing import Any, Protocol
 
 import httpx
 
+from ops.campaign.cost import CampaignCost
+
 # The Locust master's timings, on any backend: users finish the request in flight within
 # STOP_TIMEOUT_S; the master quits AUTOQUIT_S after the run, once the workers' final reports
 # are in (loadtest/locustfile.py sends them).
 STOP_TIMEOUT_S = 2
 AUTOQUIT_S = 1
+
+# What a backend saves of a started campaign (processes, tasks), for `ops loadtest attach`.
+ATTACH_FILE = "campaign.json"
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,10 @@ class Backend(Protocol):
     def finish(self) -> FinalStats: ...
 
     def cleanup(self) -> None: ...
+
+    def cost(self) -> CampaignCost | None:
+        """What the run cost, asked once it is over; None when nothing is billed."""
+        ...
 
 
 def read_live(web: str, elapsed_s: float, dropped_before: int = 0) -> LiveStats | None:

@@ -30,11 +30,30 @@ class Cost:
         return Cost(self.vcpu_hours + other.vcpu_hours, self.gb_hours + other.gb_hours, self.usd + other.usd)
 
     def payload(self) -> dict[str, float]:
-        return {"vcpu_hours": round(self.vcpu_hours, 4), "gb_hours": round(self.gb_hours, 4),
-                "usd": round(self.usd, 4)}  # fmt: skip
+        return {
+            "vcpu_hours": round(self.vcpu_hours, 4),
+            "gb_hours": round(self.gb_hours, 4),
+            "usd": round(self.usd, 4),
+        }
 
 
 NONE = Cost(0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class CampaignCost:
+    """What a campaign cost, as its backend answers: the estimate made before the launch
+    (none on attach) and what was billed (none when the provider could not say why)."""
+
+    estimate: Cost | None
+    actual: Cost | None
+    unknown: str = ""  # why the actual cost is unknown, for a warning
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "estimate": self.estimate.payload() if self.estimate else None,
+            "actual": self.actual.payload() if self.actual else None,
+        }
 
 
 def task_cost(size: TaskSize, seconds: float, prices: FargatePrices, spot: bool) -> Cost:
@@ -44,8 +63,9 @@ def task_cost(size: TaskSize, seconds: float, prices: FargatePrices, spot: bool)
     return Cost(vcpu_hours, gb_hours, usd * (1 - prices.spot_discount) if spot else usd)
 
 
-def estimate(master: TaskSize, worker: TaskSize, workers: int, duration_s: float, prices: FargatePrices,
-             spot: bool) -> Cost:  # fmt: skip
+def estimate(
+    master: TaskSize, worker: TaskSize, workers: int, duration_s: float, prices: FargatePrices, spot: bool
+) -> Cost:
     """Before a launch: every task for the campaign's duration plus its start-up."""
     seconds = duration_s + STARTUP_S
     total = task_cost(master, seconds, prices, spot=False)
@@ -54,8 +74,13 @@ def estimate(master: TaskSize, worker: TaskSize, workers: int, duration_s: float
     return total
 
 
-def actual(tasks: list[dict[str, Any]], prices: FargatePrices, sizes: dict[str, TaskSize],
-           launched_at: datetime, now: datetime | None = None) -> Cost:  # fmt: skip
+def actual(
+    tasks: list[dict[str, Any]],
+    prices: FargatePrices,
+    sizes: dict[str, TaskSize],
+    launched_at: datetime,
+    now: datetime | None = None,
+) -> Cost:
     """After a launch: each task's billed time, from its start (or our launch, when the API
     does not say) to its stop (or now), at its own size (or the size we asked for)."""
     total = NONE

@@ -1,6 +1,6 @@
 """Run a campaign on any backend: stream its live statistics to the sinks, stop it when an
-abort rule holds for its window, then merge the results, judge them against the SLO, and
-write results.json and the report."""
+abort rule holds for its window, then merge the results, judge them against the SLO, ask
+the backend what the run cost, and write results.json and the report once, cost included."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops.campaign.backend import Backend, FinalStats, LiveStats
-from ops.campaign.live import LiveSink
+from ops.campaign.cost import CampaignCost, Cost
 from ops.campaign.results import results_payload, summarize, verdict
 from ops.campaign.spec import AbortRule, Campaign
 from ops.campaign.timeline import charts, parse_history
 from ops.inventory.spec import Slo
 from ops.report.writer import Section, write_report
+from ops.state import write_atomic
 from ops.util.ids import new_run_id
+
+if TYPE_CHECKING:  # the sinks' clients load with the sinks
+    from ops.campaign.live import LiveSink
 
 Check = tuple[str, str, str, bool]
 
@@ -47,14 +51,20 @@ class CampaignOutcome:
     folder: Path
     data: dict[str, Any]
     checks: list[Check]
+    sections: list[Section] = field(default_factory=list)  # the report's, besides the data
+    cost: CampaignCost | None = None
 
     @property
     def met(self) -> bool:
         return all(ok for *_, ok in self.checks)
 
 
-def drive(backend: Backend, rules: list[AbortRule], sinks: list[LiveSink],
-          on_live: Callable[[LiveStats], None] | None = None) -> tuple[FinalStats, str]:  # fmt: skip
+def drive(
+    backend: Backend,
+    rules: list[AbortRule],
+    sinks: list[LiveSink],
+    on_live: Callable[[LiveStats], None] | None = None,
+) -> tuple[FinalStats, str]:
     """Start, stream, stop on a breached rule, collect; every process or task is stopped
     whatever happens (interrupts included)."""
     watch = AbortWatch(rules)
@@ -77,11 +87,20 @@ def drive(backend: Backend, rules: list[AbortRule], sinks: list[LiveSink],
             sink.close()
 
 
-def run_campaign(spec: Campaign, backend: Backend, campaign_id: str, folder: Path, slo: Slo,
-                 sinks: list[LiveSink] | None = None,
-                 on_live: Callable[[LiveStats], None] | None = None) -> CampaignOutcome:  # fmt: skip
+def run_campaign(
+    spec: Campaign,
+    backend: Backend,
+    campaign_id: str,
+    folder: Path,
+    slo: Slo,
+    sinks: list[LiveSink] | None = None,
+    on_live: Callable[[LiveStats], None] | None = None,
+) -> CampaignOutcome:
     final, aborted = drive(backend, list(spec.abort), sinks or [], on_live)
-    return judge(spec, campaign_id, folder, final, aborted, slo)
+    # Asked after the cleanup: every task has stopped, so its billed time is known.
+    outcome = judge(spec, campaign_id, folder, final, aborted, slo, backend.cost())
+    write_results(outcome)
+    return outcome
 
 
 def new_campaign_id(spec: Campaign) -> str:
@@ -97,7 +116,13 @@ def arrival_checks(arrivals: dict[str, Any]) -> list[Check]:
 
 
 def judge(
-    spec: Campaign, campaign_id: str, folder: Path, final: FinalStats, aborted: str, slo: Slo
+    spec: Campaign,
+    campaign_id: str,
+    folder: Path,
+    final: FinalStats,
+    aborted: str,
+    slo: Slo,
+    cost: CampaignCost | None = None,
 ) -> CampaignOutcome:
     summary = summarize(final.stats)
     checks: list[Check] = verdict(summary, slo) + arrival_checks(final.arrivals)
@@ -111,27 +136,58 @@ def judge(
         "aborted": aborted,
         "arrivals": final.arrivals,
     }
-    (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n")
-    write_report(folder, f"campaign {campaign_id}", data, report_sections(checks, final))
-    return CampaignOutcome(campaign_id, folder, data, checks)
+    if cost is not None:
+        data["cost"] = cost.payload()
+    sections = report_sections(checks, final, cost)
+    return CampaignOutcome(campaign_id, folder, data, checks, sections, cost)
 
 
-def report_sections(checks: list[Check], final: FinalStats) -> list[Section]:
-    sections = [
-        Section("SLO verdict", ("measure", "objective", "measured", "met"),
-                [(m, o, v, "yes" if ok else "NO") for m, o, v, ok in checks]),
-    ]  # fmt: skip
+def write_results(outcome: CampaignOutcome) -> None:
+    """results.json and the report (HTML, Markdown, JSON): the one place both are written."""
+    folder = outcome.folder
+    write_atomic(folder / "results.json", json.dumps(outcome.data, indent=2) + "\n")
+    write_report(folder, f"campaign {outcome.campaign_id}", outcome.data, outcome.sections)
+
+
+def _usd(cost: Cost | None, missing: str) -> tuple[str, ...]:
+    if cost is None:
+        return (missing, "", "")
+    return (f"${cost.usd:.2f}", f"{cost.vcpu_hours:.2f}", f"{cost.gb_hours:.2f}")
+
+
+def cost_section(cost: CampaignCost) -> Section:
+    """The same figures the verdict prints: the estimate (none on attach) and what ran."""
+    rows = [("estimate", *_usd(cost.estimate, "none")), ("actual", *_usd(cost.actual, "unknown"))]
+    return Section("Cost", ("", "USD", "vCPU-hours", "GB-hours"), rows)
+
+
+def report_sections(
+    checks: list[Check], final: FinalStats, cost: CampaignCost | None = None
+) -> list[Section]:
+    verdict_rows: list[tuple[str, ...]] = [(m, o, v, "yes" if ok else "NO") for m, o, v, ok in checks]
+    sections = [Section("SLO verdict", ("measure", "objective", "measured", "met"), verdict_rows)]
+    if cost is not None:
+        sections.append(cost_section(cost))
     if final.arrivals:
         rows: list[tuple[str, ...]] = [
-            (str(i + 1), f"{s['duration_s']:g} s", f"{s['expected']:g}", str(s["started"]), str(s["dropped"]),
-             f"{s['started'] / s['duration_s']:.2f}/s")
+            (
+                str(i + 1),
+                f"{s['duration_s']:g} s",
+                f"{s['expected']:g}",
+                str(s["started"]),
+                str(s["dropped"]),
+                f"{s['started'] / s['duration_s']:.2f}/s",
+            )
             for i, s in enumerate(final.arrivals["stages"])
-        ]  # fmt: skip
+        ]
         header = ("stage", "length", "due", "started", "dropped", "achieved rate")
         sections.append(Section("Arrivals (open model)", header, rows))
     timeline = parse_history(final.history_csv)
-    titles = {"throughput": "Throughput over time", "latency": "Latency over time (recent window)",
-              "errors": "Errors over time"}  # fmt: skip
+    titles = {
+        "throughput": "Throughput over time",
+        "latency": "Latency over time (recent window)",
+        "errors": "Errors over time",
+    }
     for name, svg in charts(timeline).items():
         if svg:
             sections.append(Section(titles[name], (), [], chart_svg=svg))

@@ -25,12 +25,20 @@ from typing import Any
 import httpx
 from botocore.exceptions import ClientError
 
-from ops.campaign.backend import AUTOQUIT_S, STOP_TIMEOUT_S, FinalStats, LiveStats, read_live
-from ops.campaign.cost import Cost, TaskSize, actual, estimate
+from ops.campaign.backend import (
+    ATTACH_FILE,
+    AUTOQUIT_S,
+    STOP_TIMEOUT_S,
+    FinalStats,
+    LiveStats,
+    read_live,
+)
+from ops.campaign.cost import CampaignCost, Cost, TaskSize, actual, estimate
 from ops.campaign.spec import Campaign
 from ops.contracts import loadtest_network_parameter
 from ops.errors import OpsError
 from ops.inventory.environment import Environment
+from ops.inventory.spec import FargatePrices
 
 CAMPAIGN_TAG = "platform-ops:campaign"
 ROLE_TAG = "platform-ops:role"
@@ -40,7 +48,6 @@ WEB_PORT = 8089
 RUN_TASK_MAX = 10  # RunTask starts at most 10 tasks a call
 LIFETIME_MARGIN_S = 600.0  # start-up, shut-down and a slow upload on top of the duration
 POLL_S = 1.0
-ATTACH_FILE = "campaign.json"
 
 
 @dataclass(frozen=True)
@@ -143,8 +150,18 @@ def campaign_tags(campaign_id: str, role: str, expires_at: datetime) -> list[dic
 class FargateBackend:
     name = "fargate"
 
-    def __init__(self, aws: Any, spec: Campaign, launch: FargateLaunch, campaign_id: str, folder: Path,
-                 locust_env: dict[str, str], start_timeout: float = 300.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        aws: Any,
+        spec: Campaign,
+        launch: FargateLaunch,
+        campaign_id: str,
+        folder: Path,
+        locust_env: dict[str, str],
+        prices: FargatePrices,
+        start_timeout: float = 300.0,
+        estimate: Cost | None = None,
+    ) -> None:
         refuse_made_up_addresses(aws)
         self.ecs = aws.client("ecs")
         self.s3 = aws.client("s3")
@@ -161,15 +178,18 @@ class FargateBackend:
         self.launched_at = datetime.now(UTC)
         self.expires_at = self.launched_at + timedelta(seconds=launch.lifetime_s)
         self.attached = False
-        self.estimate: Cost | None = None  # before the launch, for the report
+        self.prices = prices
+        self.estimate = estimate  # made before the launch; an attached run has none
 
     @classmethod
-    def reattach(cls, aws: Any, spec: Campaign, folder: Path, locust_env: dict[str, str]) -> FargateBackend:
+    def reattach(
+        cls, aws: Any, spec: Campaign, folder: Path, locust_env: dict[str, str], prices: FargatePrices
+    ) -> FargateBackend:
         saved = json.loads((folder / ATTACH_FILE).read_text())
         fields = saved["launch"]
         sizes = {key: TaskSize(**fields[key]) for key in ("master_size", "worker_size")}
         launch = FargateLaunch(**{**fields, **sizes})
-        backend = cls(aws, spec, launch, saved["campaign_id"], folder, locust_env)
+        backend = cls(aws, spec, launch, saved["campaign_id"], folder, locust_env, prices)
         backend.master_arn, backend.master_ip = saved["master_arn"], saved["master_ip"]
         backend.worker_arns = saved["worker_arns"]
         backend.launched_at = datetime.fromisoformat(saved["launched_at"])
@@ -182,8 +202,9 @@ class FargateBackend:
         return f"ops:{self.campaign_id}"[:36]  # RunTask's startedBy holds 36 characters
 
     # --- start ----------------------------------------------------------------------
-    def _run_task(self, task_definition: str, role: str, count: int, environment: dict[str, str],
-                  spot: bool) -> list[str]:  # fmt: skip
+    def _run_task(
+        self, task_definition: str, role: str, count: int, environment: dict[str, str], spot: bool
+    ) -> list[str]:
         placement: dict[str, Any] = (
             {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}
             if spot
@@ -195,19 +216,27 @@ class FargateBackend:
             taskDefinition=task_definition,
             count=count,
             startedBy=self.started_by,
-            networkConfiguration={"awsvpcConfiguration": {
-                "subnets": self.launch.subnets, "securityGroups": self.launch.security_groups,
-                "assignPublicIp": "DISABLED",
-            }},
-            overrides={"containerOverrides": [{
-                "name": self.launch.container, "command": command,
-                "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-            }]},
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": self.launch.subnets,
+                    "securityGroups": self.launch.security_groups,
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+            overrides={
+                "containerOverrides": [
+                    {
+                        "name": self.launch.container,
+                        "command": command,
+                        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+                    }
+                ]
+            },
             tags=campaign_tags(self.campaign_id, role, self.expires_at),
             propagateTags="TASK_DEFINITION",
             enableECSManagedTags=True,
             **placement,
-        )  # fmt: skip
+        )
         if response.get("failures"):
             reasons = "; ".join(f"{f.get('arn', '')} {f.get('reason')}" for f in response["failures"])
             raise OpsError(f"RunTask in {self.launch.cluster} failed: {reasons}")
@@ -216,13 +245,19 @@ class FargateBackend:
     def _master_environment(self) -> dict[str, str]:
         return {
             **self.locust_env,
-            "LOCUST_MODE_MASTER": "true", "LOCUST_HOST": self.launch.target_url,
-            "LOCUST_AUTOSTART": "true", "LOCUST_AUTOQUIT": str(AUTOQUIT_S),
-            "LOCUST_EXPECT_WORKERS": str(self.launch.workers), "LOCUST_EXPECT_WORKERS_MAX_WAIT": "300",
-            "LOCUST_WEB_PORT": str(WEB_PORT), "LOCUST_STOP_TIMEOUT": str(STOP_TIMEOUT_S),
-            "LOCUST_CSV": "/tmp/locust", "LOCUST_CSV_FULL_HISTORY": "true",
-            "OPS_LOADTEST_RESULTS_DIR": "/tmp", "OPS_LOADTEST_RESULTS_S3": self.launch.results,
-        }  # fmt: skip
+            "LOCUST_MODE_MASTER": "true",
+            "LOCUST_HOST": self.launch.target_url,
+            "LOCUST_AUTOSTART": "true",
+            "LOCUST_AUTOQUIT": str(AUTOQUIT_S),
+            "LOCUST_EXPECT_WORKERS": str(self.launch.workers),
+            "LOCUST_EXPECT_WORKERS_MAX_WAIT": "300",
+            "LOCUST_WEB_PORT": str(WEB_PORT),
+            "LOCUST_STOP_TIMEOUT": str(STOP_TIMEOUT_S),
+            "LOCUST_CSV": "/tmp/locust",
+            "LOCUST_CSV_FULL_HISTORY": "true",
+            "OPS_LOADTEST_RESULTS_DIR": "/tmp",
+            "OPS_LOADTEST_RESULTS_S3": self.launch.results,
+        }
 
     def start(self) -> None:
         if self.attached:
@@ -271,10 +306,15 @@ class FargateBackend:
 
     def _save(self) -> None:
         saved = {
-            "backend": "fargate", "campaign_id": self.campaign_id, "launch": asdict(self.launch),
-            "master_arn": self.master_arn, "master_ip": self.master_ip, "worker_arns": self.worker_arns,
-            "launched_at": self.launched_at.isoformat(), "expires_at": self.expires_at.isoformat(),
-        }  # fmt: skip
+            "backend": "fargate",
+            "campaign_id": self.campaign_id,
+            "launch": asdict(self.launch),
+            "master_arn": self.master_arn,
+            "master_ip": self.master_ip,
+            "worker_arns": self.worker_arns,
+            "launched_at": self.launched_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+        }
         (self.folder / ATTACH_FILE).write_text(json.dumps(saved, indent=2) + "\n")
 
     # --- run ------------------------------------------------------------------------
@@ -360,13 +400,21 @@ class FargateBackend:
                     cluster=self.launch.cluster, task=arn, reason=f"campaign {self.campaign_id} ended"
                 )
 
-    def cost(self, env: Environment) -> Cost:
+    def cost(self) -> CampaignCost:
+        """The estimate and what the tasks actually ran for (unknown when ECS cannot say)."""
+        try:
+            spent = self._actual()
+        except ClientError as error:
+            return CampaignCost(self.estimate, None, unknown=str(error))
+        return CampaignCost(self.estimate, spent)
+
+    def _actual(self) -> Cost:
         sizes = {arn: self.launch.worker_size for arn in self.worker_arns}
         if self.master_arn:
             sizes[self.master_arn] = self.launch.master_size
         if not sizes:
             return Cost(0, 0, 0)
-        return actual(self._describe(list(sizes)), env.spec.loadtest_settings.prices, sizes, self.launched_at)
+        return actual(self._describe(list(sizes)), self.prices, sizes, self.launched_at)
 
 
 def _private_ip(task: dict[str, Any]) -> str:
@@ -377,8 +425,9 @@ def _private_ip(task: dict[str, Any]) -> str:
     return ""
 
 
-def sweep(aws: Any, cluster: str, now: datetime, campaign: str | None = None,
-          stop: bool = True) -> list[dict[str, str]]:  # fmt: skip
+def sweep(
+    aws: Any, cluster: str, now: datetime, campaign: str | None = None, stop: bool = True
+) -> list[dict[str, str]]:
     """Layer 3: the running tasks of campaigns past their expiry (or of one campaign),
     stopped unless `stop` is False. Tasks without our campaign tag are never touched."""
     ecs = aws.client("ecs")
@@ -395,10 +444,14 @@ def sweep(aws: Any, cluster: str, now: datetime, campaign: str | None = None,
                 continue
             expired = datetime.fromisoformat(tags.get(EXPIRES_TAG, "1970-01-01T00:00:00+00:00")) <= now
             if (campaign is None and expired) or tags[CAMPAIGN_TAG] == campaign:
-                found.append({
-                    "task": task["taskArn"], "campaign": tags[CAMPAIGN_TAG],
-                    "role": tags.get(ROLE_TAG, ""), "expires_at": tags.get(EXPIRES_TAG, ""),
-                })  # fmt: skip
+                found.append(
+                    {
+                        "task": task["taskArn"],
+                        "campaign": tags[CAMPAIGN_TAG],
+                        "role": tags.get(ROLE_TAG, ""),
+                        "expires_at": tags.get(EXPIRES_TAG, ""),
+                    }
+                )
     if stop:
         for item in found:
             ecs.stop_task(

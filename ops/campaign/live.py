@@ -46,10 +46,15 @@ class PrometheusSink:
 
     def publish(self, live: LiveStats) -> None:
         values = {
-            "users": live.users, "requests_per_second": live.rps, "fail_ratio": live.fail_ratio,
-            "p50_ms": live.p50_ms, "p95_ms": live.p95_ms, "requests": live.requests,
-            "failures": live.failures, "dropped_iterations": live.dropped,
-        }  # fmt: skip
+            "users": live.users,
+            "requests_per_second": live.rps,
+            "fail_ratio": live.fail_ratio,
+            "p50_ms": live.p50_ms,
+            "p95_ms": live.p95_ms,
+            "requests": live.requests,
+            "failures": live.failures,
+            "dropped_iterations": live.dropped,
+        }
         for name, value in values.items():
             if value is not None:
                 self.gauges[name].labels(self.campaign_id).set(value)
@@ -85,8 +90,15 @@ class CloudWatchSink:
             ("DroppedIterations", live.dropped, "Count"),
         ):
             if value is not None:
-                self.buffer.append({"MetricName": name, "Dimensions": self.dimensions, "Timestamp": now,
-                                    "Value": float(value), "Unit": unit})  # fmt: skip
+                self.buffer.append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": self.dimensions,
+                        "Timestamp": now,
+                        "Value": float(value),
+                        "Unit": unit,
+                    }
+                )
         if live.elapsed_s - self.last_flush >= FLUSH_EVERY_S:
             self.last_flush = live.elapsed_s
             self._flush()

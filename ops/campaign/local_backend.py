@@ -15,7 +15,15 @@ from pathlib import Path
 import httpx
 import psutil
 
-from ops.campaign.backend import AUTOQUIT_S, STOP_TIMEOUT_S, FinalStats, LiveStats, read_live
+from ops.campaign.backend import (
+    ATTACH_FILE,
+    AUTOQUIT_S,
+    STOP_TIMEOUT_S,
+    FinalStats,
+    LiveStats,
+    read_live,
+)
+from ops.campaign.cost import CampaignCost
 from ops.campaign.spec import Campaign
 from ops.errors import OpsError
 from ops.util.ports import free_port
@@ -38,9 +46,6 @@ def locust_environment(campaign: Campaign, folder: Path, samples: bool) -> dict[
     if samples:
         env["OPS_LOADTEST_SAMPLES_DIR"] = str(folder)
     return env
-
-
-ATTACH_FILE = "campaign.json"  # what `ops loadtest attach` reconnects with
 
 
 class LocalBackend:
@@ -85,14 +90,35 @@ class LocalBackend:
         self.folder.mkdir(parents=True, exist_ok=True)
         web_port = self.web.rsplit(":", 1)[1]
         command = [
-            *self._locust(), "--master", "--master-bind-host", "127.0.0.1",
-            "--master-bind-port", str(self.port), "--host", self.target_url,
+            *self._locust(),
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(self.port),
+            "--host",
+            self.target_url,
             # The web API stays on loopback: live statistics, abort rules, attach.
-            "--autostart", "--autoquit", str(AUTOQUIT_S), "--web-host", "127.0.0.1", "--web-port", web_port,
-            "--expect-workers", str(self.campaign.workers), "--expect-workers-max-wait", "60",
-            "--stop-timeout", str(STOP_TIMEOUT_S), "--json", "--exit-code-on-error", "0",
-            "--csv", str(self.folder / "locust"), "--csv-full-history",
-        ]  # fmt: skip
+            "--autostart",
+            "--autoquit",
+            str(AUTOQUIT_S),
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            web_port,
+            "--expect-workers",
+            str(self.campaign.workers),
+            "--expect-workers-max-wait",
+            "60",
+            "--stop-timeout",
+            str(STOP_TIMEOUT_S),
+            "--json",
+            "--exit-code-on-error",
+            "0",
+            "--csv",
+            str(self.folder / "locust"),
+            "--csv-full-history",
+        ]
         with open(self.folder / "master.json", "wb") as out, open(self.folder / "master.log", "wb") as log:
             master = subprocess.Popen(command, stdout=out, stderr=log, env=self.env, start_new_session=True)
         self.master = psutil.Process(master.pid)
@@ -174,6 +200,9 @@ class LocalBackend:
                 with contextlib.suppress(psutil.Error):
                     process.kill()
                 _wait_gone(process, 10)
+
+    def cost(self) -> CampaignCost | None:
+        return None  # processes on this machine: nothing is billed
 
 
 def _identity(process: psutil.Process) -> dict[str, float]:

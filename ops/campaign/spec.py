@@ -111,8 +111,13 @@ class Campaign(BaseModel):
             stages = [Stage(s.duration, s.target) for s in self.stages]
             return Plan("closed", 0, stages, spawn_rate=self.spawn_rate, workers=self.workers)
         users = float(self.users or 0)
-        return Plan("closed", users, [Stage(self.duration or 0, users)], spawn_rate=self.spawn_rate,
-                    workers=self.workers)  # fmt: skip
+        return Plan(
+            "closed",
+            users,
+            [Stage(self.duration or 0, users)],
+            spawn_rate=self.spawn_rate,
+            workers=self.workers,
+        )
 
 
 def campaign_path(name_or_file: str) -> Path:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ops.errors import OpsError
@@ -10,11 +11,11 @@ from ops.inventory.components import ApiGateway
 from ops.inventory.environment import Environment
 
 
-def ingest_url(context: Any, env: Environment, aws: Any) -> str:
+def ingest_url(env: Environment, aws: Any, local_ingest_url: Callable[[], str]) -> str:
+    """`local_ingest_url` is the local platform's answer, asked only for a local environment
+    (the composition root knows the platform; an engine does not)."""
     if env.provider == "local":
-        from ops.local.platform import require_running
-
-        return str(require_running(context.state()).ingest_url)
+        return local_ingest_url()
     apis = [c for c in env.spec.components.values() if isinstance(c, ApiGateway)]
     if not apis:
         raise OpsError(f"environment {env.name} has no api_gateway component: no ingest path to load")

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from ops.errors import BadInput, ExitCode, OpsError
-from ops.inventory.environment import Environment
+
+if TYPE_CHECKING:
+    from ops.inventory.environment import Environment
 
 
 def confirm_protected(env: Environment, question: str, what: str) -> None:

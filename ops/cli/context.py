@@ -1,20 +1,24 @@
-"""Options every command shares, set once by the root callback."""
+"""Options every command shares, set once by the root callback.
+
+Every command module imports this one at start-up, `ops --help` included: what a method
+needs (the inventory's models, boto3, the local platform) it imports when it runs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ops.aws.clients import AwsTarget, ClientFactory
+from ops.aws.clients import AwsTarget
 from ops.errors import BadInput
-from ops.inventory import Environment, load_inventory
-from ops.inventory.loader import default_inventory_path
-from ops.local.emulator import emulator_target
-from ops.local.platform import require_running
 from ops.state import StateDir
+
+if TYPE_CHECKING:
+    from ops.aws.clients import ClientFactory
+    from ops.inventory import Environment
 
 
 class OutputFormat(StrEnum):
@@ -24,11 +28,20 @@ class OutputFormat(StrEnum):
 
 @dataclass
 class CliContext:
-    inventory: Path
+    inventory_option: Path | None  # --inventory (or OPS_INVENTORY); None: the default file
     state_dir: Path | None
     aws: AwsTarget
 
+    @property
+    def inventory(self) -> Path:
+        # The loader brings the inventory's models: only commands that read the inventory pay.
+        from ops.inventory.loader import default_inventory_path
+
+        return self.inventory_option or default_inventory_path()
+
     def environment(self, name: str, file: Path | None = None) -> Environment:
+        from ops.inventory import load_inventory
+
         return load_inventory(file or self.inventory).environment(name)
 
     def state(self) -> StateDir:
@@ -38,7 +51,12 @@ class CliContext:
         """Clients for an environment: the emulator of the local platform, or AWS with the
         user's profile and region (the inventory's region by default), checked against the
         environment's account so that a wrong profile cannot touch another account."""
+        from ops.aws.clients import ClientFactory
+
         if env.provider == "local":
+            from ops.local.emulator import emulator_target
+            from ops.local.platform import require_running
+
             record = require_running(self.state())
             return ClientFactory(emulator_target(record.emulator_port, env.region))
         factory = ClientFactory(self.aws.with_defaults(region=env.region))
@@ -55,7 +73,7 @@ class CliContext:
 def cli_context(ctx: typer.Context) -> CliContext:
     found = ctx.find_object(CliContext)
     if found is None:  # a command invoked without the root callback (tests, embedding)
-        found = CliContext(default_inventory_path(), None, AwsTarget())
+        found = CliContext(None, None, AwsTarget())
     return found
 
 

@@ -10,14 +10,10 @@ from rich.table import Table
 from ops.cli.context import ENV_OPTION, cli_context
 from ops.cli.output import console
 from ops.errors import ExitCode
-from ops.inventory import load_inventory
-from ops.local.platform import LocalPlatform
-from ops.observe.checks import check_inventory
+from ops.telemetry.tracing import traced_command
 
 if TYPE_CHECKING:
     from ops.demo.run import DemoOutcome
-from ops.telemetry.tracing import traced_command
-from ops.util.ids import new_run_id
 
 
 @traced_command
@@ -29,7 +25,12 @@ def demo(
     down: bool = typer.Option(False, "--down", help="Stop the local platform at the end."),
 ) -> None:
     """Run the main job: inventory check, local platform, real ingest traffic, a report."""
-    from ops.demo import run  # the web and database clients load only for the demo
+    # The web and database clients, the engines and the local platform load only for the demo.
+    from ops.demo import run
+    from ops.inventory import load_inventory
+    from ops.local.platform import LocalPlatform
+    from ops.observe.checks import check_inventory
+    from ops.util.ids import new_run_id
 
     context = cli_context(ctx)
     inventory = load_inventory(context.inventory)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, print_json
 from ops.errors import BadInput, ExitCode
-from ops.telemetry.metrics import record_drill
 from ops.telemetry.tracing import traced_command
 
 app = typer.Typer(
@@ -26,7 +24,9 @@ def run(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Restore to a scratch name, validate, measure, tear down; exit 4 if an objective is missed."""
+    from ops.runbook.controls import controls_from_environment
     from ops.runbook.drill import publish, run_drill
+    from ops.telemetry.metrics import record_drill
     from runbooks import get_runbook
 
     runbook = get_runbook(name)
@@ -37,10 +37,16 @@ def run(
     factory = context.aws_for(environment)
     with console.status(f"drilling {name} on {environment.prefix}-{component}..."):
         aws = factory if environment.provider != "local" else None
-        result = run_drill(context.state(), environment, runbook, component, aws)
+        result = run_drill(context.state(), environment, runbook, component, aws, controls_from_environment())
     publish(factory.client("cloudwatch"), result)
-    record_drill(result.environment, result.component, result.runbook,
-                 result.rto_seconds, result.rpo_seconds, result.objectives_met)  # fmt: skip
+    record_drill(
+        result.environment,
+        result.component,
+        result.runbook,
+        result.rto_seconds,
+        result.rpo_seconds,
+        result.objectives_met,
+    )
     if output is OutputFormat.json:
         print_json({**result.__dict__, "objectives_met": result.objectives_met})
     else:
@@ -64,6 +70,8 @@ def history(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Every drill, oldest first, with its objectives' compliance."""
+    from rich.table import Table
+
     from ops.runbook.drill import read_history
 
     entries = read_history(cli_context(ctx).state(), env)
@@ -78,9 +86,13 @@ def history(
             else ("[red]missed[/]" if entry["success"] else "[red]failed[/]")
         )
         table.add_row(
-            entry["drill_id"], entry["environment"], entry["component"],
-            f"{entry['rto_seconds']}", f"{entry['rpo_seconds']}", met,
-        )  # fmt: skip
+            entry["drill_id"],
+            entry["environment"],
+            entry["component"],
+            f"{entry['rto_seconds']}",
+            f"{entry['rpo_seconds']}",
+            met,
+        )
     console.print(table)
     rtos = [e["rto_seconds"] for e in entries if e["rto_seconds"] is not None]
     if len(rtos) >= 2:

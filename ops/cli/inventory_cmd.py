@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, print_json
-from ops.inventory import load_inventory
-from ops.inventory.environment import Environment
-from ops.inventory.summary import aws_names, settings
 from ops.telemetry.tracing import traced_command
+
+if TYPE_CHECKING:
+    from ops.inventory.environment import Environment
 
 app = typer.Typer(help="The platform inventory (platform.yaml).", no_args_is_help=True)
 
@@ -25,6 +26,7 @@ def validate(
     ctx: typer.Context, file: Path | None = FILE_OPTION, output: OutputFormat = OUTPUT_OPTION
 ) -> None:
     """Check every environment of the inventory; exit 2 with one line per problem."""
+    from ops.inventory import load_inventory
     from ops.observe.checks import check_inventory
 
     inventory = load_inventory(file or cli_context(ctx).inventory)
@@ -67,6 +69,8 @@ def _as_json(env: Environment) -> dict[str, object]:
 
 
 def _print_environment(env: Environment) -> None:
+    from ops.kinds.summary import aws_names, settings
+
     guard = "[bold red]protected[/]" if env.protected else "not protected"
     console.print(
         f"[bold]{env.platform}[/] / [bold]{env.name}[/]: provider {env.provider}, "

@@ -1,29 +1,25 @@
-"""`ops loadtest run`: load-test campaigns against the ingest path."""
+"""`ops loadtest run`: load-test campaigns against the ingest path. The work is the campaign
+service's (ops/campaign/service.py), imported when a command runs."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from botocore.exceptions import ClientError
-from rich.table import Table
 
-from ops.cli.confirm import confirm_protected
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, err_console, print_json
-from ops.errors import BadInput, ExitCode, OpsError
-from ops.telemetry.metrics import record_campaign
-from ops.telemetry.tracing import span, traced_command
+from ops.errors import ExitCode
+from ops.telemetry.tracing import traced_command
+
+if TYPE_CHECKING:
+    from ops.campaign.service import CampaignHost, CampaignReport
 
 app = typer.Typer(help="Load-test campaigns with Locust: SLO verdicts with exit codes.", no_args_is_help=True)
 
 
-SPEC_FILE = "campaign-spec.json"  # the campaign as it ran, for attach
 METRICS_PORT_OPTION = typer.Option(
     None, "--metrics-port", min=0, max=65535, help="Serve live Prometheus metrics on 127.0.0.1:PORT."
 )
@@ -37,26 +33,57 @@ class Backend(StrEnum):
     fargate = "fargate"
 
 
-def _print_verdict(output: OutputFormat, data: dict[str, Any], checks: list[Any]) -> None:
+def _host(ctx: typer.Context) -> CampaignHost:
+    """What the campaign service needs from this composition root: the state, the
+    inventory, clients, the local platform (asked only when a campaign loads it) and the
+    terminal."""
+    from ops.campaign.service import CampaignHost
+    from ops.cli.confirm import confirm_protected
+
+    context = cli_context(ctx)
+
+    def local_ingest_url() -> str:
+        from ops.local.platform import require_running
+
+        return require_running(context.state()).ingest_url
+
+    return CampaignHost(
+        state_root=context.state().root,
+        environment=context.environment,
+        aws_for=context.aws_for,
+        local_ingest_url=local_ingest_url,
+        notice=lambda text: err_console.print(text, markup=False),
+        confirm=lambda environment, question: confirm_protected(environment, question, "started"),
+        status=console.status,
+    )
+
+
+def _print_verdict(output: OutputFormat, report: CampaignReport) -> None:
+    """The verdict of run, attach and report alike; exit 4 when the SLO is missed."""
+    from rich.table import Table
+
+    data = report.data
     if output is OutputFormat.json:
         print_json(data)
-        return
-    table = Table(
-        "measure",
-        "objective",
-        "measured",
-        "result",
-        title=f"{data['campaign_id']}: {data['requests']} requests",
-    )
-    for measure, objective, measured, ok in checks:
-        table.add_row(measure, objective, measured, "[green]met[/]" if ok else "[red]missed[/]")
-    console.print(table)
-    if data.get("cost"):
-        cost = data["cost"]
-        estimate = f"${cost['estimate']['usd']:.2f}" if cost.get("estimate") else "none"
-        spent = f"${cost['actual']['usd']:.2f}" if cost.get("actual") else "unknown"
-        console.print(f"cost: {spent} (estimated {estimate})")
-    console.print(f"report: {Path(data['folder']) / 'report.html'}")
+    else:
+        table = Table(
+            "measure",
+            "objective",
+            "measured",
+            "result",
+            title=f"{data['campaign_id']}: {data['requests']} requests",
+        )
+        for measure, objective, measured, ok in report.checks:
+            table.add_row(measure, objective, measured, "[green]met[/]" if ok else "[red]missed[/]")
+        console.print(table)
+        if data.get("cost"):
+            cost = data["cost"]
+            estimate = f"${cost['estimate']['usd']:.2f}" if cost.get("estimate") else "none"
+            spent = f"${cost['actual']['usd']:.2f}" if cost.get("actual") else "unknown"
+            console.print(f"cost: {spent} (estimated {estimate})")
+        console.print(f"report: {Path(data['folder']) / 'report.html'}")
+    if not report.met:
+        raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
 
 
 @app.command()
@@ -84,139 +111,24 @@ def run(
     auto_approve: bool = typer.Option(False, "--auto-approve", help="Load a protected environment (CI)."),
 ) -> None:
     """Run a campaign, merge the workers' results, and exit 4 when the SLO is missed."""
-    from ops.campaign.engine import new_campaign_id
-    from ops.campaign.spec import load_campaign
+    from ops.campaign import service
 
-    context = cli_context(ctx)
-    spec = load_campaign(campaign)
-    environment = context.environment(env)
-    slo = _slo(spec, environment)
-    campaign_id = new_campaign_id(spec)
-    folder = context.state().root / "loadtests" / campaign_id
-    if backend is Backend.fargate:
-        launched = _fargate(context, environment, spec, campaign_id, folder, dry_run, max_cost, start_timeout)
-        if launched is None:
-            return
-    else:
-        if environment.provider != "local":
-            raise BadInput(
-                f"--env {env}: the local backend loads the local platform only; use --backend fargate"
-            )
-        launched = _local(context, spec, folder, keep_samples)
-    if environment.protected and not auto_approve:
-        confirm_protected(environment, f"Start load test {spec.name}?", "started")
-    _remember(folder, spec, env)
-    _drive_and_report(context, environment, spec, launched, campaign_id, folder, slo, output,
-                      _sinks(context, environment, spec, campaign_id, metrics_port, cloudwatch))  # fmt: skip
-
-
-def _slo(spec: Any, environment: Any) -> Any:
-    slo = spec.slo or environment.spec.slos.get("ingest")
-    if slo is None:
-        raise BadInput(
-            f"campaign {spec.name} has no slo and environment {environment.name} has no slos.ingest"
-        )
-    return slo
-
-
-def _local(context: Any, spec: Any, folder: Path, keep_samples: bool) -> Any:
-    from ops.campaign.local_backend import LocalBackend
-    from ops.local.platform import require_running
-
-    record = require_running(context.state())
-    return LocalBackend(spec, record.ingest_url, folder, samples=keep_samples)
-
-
-def _fargate(context: Any, environment: Any, spec: Any, campaign_id: str, folder: Path, dry_run: bool,
-             max_cost: float | None, start_timeout: float) -> Any:  # fmt: skip
-    """Price the launch before anything starts; a dry run stops there."""
-    from ops.campaign.fargate_backend import FargateBackend, prepare_launch
-    from ops.campaign.local_backend import locust_environment
-    from ops.campaign.target import ingest_url
-
-    aws = context.aws_for(environment)
-    launch = prepare_launch(aws, environment, spec, ingest_url(context, environment, aws), campaign_id)
-    estimate = launch.cost(spec.total_duration, environment)
-    err_console.print(
-        f"{campaign_id}: 1 master + {launch.workers} workers{' (spot)' if launch.spot else ''} in "
-        f"{launch.cluster}, about ${estimate.usd:.2f} ({estimate.vcpu_hours:.2f} vCPU-h, "
-        f"{estimate.gb_hours:.2f} GB-h)",
-        markup=False,
+    request = service.RunRequest(
+        campaign=campaign,
+        env=env,
+        backend=backend.value,
+        keep_samples=keep_samples,
+        live=service.LiveOptions(metrics_port, cloudwatch),
+        dry_run=dry_run,
+        max_cost=max_cost,
+        start_timeout=start_timeout,
+        auto_approve=auto_approve,
     )
-    if max_cost is not None and estimate.usd > max_cost:
-        raise BadInput(
-            f"--max-cost {max_cost:g}: the estimate is ${estimate.usd:.2f}; raise it or shrink the campaign"
-        )
-    if dry_run:
-        print_json({"campaign_id": campaign_id, "launch": asdict(launch), "estimate": estimate.payload()})
-        return None
-    env_vars = locust_environment(spec, folder, samples=False)
-    for name in ("PYTHONPATH", "OPS_LOADTEST_RESULTS_DIR"):  # paths of this machine, not the task's
-        env_vars.pop(name)
-    backend_ = FargateBackend(aws, spec, launch, campaign_id, folder, env_vars, start_timeout)
-    backend_.estimate = estimate
-    return backend_
-
-
-def _sinks(context: Any, environment: Any, spec: Any, campaign_id: str, metrics_port: int | None,
-           cloudwatch: bool) -> list[Any]:  # fmt: skip
-    from ops.campaign.live import CloudWatchSink, PrometheusSink
-
-    sinks: list[Any] = []
-    if metrics_port is not None:
-        prometheus = PrometheusSink(campaign_id, metrics_port)
-        sinks.append(prometheus)
-        err_console.print(f"live metrics: http://127.0.0.1:{prometheus.port}/metrics", markup=False)
-    if cloudwatch:
-        warn = lambda text: err_console.print(text, markup=False)  # noqa: E731
-        client = context.aws_for(environment).client("cloudwatch")
-        sinks.append(CloudWatchSink(client, environment.name, spec.name, warn))
-    return sinks
-
-
-def _remember(folder: Path, spec: Any, env: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    saved = {"env": env, "campaign": spec.model_dump(mode="json", by_alias=True)}
-    (folder / SPEC_FILE).write_text(json.dumps(saved, indent=2) + "\n")
-
-
-def _drive_and_report(context: Any, environment: Any, spec: Any, backend_: Any, campaign_id: str,
-                      folder: Path, slo: Any, output: OutputFormat, sinks: list[Any]) -> None:  # fmt: skip
-    from ops.campaign.engine import run_campaign
-
-    load = f"{spec.peak_users} users" if spec.model == "closed" else f"open model, {spec.max_users} users"
-    try:
-        with (
-            span("loadtest.run", campaign=spec.name),
-            console.status(
-                f"campaign {campaign_id}: {load}, {spec.workers} workers, {spec.total_duration:g} s"
-            ),
-        ):
-            outcome = run_campaign(spec, backend_, campaign_id, folder, slo, sinks)
-    finally:
-        cost = _cost(backend_, environment)
-    data = outcome.data
-    if cost:
-        data["cost"] = cost
-        (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n")
-    data["archived"] = _archive(context, environment, folder, campaign_id)
-    record_campaign(spec.name, environment.name, backend_.name, data)
-    _print_verdict(output, data, outcome.checks)
-    if not outcome.met:
-        raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
-
-
-def _cost(backend_: Any, environment: Any) -> dict[str, Any] | None:
-    """Fargate: the estimate and what the tasks actually ran for."""
-    if not hasattr(backend_, "cost"):
-        return None
-    estimate = getattr(backend_, "estimate", None)
-    try:
-        actual = backend_.cost(environment).payload()
-    except ClientError as error:
-        err_console.print(f"warning: actual cost unknown: {error}", markup=False)
-        actual = None
-    return {"estimate": estimate.payload() if estimate else None, "actual": actual}
+    result = service.run(request, _host(ctx))
+    if isinstance(result, service.DryRun):
+        print_json(result.payload)
+        return
+    _print_verdict(output, result)
 
 
 @app.command()
@@ -230,30 +142,9 @@ def attach(
 ) -> None:
     """Reconnect to a running campaign (its `ops loadtest run` lost or killed): follow it to
     the end, then judge it as run would have."""
-    from ops.campaign.fargate_backend import FargateBackend
-    from ops.campaign.local_backend import ATTACH_FILE, LocalBackend, locust_environment
-    from ops.campaign.spec import Campaign
+    from ops.campaign import service
 
-    context = cli_context(ctx)
-    folder = context.state().root / "loadtests" / run_id
-    if not (folder / SPEC_FILE).exists() or not (folder / ATTACH_FILE).exists():
-        raise BadInput(
-            f"{run_id}: no campaign started under {folder.parent} (ops loadtest run prints the id)"
-        )
-    saved = json.loads((folder / SPEC_FILE).read_text())
-    spec = Campaign.model_validate(saved["campaign"])
-    environment = context.environment(saved["env"])
-    started = json.loads((folder / ATTACH_FILE).read_text())
-    if started["backend"] == "fargate":
-        env_vars = locust_environment(spec, folder, samples=False)
-        backend_: Any = FargateBackend.reattach(context.aws_for(environment), spec, folder, env_vars)
-    else:
-        backend_ = LocalBackend.reattach(spec, folder)
-    err_console.print(f"attached to {run_id}", markup=False)
-    sinks = _sinks(context, environment, spec, run_id, metrics_port, cloudwatch)
-    _drive_and_report(
-        context, environment, spec, backend_, run_id, folder, _slo(spec, environment), output, sinks
-    )
+    _print_verdict(output, service.attach(run_id, service.LiveOptions(metrics_port, cloudwatch), _host(ctx)))
 
 
 @app.command()
@@ -269,22 +160,19 @@ def sweep(
 ) -> None:
     """Stop orphaned Fargate campaign tasks: those past their expiry tag (or one campaign's).
     Tasks without the campaign tag are never touched."""
-    from ops.campaign.fargate_backend import sweep as sweep_tasks
+    from rich.table import Table
 
-    context = cli_context(ctx)
-    environment = context.environment(env)
-    cluster = environment.resource_name(environment.spec.loadtest_settings.cluster)
-    aws = context.aws_for(environment)
-    try:
-        found = sweep_tasks(aws, cluster, datetime.now(UTC), campaign_id, stop=not dry_run)
-    except ClientError as error:
-        raise OpsError(f"sweep of {cluster}: {error.response['Error']['Code']}: {error}") from error
+    from ops.campaign import service
+
+    swept = service.sweep(env, campaign_id, dry_run, _host(ctx))
     if output is OutputFormat.json:
-        print_json({"cluster": cluster, "stopped" if not dry_run else "would_stop": found})
+        print_json({"cluster": swept.cluster, "stopped" if not dry_run else "would_stop": swept.found})
         return
     verb = "would stop" if dry_run else "stopped"
-    table = Table("task", "campaign", "role", "expired at", title=f"{cluster}: {verb} {len(found)} tasks")
-    for item in found:
+    table = Table(
+        "task", "campaign", "role", "expired at", title=f"{swept.cluster}: {verb} {len(swept.found)} tasks"
+    )
+    for item in swept.found:
         table.add_row(item["task"].rsplit("/", 1)[-1], item["campaign"], item["role"], item["expires_at"])
     console.print(table)
 
@@ -297,29 +185,9 @@ def report(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Show a finished campaign's verdict and where its report is; exit 4 if it missed its SLO."""
-    from ops.campaign.compare import load_results
+    from ops.campaign import service
 
-    data = load_results(cli_context(ctx).state().root, run_id)
-    checks = [(c["measure"], c["objective"], c["measured"], c["met"]) for c in data.get("slo", [])]
-    _print_verdict(output, data, checks)
-    if not data.get("slo_met", False):
-        raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
-
-
-def _archive(context: Any, environment: Any, folder: Path, campaign_id: str) -> str | None:
-    """Results and report to the environment's results bucket: s3://<bucket>/<campaign id>/."""
-    bucket = environment.spec.loadtest_settings.results_bucket
-    if not bucket:
-        return None
-    name = environment.resource_name(bucket)
-    s3 = context.aws_for(environment).client("s3")
-    try:
-        for file in ("results.json", "report.html", "report.md", "report.json"):
-            s3.put_object(Bucket=name, Key=f"{campaign_id}/{file}", Body=(folder / file).read_bytes())
-    except ClientError as error:  # the verdict stands; the results are in the folder
-        err_console.print(f"warning: results not archived to s3://{name}: {error}", markup=False)
-        return None
-    return f"s3://{name}/{campaign_id}/"
+    _print_verdict(output, service.report(run_id, cli_context(ctx).state().root))
 
 
 @app.command("compare")
@@ -334,18 +202,20 @@ def compare_(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """A regression verdict: exit 4 when the run is worse than the baseline beyond the tolerance."""
-    from ops.campaign.compare import compare, load_results
+    from rich.table import Table
 
-    root = cli_context(ctx).state().root
-    rows = compare(load_results(root, run_id), load_results(root, baseline), tolerance)
-    regressed = [name for name, _, _, ok in rows if not ok]
+    from ops.campaign import service
+
+    comparison = service.compare_runs(run_id, baseline, tolerance, cli_context(ctx).state().root)
     if output is OutputFormat.json:
-        print_json({"rows": [dict(zip(("measure", "baseline", "run", "ok"), r, strict=True)) for r in rows],
-                    "regressed": regressed})  # fmt: skip
+        rows: list[dict[str, Any]] = [
+            dict(zip(("measure", "baseline", "run", "ok"), row, strict=True)) for row in comparison.rows
+        ]
+        print_json({"rows": rows, "regressed": comparison.regressed})
     else:
         table = Table("measure", "baseline", "run", "verdict", title=f"{run_id} against {baseline}")
-        for name, before, after, ok in rows:
+        for name, before, after, ok in comparison.rows:
             table.add_row(name, f"{before:g}", f"{after:g}", "[green]ok[/]" if ok else "[red]regressed[/]")
         console.print(table)
-    if regressed:
+    if comparison.regressed:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)

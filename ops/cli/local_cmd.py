@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, print_json
 from ops.errors import ExitCode
-from ops.local.platform import LocalPlatform, PartStatus
 from ops.telemetry.tracing import traced_command
+
+if TYPE_CHECKING:
+    from ops.local.platform import LocalPlatform, PartStatus
 
 app = typer.Typer(
     help="The embedded local platform: AWS emulator, PostgreSQL, ingest service.",
@@ -18,6 +22,8 @@ app = typer.Typer(
 
 
 def _platform(ctx: typer.Context, env: str) -> LocalPlatform:
+    from ops.local.platform import LocalPlatform  # PostgreSQL's and the emulator's clients
+
     context = cli_context(ctx)
     return LocalPlatform(context.environment(env), context.state())
 

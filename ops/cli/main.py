@@ -8,13 +8,6 @@ import time
 from pathlib import Path
 
 import typer
-from botocore.exceptions import (
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    ProfileNotFound,
-)
 
 from ops import __version__
 from ops.aws.clients import AwsTarget
@@ -31,7 +24,6 @@ from ops.cli import (
 from ops.cli.context import CliContext
 from ops.cli.output import console, print_error
 from ops.errors import ExitCode, Interrupted, OpsError
-from ops.inventory.loader import default_inventory_path
 from ops.telemetry import tracing
 from ops.telemetry.logs import LogFormat, configure_logging
 from ops.telemetry.metrics import record_command, setup_metrics, shutdown_metrics
@@ -89,9 +81,9 @@ def root(
             f"{log_level!r}: use debug, info, warning or error", param_hint="--log-level"
         )
     configure_logging(level, log_level)
-    ctx.obj = CliContext(
-        inventory or default_inventory_path(), state_dir, AwsTarget(profile, region, endpoint_url)
-    )
+    if level == "json":
+        setup_tracing(trace_ids=True)  # the log lines carry the command's trace id
+    ctx.obj = CliContext(inventory, state_dir, AwsTarget(profile, region, endpoint_url))
 
 
 def _interrupt(signal_number: int, _frame: object) -> None:
@@ -130,19 +122,41 @@ def _run() -> None:
     except OpsError as error:
         print_error(str(error))
         sys.exit(error.exit_code)
-    except (NoCredentialsError, NoRegionError, ProfileNotFound) as error:
-        print_error(f"AWS configuration: {error}; set --profile/--region or AWS_PROFILE/AWS_REGION")
-        sys.exit(ExitCode.BAD_INPUT)
-    except ClientError as error:
-        info = error.response.get("Error", {})
-        print_error(f"AWS {error.operation_name} failed: {info.get('Code')}: {info.get('Message')}")
-        sys.exit(ExitCode.FAILURE)
-    except EndpointConnectionError as error:
-        print_error(f"cannot reach AWS: {error}")
-        sys.exit(ExitCode.FAILURE)
     except (Interrupted, KeyboardInterrupt):
         print_error("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
+    except Exception as error:
+        failure = _aws_failure(error)
+        if failure is None:
+            raise
+        print_error(failure[0])
+        sys.exit(failure[1])
+
+
+def _aws_failure(error: Exception) -> tuple[str, ExitCode] | None:
+    """The message and exit code of an AWS error, None for any other error. botocore is
+    imported here, not at start-up (it costs every command a fifth of a second); when no
+    command has loaded it, the error cannot be one of its exceptions."""
+    if "botocore.exceptions" not in sys.modules:
+        return None
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        ProfileNotFound,
+    )
+
+    if isinstance(error, NoCredentialsError | NoRegionError | ProfileNotFound):
+        message = f"AWS configuration: {error}; set --profile/--region or AWS_PROFILE/AWS_REGION"
+        return message, ExitCode.BAD_INPUT
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        message = f"AWS {error.operation_name} failed: {info.get('Code')}: {info.get('Message')}"
+        return message, ExitCode.FAILURE
+    if isinstance(error, EndpointConnectionError):
+        return f"cannot reach AWS: {error}", ExitCode.FAILURE
+    return None
 
 
 if __name__ == "__main__":

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
 from ops.cli.confirm import confirm_protected
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, CliContext, OutputFormat, cli_context
 from ops.cli.output import console, err_console, print_json
 from ops.errors import ExitCode, OpsError
-from ops.inventory.environment import Environment
-from ops.reconcile.render import change_json, plan_json, print_change, print_plan
 from ops.telemetry.tracing import span, traced_command
+
+if TYPE_CHECKING:
+    from ops.inventory.environment import Environment
 
 app = typer.Typer(help="Alarms, log groups and cluster settings, planned and applied.", no_args_is_help=True)
 
@@ -37,10 +37,10 @@ def _load(ctx: typer.Context, env_name: str) -> tuple[CliContext, Environment]:
 
 def _plan(ctx: typer.Context, env_name: str, only: list[str] | None, rate: float | None) -> Any:
     from ops.observe.grafana_access import grafana_session
-    from ops.observe.run import kinds_for, observe_plan
+    from ops.observe.planning import kinds_for, observe_plan
 
     context, env = _load(ctx, env_name)
-    kinds_for(env, only)  # a bad --only fails before any AWS call
+    kinds_for(only)  # a bad --only fails before any AWS call
     factory = context.aws_for(env)
     # The Grafana session (a short-lived token on Managed Grafana) lasts as long as the command.
     grafana = ctx.with_resource(grafana_session(factory, env))
@@ -72,6 +72,8 @@ def plan(
     show_unchanged: bool = typer.Option(False, "--show-unchanged", help="List unchanged resources too."),
 ) -> None:
     """Show what apply would change. Nothing is written."""
+    from ops.reconcile.render import plan_json, print_plan
+
     environment, factory, observed = _plan(ctx, env, only, None)
     payload = plan_json(observed.plan)
     _stats(stats, factory, output, payload)
@@ -95,7 +97,10 @@ def apply(
     stats: bool = STATS_OPTION,
 ) -> None:
     """Plan, confirm on a protected environment, then create, update and prune."""
+    from rich.progress import Progress
+
     from ops.reconcile.engine import apply_plan
+    from ops.reconcile.render import change_json, print_change, print_plan
 
     environment, factory, observed = _plan(ctx, env, only, write_rate)
     pending = observed.plan.pending
@@ -137,6 +142,7 @@ def drift(
 ) -> None:
     """Resources we own that were edited out of band since we last applied them."""
     from ops.reconcile.engine import drifted
+    from ops.reconcile.render import change_json, print_change
 
     environment, factory, observed = _plan(ctx, env, only, None)
     found = drifted(observed.plan)

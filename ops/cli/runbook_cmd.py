@@ -1,4 +1,7 @@
-"""`ops runbook list | show | plan | run | resume | status | abort | approve`."""
+"""`ops runbook list | show | plan | run | resume | status | abort | approve | iam`.
+
+Module-level imports stay light (`ops --help` loads this module): the engine, the
+runbooks and their providers are imported by the commands that use them."""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, print_json
@@ -43,6 +44,8 @@ def _params(runbook: Any, pairs: list[str] | None) -> Any:
 @traced_command
 def list_(ctx: typer.Context) -> None:
     """The runbooks this toolkit has."""
+    from rich.table import Table
+
     from runbooks import REGISTRY
 
     table = Table("runbook", "what it does")
@@ -55,6 +58,8 @@ def list_(ctx: typer.Context) -> None:
 @traced_command
 def show(ctx: typer.Context, name: str) -> None:
     """A runbook's parameters."""
+    from rich.table import Table
+
     runbook = _runbook(name)
     console.print(f"[bold]{name}[/]: {runbook.summary}")
     table = Table("parameter", "type", "default", "meaning")
@@ -70,6 +75,8 @@ def plan(
     ctx: typer.Context, name: str, env: str = ENV_OPTION, param: list[str] | None = PARAM_OPTION
 ) -> None:
     """The steps a run would take and the calls each makes. Nothing is changed."""
+    from rich.table import Table
+
     context = cli_context(ctx)
     runbook = _runbook(name)
     environment = context.environment(env)
@@ -128,24 +135,38 @@ def run(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Run a runbook: a dry run (checks only) unless --execute."""
-    from ops.runbook.engine import RunbookEngine
     from ops.util.ids import new_run_id
 
     context = cli_context(ctx)
     runbook = _runbook(name)
     environment = context.environment(env)
     params = _params(runbook, param)
-    aws = context.aws_for(environment) if environment.provider != "local" else None
-    engine = RunbookEngine(
-        context.state(), progress=_progress if output is OutputFormat.text else None, aws=aws
-    )
+    engine = _engine(context, environment, output)
     run_id = new_run_id(runbook.name)
     with _notifying(context, environment, run_id):
         outcome = engine.run(
-            runbook, environment, params, execute=execute, run_id=run_id,
+            runbook,
+            environment,
+            params,
+            execute=execute,
+            run_id=run_id,
             approve=_approver(environment, runbook, approve, context.state()),
-        )  # fmt: skip
+        )
     _report(outcome, output)
+
+
+def _engine(context: Any, environment: Any, output: OutputFormat) -> Any:
+    """The engine for a run in this environment, with the controls OPS_RUNBOOK_CONTROLS names."""
+    from ops.runbook.controls import controls_from_environment
+    from ops.runbook.engine import RunbookEngine
+
+    aws = context.aws_for(environment) if environment.provider != "local" else None
+    return RunbookEngine(
+        context.state(),
+        progress=_progress if output is OutputFormat.text else None,
+        aws=aws,
+        controls=controls_from_environment(),
+    )
 
 
 @app.command()
@@ -159,22 +180,23 @@ def resume(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Continue a run from its journal: done steps are not run again."""
-    from ops.runbook.engine import RunbookEngine, load_record, parse_params
+    from ops.runbook.engine import load_record, parse_params
 
     context = cli_context(ctx)
     record = load_record(context.state(), run_id)
     runbook = _runbook(record.runbook)
     environment = context.environment(record.environment)
     params = parse_params(runbook, record.params)
-    aws = context.aws_for(environment) if environment.provider != "local" else None
-    engine = RunbookEngine(
-        context.state(), progress=_progress if output is OutputFormat.text else None, aws=aws
-    )
+    engine = _engine(context, environment, output)
     with _notifying(context, environment, run_id):
         outcome = engine.run(
-            runbook, environment, params, execute=record.execute, run_id=run_id,
+            runbook,
+            environment,
+            params,
+            execute=record.execute,
+            run_id=run_id,
             approve=_approver(environment, runbook, approve, context.state()),
-        )  # fmt: skip
+        )
     _report(outcome, output)
 
 
@@ -184,6 +206,8 @@ def status(
     ctx: typer.Context, run_id: str | None = typer.Argument(None), output: OutputFormat = OUTPUT_OPTION
 ) -> None:
     """Every run, or one run's steps."""
+    from rich.table import Table
+
     from ops.runbook.engine import list_runs, load_record
 
     context = cli_context(ctx)
@@ -266,6 +290,8 @@ class _Progress:
         self.status: Any = None
 
     def __call__(self, event: str, step: Any) -> None:
+        from rich.markup import escape
+
         if self.status is not None:
             self.status.stop()
             self.status = None

@@ -124,7 +124,7 @@ def apply_observability(env: Environment, record: PlatformRecord) -> ObserveOutc
     from ops.aws.clients import ClientFactory
     from ops.local.emulator import emulator_target
     from ops.observe.grafana_access import grafana_session
-    from ops.observe.run import observe_plan
+    from ops.observe.planning import observe_plan
     from ops.reconcile.engine import apply_plan
 
     factory = ClientFactory(emulator_target(record.emulator_port, env.region))

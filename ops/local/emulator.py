@@ -7,6 +7,7 @@ import sys
 import httpx
 
 from ops.aws.clients import AwsTarget
+from ops.local.gaps import UNEMULATED
 
 # The emulator accepts any credentials; fixed dummy ones make sure a user's real AWS
 # credentials are never sent to it.
@@ -18,7 +19,12 @@ def emulator_command(port: int) -> list[str]:
 
 
 def emulator_target(port: int, region: str) -> AwsTarget:
-    return AwsTarget(region=region, endpoint_url=f"http://127.0.0.1:{port}", credentials=EMULATOR_CREDENTIALS)
+    return AwsTarget(
+        region=region,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        credentials=EMULATOR_CREDENTIALS,
+        lacks=UNEMULATED,
+    )
 
 
 def emulator_healthy(port: int) -> bool:

@@ -29,3 +29,9 @@ UNEMULATED_OPERATIONS: dict[str, tuple[str, ...]] = {
     "cloudwatch": ("PutCompositeAlarm", "PutAnomalyDetector"),
     "ecs": ("UpdateClusterSettings",),
 }
+
+# The same, as the target lacks them ("cloudwatch:PutCompositeAlarm"): a provider whose writes
+# need one of them is left out of plans against the emulator.
+UNEMULATED: frozenset[str] = frozenset(
+    f"{service}:{operation}" for service, names in UNEMULATED_OPERATIONS.items() for operation in names
+)

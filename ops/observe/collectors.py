@@ -10,9 +10,10 @@ from adot.validate import validate_text
 from ops.contracts import amp_url_parameter, collector_image_parameter, collector_roles
 from ops.errors import OpsError
 from ops.inventory.environment import Environment
-from ops.observe.collector_configs import COLLECTOR_CONFIG_KIND, config_parameter
-from ops.observe.collector_tasks import COLLECTOR_TASK_KIND, parameter_arn, task_properties
-from ops.observe.ownership import ownership_tags
+from ops.kinds.adot import collector_log_group
+from ops.observe.providers.collector_configs import COLLECTOR_CONFIG_KIND, config_parameter
+from ops.observe.providers.collector_tasks import COLLECTOR_TASK_KIND, parameter_arn, task_properties
+from ops.observe.providers.ownership import ownership_tags
 from ops.reconcile.model import Resource
 
 
@@ -38,7 +39,7 @@ def collector_resources(
             )
             continue
         family = env.resource_name(collector.name)
-        log_group = f"/{env.platform}/{env.name}/adot/{family}"
+        log_group = collector_log_group(env, collector.name)  # where the adot kind names it
         task = task_properties(family, image, parameter_arn(env, account, parameter),
                                parameter_arn(env, account, amp_url_parameter(env)),
                                collector_roles(env, account), log_group, env.region)  # fmt: skip

@@ -11,9 +11,9 @@ from dashboards.cloudwatch import dashboard_name, render_body
 from dashboards.grafana import render_dashboard
 from dashboards.model import Dashboard
 from ops.inventory.environment import Environment
-from ops.observe.cw_dashboards import DASHBOARD_KIND
-from ops.observe.grafana_dashboards import GRAFANA_KIND, canonical
-from ops.observe.ownership import ownership_tags
+from ops.observe.providers.cw_dashboards import DASHBOARD_KIND
+from ops.observe.providers.grafana_dashboards import GRAFANA_KIND, canonical
+from ops.observe.providers.ownership import ownership_tags
 from ops.reconcile.model import Resource
 
 

@@ -3,43 +3,29 @@ settings and event rules, as reconcile resources."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
-from adot.generate import emf_log_group
 from alarms import alarm_catalog
 from alarms.composite import composites
-from alarms.glue import failure_rule_name, failure_rule_pattern
 from alarms.spec import LOOKUP_PREFIX, AlarmSpec, Metric
 from ops.aws.clients import ClientFactory
 from ops.contracts import collector_image_parameter
-from ops.inventory.components import (
-    Adot,
-    ApiGateway,
-    Component,
-    DocumentDb,
-    EcsCluster,
-    Glue,
-    Lambda,
-    Msk,
-    Mwaa,
-    Rds,
-)
+from ops.inventory.components import Adot, Component
 from ops.inventory.environment import Environment
-from ops.observe.alarm_shape import alarm_properties
-from ops.observe.cluster_settings import CLUSTER_SETTINGS_KIND
-from ops.observe.collector_configs import COLLECTOR_CONFIG_KIND
-from ops.observe.collector_tasks import COLLECTOR_TASK_KIND
+from ops.kinds.registry import kind_of
 from ops.observe.collectors import collector_resources
-from ops.observe.cw_dashboards import DASHBOARD_KIND
 from ops.observe.dashboards import dashboard_resources
-from ops.observe.event_rules import EVENT_RULE_KIND, canonical_rule
-from ops.observe.grafana_dashboards import GRAFANA_KIND
-from ops.observe.log_groups import LOG_GROUP_KIND
-from ops.observe.metric_alarms import ALARM_KIND, COMPOSITE_KIND
-from ops.observe.ownership import ownership_tags
+from ops.observe.providers.alarm_shape import alarm_properties
+from ops.observe.providers.cluster_settings import CLUSTER_SETTINGS_KIND
+from ops.observe.providers.collector_configs import COLLECTOR_CONFIG_KIND
+from ops.observe.providers.collector_tasks import COLLECTOR_TASK_KIND
+from ops.observe.providers.cw_dashboards import DASHBOARD_KIND
+from ops.observe.providers.event_rules import EVENT_RULE_KIND, canonical_rule
+from ops.observe.providers.grafana_dashboards import GRAFANA_KIND
+from ops.observe.providers.log_groups import LOG_GROUP_KIND
+from ops.observe.providers.metric_alarms import ALARM_KIND, COMPOSITE_KIND
+from ops.observe.providers.ownership import ownership_tags
 from ops.reconcile.model import Resource
 
 # The order providers are applied in: a rule before the alarm that watches it, alarms
@@ -164,39 +150,15 @@ def topic_arn(env: Environment, region: str, account: str, severity: str) -> str
 
 
 def log_group_names(env: Environment, name: str, component: Component) -> list[str]:
-    """The log groups of a component: AWS's fixed names where the service picks them,
-    `/<platform>/<env>/<service>/<name>` where we do."""
-    own = f"/{env.platform}/{env.name}"
-    match component:
-        case Lambda():
-            return [f"/aws/lambda/{env.resource_name(component.function_name)}"]
-        case ApiGateway():
-            return [f"{own}/apigateway/{env.resource_name(component.api_name)}"]
-        case Msk():
-            return [f"{own}/msk/{env.resource_name(component.cluster_name)}"]
-        case Glue():
-            return [f"{own}/glue/{env.resource_name(job.name)}" for job in component.jobs]
-        case Rds():
-            kind = "cluster" if component.engine == "aurora-postgresql" else "instance"
-            return [f"/aws/rds/{kind}/{env.resource_name(component.identifier)}/postgresql"]
-        case DocumentDb():
-            return [f"/aws/docdb/{env.resource_name(component.cluster_identifier)}/profiler"]
-        case Mwaa():
-            base = f"airflow-{env.resource_name(component.environment_name)}"
-            return [f"{base}-{log}" for log in ("DAGProcessing", "Scheduler", "Task", "WebServer", "Worker")]
-        case Adot():
-            collectors = [
-                f"{own}/adot/{env.resource_name(c.name)}" for c in component.collectors if c.mode != "lambda"
-            ]
-            return [*collectors, emf_log_group(env)]  # container logs, and awsemf's metrics
-    return []
+    """The log groups of a component, as its kind names them."""
+    return kind_of(component).log_groups(env, name, component)
 
 
 def _log_groups(env: Environment) -> list[Resource]:
     resources = []
     for name, component in env.spec.components.items():
         days = component.log_retention_days or env.spec.logs.retention_days
-        region = (component.region or "") if isinstance(component, Msk) else ""
+        region = kind_of(component).region(component)
         tags = ownership_tags(env, LOG_GROUP_KIND)
         for group in log_group_names(env, name, component):
             resources.append(Resource(LOG_GROUP_KIND, group, {"retentionInDays": days}, tags, name, region))
@@ -205,35 +167,18 @@ def _log_groups(env: Environment) -> list[Resource]:
 
 def _cluster_settings(env: Environment) -> list[Resource]:
     return [
-        Resource(
-            CLUSTER_SETTINGS_KIND,
-            env.resource_name(cluster.cluster_name),
-            {"containerInsights": "enabled" if cluster.container_insights else "disabled"},
-            {},
-            name,
-        )
-        for name, cluster in env.components_of(EcsCluster).items()
+        Resource(CLUSTER_SETTINGS_KIND, cluster, settings, {}, name)
+        for name, component in env.spec.components.items()
+        for cluster, settings in kind_of(component).cluster_settings(env, component).items()
     ]
 
 
 def _event_rules(env: Environment) -> list[Resource]:
-    resources = []
-    for name, glue in env.components_of(Glue).items():
-        rule: dict[str, Any] = {
-            "EventPattern": json.dumps(failure_rule_pattern(env, glue)),
-            "State": "ENABLED",
-            "Description": f"Failed runs of {name}'s Glue jobs; alarmed by {env.prefix}-{name}-job-failures",
-        }
-        resources.append(
-            Resource(
-                EVENT_RULE_KIND,
-                failure_rule_name(env, name),
-                canonical_rule(rule),
-                ownership_tags(env, EVENT_RULE_KIND),
-                name,
-            )
-        )
-    return resources
+    return [
+        Resource(EVENT_RULE_KIND, rule_name, canonical_rule(rule), ownership_tags(env, EVENT_RULE_KIND), name)
+        for name, component in env.spec.components.items()
+        for rule_name, rule in kind_of(component).event_rules(env, name, component).items()
+    ]
 
 
 def log_group_prefixes(env: Environment) -> list[str]:

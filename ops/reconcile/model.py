@@ -44,8 +44,11 @@ class Observed:
     # The fingerprint recorded when we last wrote it ('' if unknown): compared with the
     # fingerprint of what is there now, it tells an out-of-band edit from a code change.
     applied_fingerprint: str = ""
-    ref: str = ""  # the provider's handle on it (an ARN), for updates and deletes
     region: str = ""
+    # What a provider needs to write it again, one meaning a field (empty when unused):
+    arn: str = ""  # its ARN, to tag it (writes that ignore tags record the fingerprint apart)
+    version: int = 0  # the version read (Grafana's): an update must not overwrite a newer one
+    tier: str = ""  # an SSM parameter's tier: an advanced one never goes back to standard
 
     @property
     def key(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ops.errors import OpsError
 from ops.inventory.environment import Environment
+from ops.runbook.controls import Control
 from ops.runbook.engine import RunbookEngine, parse_params
 from ops.runbook.model import Runbook
 from ops.state import StateDir
@@ -52,7 +53,12 @@ def history_file(state: StateDir) -> Path:
 
 
 def run_drill(
-    state: StateDir, env: Environment, runbook: Runbook, component: str, aws: Any = None
+    state: StateDir,
+    env: Environment,
+    runbook: Runbook,
+    component: str,
+    aws: Any = None,
+    controls: tuple[Control, ...] = (),
 ) -> DrillResult:
     """Run, measure, tear down (whatever happened: the run's own rollbacks), record."""
     started = datetime.now(UTC)
@@ -60,10 +66,19 @@ def run_drill(
     params = parse_params(runbook, runbook.drill_params(env, component, started, drill_id))
     objective = env.spec.objectives.get(component)
     result = DrillResult(
-        drill_id, runbook.name, env.name, component, started.isoformat(), False, None, None,
-        objective.rto if objective else None, objective.rpo if objective else None, run_id=drill_id,
-    )  # fmt: skip
-    engine = RunbookEngine(state, aws=aws)
+        drill_id=drill_id,
+        runbook=runbook.name,
+        environment=env.name,
+        component=component,
+        started_at=started.isoformat(),
+        success=False,
+        rto_seconds=None,
+        rpo_seconds=None,
+        rto_objective=objective.rto if objective else None,
+        rpo_objective=objective.rpo if objective else None,
+        run_id=drill_id,
+    )
+    engine = RunbookEngine(state, aws=aws, controls=controls)
     outcome = None
     try:
         # A drill is never on production traffic: no cutover, so no approval is asked for.

@@ -1,11 +1,9 @@
-"""Run a runbook: plan, dry run or execute, journal before and after each step, resume,
-roll back on failure and on SIGINT/SIGTERM."""
+"""Run a runbook: dry run or execute, journal before and after each step, resume, roll back
+on failure and on SIGINT/SIGTERM; controls (ops/runbook/controls.py) around each step."""
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from ops.errors import BadInput, Interrupted, OpsError
 from ops.inventory.environment import Environment
+from ops.runbook.controls import Control
 from ops.runbook.journal import Journal, RunRecord
 from ops.runbook.lock import TargetLock
 from ops.runbook.model import Runbook, RunContext, Step, StepKind, StopCondition
@@ -55,13 +54,17 @@ class RunOutcome:
 
 
 class RunbookEngine:
-    def __init__(self, state: StateDir, progress: ProgressCallback | None = None, aws: Any = None) -> None:
+    def __init__(
+        self,
+        state: StateDir,
+        progress: ProgressCallback | None = None,
+        aws: Any = None,
+        controls: tuple[Control, ...] = (),
+    ) -> None:
         self.state = state
         self.progress = progress or (lambda _event, _step: None)
         self.aws = aws  # the ClientFactory for a cloud environment's steps
-
-    def plan(self, runbook: Runbook, env: Environment, params: BaseModel) -> list[Step]:
-        return runbook.steps(env, params)
+        self.controls = controls  # called around each step (see ops/runbook/controls.py)
 
     def run(
         self,
@@ -101,6 +104,7 @@ class RunbookEngine:
                 record.approver,
                 record.started_at,
                 aws=self.aws,
+                controls=self.controls,
             )
             with span(f"runbook {runbook.name}", **{"ops.run_id": run_id, "ops.execute": execute}):
                 self._steps(runbook, ctx, journal, approve)
@@ -154,18 +158,23 @@ class RunbookEngine:
                 ctx.approver = self._approval(step, ctx, journal, approve)
             if step.kind in (StepKind.ACTION, StepKind.WAIT):
                 self._check_stops(stops, ctx, journal, step)
-            _fault_point(f"before:{step.id}")
+            for control in self.controls:
+                control.before_step(ctx, step)
             journal.append("step-started", step=step.id, kind=step.kind.value)
             self.progress("running", step)
+            ctx.step = step
             with span(f"step {step.id}", **{"ops.step.kind": step.kind.value}):
                 try:
                     outputs = step.run(ctx)
                 except Exception as error:
                     journal.append("step-failed", step=step.id, error=str(error))
                     raise
+                finally:
+                    ctx.step = None
             ctx.outputs[step.id] = outputs
             journal.append("step-completed", step=step.id, outputs=outputs)
-            _fault_point(f"after:{step.id}")
+            for control in self.controls:
+                control.after_step(ctx, step)
             self.progress("done", step)
 
     def _check_stops(self, stops: list[StopCondition], ctx: RunContext, journal: Journal, step: Step) -> None:
@@ -209,20 +218,6 @@ class RunbookEngine:
                 journal.append("step-rollback-failed", step=step.id, error=str(error))
             else:
                 journal.append("step-rolled-back", step=step.id)
-
-
-FAULT_ENV = "OPS_FAULT_KILL_AT"
-
-
-def _fault_point(where: str) -> None:
-    """Crash tests: OPS_FAULT_KILL_AT=before:<step> or after:<step> kills this process
-    with SIGKILL right there, as a dead laptop would; `sigterm-after:<step>` sends SIGTERM
-    instead, as an operator's Ctrl-C or a stopping container would."""
-    wanted = os.environ.get(FAULT_ENV, "")
-    if wanted == where:
-        os.kill(os.getpid(), signal.SIGKILL)
-    elif wanted == f"sigterm-{where}":
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def load_record(state: StateDir, run_id: str) -> RunRecord:

@@ -7,13 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from ops.errors import BadInput
 from ops.inventory.environment import Environment
 from ops.state import StateDir
+
+if TYPE_CHECKING:
+    from ops.runbook.controls import Control
 
 
 class StepKind(StrEnum):
@@ -37,9 +40,19 @@ class RunContext:
     approver: str | None = None
     started_at: str = ""  # when the run (its first attempt) started: RTO counts from here
     aws: Any = None  # the ClientFactory of a cloud environment
+    controls: tuple[Control, ...] = ()
+    step: Step | None = None  # the step that runs now (set by the engine)
 
     def output(self, step: str, key: str) -> Any:
         return self.outputs[step][key]
+
+    def checkpoint(self, name: str) -> None:
+        """A point inside the running step the controls may act at (a long wait's start,
+        a change made but not journaled yet)."""
+        if self.step is None:
+            return
+        for control in self.controls:
+            control.checkpoint(self, self.step, name)
 
 
 StepFunction = Callable[[RunContext], dict[str, Any]]
@@ -96,7 +109,4 @@ class Runbook(ABC):
 
     # --- drills: runs that prove an objective and never touch production traffic --------
     def drill_params(self, env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:
-        raise BadInput(f"runbook {self.name} has no drill")
-
-    def drill_component(self, params: Any) -> str:
         raise BadInput(f"runbook {self.name} has no drill")

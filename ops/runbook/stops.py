@@ -15,28 +15,30 @@ def alarm_prefix(env: Environment, component: str) -> str:
     return f"{env.prefix}-{component.replace('_', '-')}-"
 
 
+def firing(cloudwatch: Any, prefix: str, suffix: str) -> str | None:
+    """The alarms whose names start with `prefix` and end with `suffix` that are in ALARM,
+    as a reason to stop (None when there are none): one DescribeAlarms call."""
+    answer = cloudwatch.describe_alarms(AlarmNamePrefix=prefix, StateValue="ALARM")
+    # Filter here too: the emulator ignores StateValue when a name prefix is given.
+    names = [
+        a["AlarmName"]
+        for a in answer.get("MetricAlarms", [])
+        if a.get("StateValue") == "ALARM" and a["AlarmName"].endswith(suffix)
+    ]
+    return f"{', '.join(names)} in ALARM" if names else None
+
+
 def alarms_firing(
     prefix: str, cloudwatch: Callable[[RunContext], Any], suffix: str = "-critical"
 ) -> StopCondition:
     """Stop while an alarm whose name starts with `prefix` (and ends with `suffix`) is in
     ALARM: one DescribeAlarms call per check."""
-
-    def check(ctx: RunContext) -> str | None:
-        answer = cloudwatch(ctx).describe_alarms(AlarmNamePrefix=prefix, StateValue="ALARM")
-        # Filter here too: the emulator ignores StateValue when a name prefix is given.
-        firing = [
-            a["AlarmName"]
-            for a in answer.get("MetricAlarms", [])
-            if a.get("StateValue") == "ALARM" and a["AlarmName"].endswith(suffix)
-        ]
-        return f"{', '.join(firing)} in ALARM" if firing else None
-
-    return StopCondition(f"alarms {prefix}*{suffix}", check)
+    return StopCondition(f"alarms {prefix}*{suffix}", lambda ctx: firing(cloudwatch(ctx), prefix, suffix))
 
 
-def refuse_if_firing(ctx: RunContext, prefix: str, cloudwatch: Any) -> dict[str, Any]:
+def refuse_if_firing(prefix: str, cloudwatch: Any) -> dict[str, Any]:
     """A pre-flight check: refuse to start while any alarm of the prefix is in ALARM."""
-    reason = alarms_firing(prefix, lambda _: cloudwatch, suffix="").check(ctx)
+    reason = firing(cloudwatch, prefix, suffix="")
     if reason:
         raise OpsError(f"alarms are firing: {reason}; resolve them first")
     return {"firing": []}

@@ -8,10 +8,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Literal
 
-from opentelemetry import trace
-from rich.console import Console
-from rich.logging import RichHandler
-
 LogFormat = Literal["text", "json"]
 
 
@@ -19,6 +15,8 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line, with the current trace and span ids when there is a span."""
 
     def format(self, record: logging.LogRecord) -> str:
+        from opentelemetry import trace
+
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
@@ -44,6 +42,9 @@ def configure_logging(log_format: LogFormat = "text", level: str = "WARNING") ->
         stream.setFormatter(JsonFormatter())
         handler = stream
     else:
+        from rich.console import Console
+        from rich.logging import RichHandler
+
         handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
     root.addHandler(handler)
     root.setLevel(level.upper())

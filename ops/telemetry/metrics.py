@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import metrics
-
 from ops import TOOL_NAME, __version__
 from ops.telemetry.otlp import export_timeout, otlp_configured, toolkit_resource
 
 if TYPE_CHECKING:
+    from opentelemetry import metrics
     from opentelemetry.sdk.metrics import MeterProvider
 
 
@@ -48,6 +47,7 @@ def setup_metrics() -> None:
     if _provider is not None or not otlp_configured("metrics"):
         return
     # The SDK is imported only when it is used: every command would pay for it.
+    from opentelemetry import metrics
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -66,6 +66,8 @@ def shutdown_metrics() -> None:
 
 
 def _meter() -> metrics.Meter:
+    from opentelemetry import metrics
+
     return metrics.get_meter(TOOL_NAME, __version__)
 
 

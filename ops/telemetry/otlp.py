@@ -4,10 +4,12 @@ OTLP exporter is configured (OpenTelemetry's standard variables), and the export
 from __future__ import annotations
 
 import os
-
-from opentelemetry.sdk.resources import Resource
+from typing import TYPE_CHECKING
 
 from ops import TOOL_NAME, __version__
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
 
 # A CLI must not hang on an unreachable collector: a short export timeout unless the
 # standard variable sets one.
@@ -15,6 +17,9 @@ EXPORT_TIMEOUT_SECONDS = 2.0
 
 
 def toolkit_resource() -> Resource:
+    # The SDK loads only when an exporter or JSON logs need it.
+    from opentelemetry.sdk.resources import Resource
+
     return Resource.create({"service.name": TOOL_NAME, "service.version": __version__})
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
-
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Status, StatusCode
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from ops import TOOL_NAME, __version__
 from ops.telemetry.otlp import export_timeout, otlp_configured, toolkit_resource
+
+if TYPE_CHECKING:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -23,11 +22,17 @@ _provider: TracerProvider | None = None
 current_command: str | None = None
 
 
-def setup_tracing() -> None:
-    """Install the tracer provider once; add the OTLP exporter only when configured."""
+def setup_tracing(trace_ids: bool = False) -> None:
+    """Install the SDK's tracer provider once, when spans go somewhere: to an OTLP endpoint,
+    or as trace ids into JSON logs (`trace_ids`). Otherwise OpenTelemetry's no-op tracer
+    serves and the SDK is never imported: a command would wait for it for nothing."""
     global _provider
-    if _provider is not None:
+    if _provider is not None or not (trace_ids or otlp_configured("traces")):
         return
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     _provider = TracerProvider(resource=toolkit_resource())
     if otlp_configured("traces"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -43,12 +48,16 @@ def shutdown_tracing() -> None:
 
 
 def tracer() -> trace.Tracer:
+    from opentelemetry import trace
+
     return trace.get_tracer(TOOL_NAME, __version__)
 
 
 @contextmanager
 def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
     """A span that records an exception and marks itself failed when one escapes."""
+    from opentelemetry.trace import Status, StatusCode
+
     with tracer().start_as_current_span(name, record_exception=True) as current:
         for key, value in attributes.items():
             if value is not None:

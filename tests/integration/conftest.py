@@ -82,7 +82,7 @@ def emulator_server(folder: Path) -> Iterator[tuple[ClientFactory, dict[str, str
 def alive(pid: int) -> bool:
     """Running, and not a zombie waiting for a parent (PID 1 here reaps lazily)."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

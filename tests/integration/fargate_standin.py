@@ -21,8 +21,15 @@ from ops.campaign.local_backend import LOCUSTFILE
 
 
 class FargateStandIn:
-    def __init__(self, factory: ClientFactory, cluster: str, folder: Path, web_port: int, master_port: int,
-                 aws_env: dict[str, str]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        factory: ClientFactory,
+        cluster: str,
+        folder: Path,
+        web_port: int,
+        master_port: int,
+        aws_env: dict[str, str],
+    ) -> None:
         self.ecs = factory.client("ecs")
         self.cluster = cluster
         self.folder = folder
@@ -69,12 +76,17 @@ class FargateStandIn:
         workdir = self.folder / arn.rsplit("/", 1)[-1]
         workdir.mkdir(parents=True)
         loopback = {
-            "LOCUST_MASTER_NODE_HOST": "127.0.0.1", "LOCUST_MASTER_NODE_PORT": str(self.master_port),
-            "LOCUST_MASTER_BIND_HOST": "127.0.0.1", "LOCUST_MASTER_BIND_PORT": str(self.master_port),
-            "LOCUST_WEB_HOST": "127.0.0.1", "LOCUST_WEB_PORT": str(self.web_port),
-            "LOCUST_CSV": str(workdir / "locust"), "OPS_LOADTEST_RESULTS_DIR": str(workdir),
-            "LOCUST_LOCUSTFILE": str(LOCUSTFILE), "PYTHONPATH": str(LOCUSTFILE.parent.parent),
-        }  # fmt: skip
+            "LOCUST_MASTER_NODE_HOST": "127.0.0.1",
+            "LOCUST_MASTER_NODE_PORT": str(self.master_port),
+            "LOCUST_MASTER_BIND_HOST": "127.0.0.1",
+            "LOCUST_MASTER_BIND_PORT": str(self.master_port),
+            "LOCUST_WEB_HOST": "127.0.0.1",
+            "LOCUST_WEB_PORT": str(self.web_port),
+            "LOCUST_CSV": str(workdir / "locust"),
+            "OPS_LOADTEST_RESULTS_DIR": str(workdir),
+            "LOCUST_LOCUSTFILE": str(LOCUSTFILE),
+            "PYTHONPATH": str(LOCUSTFILE.parent.parent),
+        }
         if "LOCUST_MASTER_NODE_HOST" not in variables:  # the master binds; workers connect
             del loopback["LOCUST_MASTER_NODE_HOST"], loopback["LOCUST_MASTER_NODE_PORT"]
         env = {**os.environ, **variables, **loopback, **self.aws_env}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 from unittest.mock import ANY
 
@@ -15,6 +14,7 @@ import psutil
 import pytest
 
 from ops.campaign.local_backend import LOCUSTFILE
+from ops.util.processes import wait_until
 from tests.helpers import run_cli
 from tests.integration.conftest import RunningPlatform
 from tests.otlp_receiver import OtlpReceiver
@@ -43,8 +43,8 @@ def test_a_campaign_counts_what_the_service_recorded_and_merges_histograms(
 ) -> None:
     before = _ingested(platform)
     telemetry = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint}
-    result = run_cli("loadtest", "run", str(_campaign(tmp_path)), "--keep-samples", "-o", "json",
-                     env={**platform.env, **telemetry})  # fmt: skip
+    args = ("loadtest", "run", str(_campaign(tmp_path)), "--keep-samples", "-o", "json")
+    result = run_cli(*args, env={**platform.env, **telemetry})
     assert result.code == 0, result.err
     data = json.loads(result.out)
     assert data["requests"] > 200 and data["failures"] == 0
@@ -120,27 +120,36 @@ def _start_args(platform: RunningPlatform, campaign: Path, *extra: str) -> subpr
     from tests.helpers import REPO
 
     command = [sys.executable, "-m", "ops", "loadtest", "run", str(campaign), "-o", "json", *extra]
-    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-    return subprocess.Popen(command, cwd=REPO, env={**os.environ, **platform.env}, text=True, **pipes)  # type: ignore[call-overload]
+    env = {**os.environ, **platform.env}
+    return subprocess.Popen(
+        command, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def _wait_for_workers(platform: RunningPlatform, count: int, seconds: float = 30) -> list[psutil.Process]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        workers = _locust_processes(platform, "--worker")
-        if len(workers) >= count:
-            return workers
-        time.sleep(0.2)
-    raise AssertionError("the workers did not start")
+    workers: list[psutil.Process] = []
+
+    def started() -> bool:
+        workers[:] = _locust_processes(platform, "--worker")
+        return len(workers) >= count
+
+    wait_until(started, seconds, "the workers")
+    return workers
+
+
+def _wait_for_load(platform: RunningPlatform, before: float, requests: int = 1) -> None:
+    """Until the service has recorded `requests` more: the campaign's load is flowing."""
+    wait_until(lambda: _ingested(platform) >= before + requests, 30, "the load")
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_campaign_leaves_no_process(
     platform: RunningPlatform, tmp_path: Path, signal_number: int
 ) -> None:
+    before = _ingested(platform)
     process = _start(platform, _campaign(tmp_path))
     _wait_for_workers(platform, 2)
-    time.sleep(1.0)
+    _wait_for_load(platform, before)  # mid-run, not while it starts
     process.send_signal(signal_number)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and err.strip().splitlines()[-1] == "error: interrupted"
@@ -151,10 +160,7 @@ def test_a_killed_worker_leaves_no_process(platform: RunningPlatform, tmp_path: 
     before = _ingested(platform)
     process = _start(platform, _campaign(tmp_path))
     workers = _wait_for_workers(platform, 2)
-    deadline = time.monotonic() + 30
-    while _ingested(platform) < before + 200:  # the load is flowing from both workers
-        assert time.monotonic() < deadline, "no load arrived"
-        time.sleep(0.2)
+    _wait_for_load(platform, before, 200)  # from both workers
     workers[0].kill()
     out, err = process.communicate(timeout=120)
     assert process.returncode in (0, 4), err
@@ -199,8 +205,12 @@ def test_an_open_model_that_cannot_keep_up_reports_dropped_iterations(
     assert stage["dropped"] > 0 and stage["started"] + stage["dropped"] == 6000
     assert data["requests"] == stage["started"] and data["slo_met"] is False
     assert {"measure": "p95 latency", "objective": "<= 0.01 ms", "measured": ANY, "met": False} in data["slo"]
-    assert {"measure": "dropped iterations", "objective": "0", "measured": str(stage["dropped"]),
-            "met": False} in data["slo"]  # fmt: skip
+    assert {
+        "measure": "dropped iterations",
+        "objective": "0",
+        "measured": str(stage["dropped"]),
+        "met": False,
+    } in data["slo"]
 
 
 def test_live_metrics_reach_prometheus_and_cloudwatch_while_it_runs(
@@ -214,20 +224,22 @@ def test_live_metrics_reach_prometheus_and_cloudwatch_while_it_runs(
     )
     port = free_port()
     process = _start_args(platform, campaign, "--metrics-port", str(port))
-    scraped = ""
-    deadline = time.monotonic() + 40
-    while process.poll() is None and time.monotonic() < deadline:
+    scraped: list[str] = []
+
+    def live_metrics() -> bool:
         try:
             text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
         except httpx.HTTPError:
             text = ""
         if 'ops_loadtest_users{campaign="ramp-' in text and "ops_loadtest_requests{" in text:
-            scraped = text
-            break
-        time.sleep(0.5)
+            scraped.append(text)
+            return True
+        return process.poll() is not None  # the run ended first: the assertions below say so
+
+    wait_until(live_metrics, 40, "live metrics")
     out, err = process.communicate(timeout=90)
     assert process.returncode == 0, err
-    users = [line for line in scraped.splitlines() if line.startswith("ops_loadtest_users{")]
+    users = [line for text in scraped for line in text.splitlines() if line.startswith("ops_loadtest_users{")]
     assert users and float(users[0].split()[-1]) >= 1
     data = json.loads(out)
     metrics = platform.aws().client("cloudwatch").list_metrics(Namespace="PlatformOps/LoadTests")["Metrics"]
@@ -246,7 +258,7 @@ def test_attach_reconnects_to_a_campaign_whose_run_was_killed(
     before = _ingested(platform)
     process = _start(platform, campaign)
     _wait_for_workers(platform, 2)
-    time.sleep(2)
+    _wait_for_load(platform, before)
     process.kill()  # the terminal is lost: Locust carries on without its `ops loadtest run`
     process.communicate()
     (folder,) = [f for f in (platform.state_dir / "loadtests").iterdir() if f.name.startswith("long-")]
@@ -277,14 +289,18 @@ def test_a_fargate_campaign_runs_end_to_end_on_a_fargate_stand_in(
     cluster = "dataplat-local-loadtest"
     with FargateStandIn(platform.aws(), cluster, tmp_path / "tasks", web, master, aws_env) as fargate:
         forward = {"OPS_LOADTEST_MASTER_URL": f"http://127.0.0.1:{web}"}
-        result = run_cli("loadtest", "run", str(campaign), "--backend", "fargate", "-o", "json",
-                         env={**platform.env, **forward})  # fmt: skip
+        args = ("loadtest", "run", str(campaign), "--backend", "fargate", "-o", "json")
+        result = run_cli(*args, env={**platform.env, **forward})
     assert result.code == 0, result.err
     data = json.loads(result.out)
     (stage,) = data["arrivals"]["stages"]
     assert stage["expected"] == 320 and stage["started"] == 320 and stage["dropped"] == 0
     assert data["requests"] == 320 == _ingested(platform) - before
     assert data["cost"]["estimate"]["usd"] > 0 and data["cost"]["actual"]["usd"] > 0
+    folder = Path(data["folder"])  # the report, written once, carries it too
+    assert json.loads((folder / "report.json").read_text())["cost"] == data["cost"]
+    assert "## Cost" in (folder / "report.md").read_text()
+    assert "<h2>Cost</h2>" in (folder / "report.html").read_text()
     roles = sorted(
         "master" if t["environment"].get("LOCUST_MODE_MASTER") else "worker" for t in fargate.started
     )
@@ -310,21 +326,25 @@ def test_attach_reconnects_to_a_fargate_campaign_whose_run_was_killed(
 
     campaign = tmp_path / "fargate.yaml"
     campaign.write_text("name: reattach\nusers: 3\nspawn_rate: 3\nduration: 9s\nworkers: 1\n")
+    before = _ingested(platform)
     web, master = free_port(), free_port()
     aws_env = platform.aws_env
     env = {**platform.env, "OPS_LOADTEST_MASTER_URL": f"http://127.0.0.1:{web}"}
     cluster = "dataplat-local-loadtest"
     ecs = platform.aws().client("ecs")
     with FargateStandIn(platform.aws(), cluster, tmp_path / "tasks", web, master, aws_env):
-        command = [sys.executable, "-m", "ops", "loadtest", "run", str(campaign), "--backend", "fargate",
-                   "--no-cloudwatch", "-o", "json"]  # fmt: skip
-        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while len(ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]) < 2:
-            assert time.monotonic() < deadline and process.poll() is None, "the tasks did not start"
-            time.sleep(0.3)
-        time.sleep(3)
+        options = ["--backend", "fargate", "--no-cloudwatch", "-o", "json"]
+        command = [sys.executable, "-m", "ops", "loadtest", "run", str(campaign), *options]
+        process = subprocess.Popen(
+            command, cwd=REPO, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+
+        def started() -> bool:
+            assert process.poll() is None, "the run ended before its tasks started"
+            return len(ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]) >= 2
+
+        wait_until(started, 60, "the master and worker tasks")
+        _wait_for_load(platform, before)  # the worker found its master
         process.kill()  # no finally-block runs: the tasks are left running
         process.communicate()
         assert len(ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"]) == 2

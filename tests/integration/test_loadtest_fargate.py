@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,10 +22,12 @@ import pytest
 
 from ops.aws.clients import ClientFactory
 from ops.util.ports import free_port
+from ops.util.processes import wait_until
 from tests.helpers import REPO, run_cli
 from tests.integration.conftest import emulator_server
 
 CLUSTER = "dataplat-staging-loadtest"
+ON_FARGATE = ("--env", "staging", "--backend", "fargate")
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +54,21 @@ def _seed(factory: ClientFactory, endpoint: str) -> dict[str, str]:
     ecs.create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
     for role, cpu, memory in (("master", 1024, 2048), ("worker", 2048, 4096)):
         ecs.register_task_definition(
-            family=f"dataplat-staging-loadtest-{role}", networkMode="awsvpc",
+            family=f"dataplat-staging-loadtest-{role}",
+            networkMode="awsvpc",
             requiresCompatibilities=["FARGATE"],
-            cpu=str(cpu), memory=str(memory),
-            containerDefinitions=[{"name": "locust", "image": "locust-ingest:test", "essential": True,
-                                   "cpu": cpu, "memory": memory}],
-        )  # fmt: skip
+            cpu=str(cpu),
+            memory=str(memory),
+            containerDefinitions=[
+                {
+                    "name": "locust",
+                    "image": "locust-ingest:test",
+                    "essential": True,
+                    "cpu": cpu,
+                    "memory": memory,
+                }
+            ],
+        )
     value = json.dumps({"subnets": [subnet], "security_groups": [group]})
     factory.client("ssm").put_parameter(Name="/dataplat/staging/loadtest/network", Value=value, Type="String")
     factory.client("s3").create_bucket(Bucket="dataplat-staging-loadtest-results")
@@ -82,7 +92,8 @@ def test_a_dry_run_prices_the_launch_and_starts_nothing(
     aws: tuple[ClientFactory, dict[str, str], dict[str, str]], tmp_path: Path
 ) -> None:
     factory, env, network = aws
-    args = ("loadtest", "run", str(_campaign(tmp_path)), "--env", "staging", "--backend", "fargate")
+    stopped = {t["taskArn"] for t in _tasks(factory, "STOPPED")}  # other tests' tasks
+    args = ("loadtest", "run", str(_campaign(tmp_path)), *ON_FARGATE)
     result = run_cli(*args, "--dry-run", env=env)
     assert result.code == 0, result.err
     plan = json.loads(result.out)
@@ -97,7 +108,8 @@ def test_a_dry_run_prices_the_launch_and_starts_nothing(
     assert "about $" in result.err
     refused = run_cli(*args, "--max-cost", "0.001", env=env)
     assert refused.code == 2 and "--max-cost 0.001: the estimate is $" in refused.err
-    assert _tasks(factory, "RUNNING") == [] and _tasks(factory, "STOPPED") == []
+    assert _tasks(factory, "RUNNING") == []
+    assert {t["taskArn"] for t in _tasks(factory, "STOPPED")} == stopped
 
 
 def test_a_launch_runs_tagged_tasks_in_the_network_and_tears_every_one_down(
@@ -106,8 +118,8 @@ def test_a_launch_runs_tagged_tasks_in_the_network_and_tears_every_one_down(
     factory, env, network = aws
     before = {t["taskArn"] for t in _tasks(factory, "STOPPED")}
     campaign = _campaign(tmp_path, "fargate: {spot: true}\n")
-    result = run_cli("loadtest", "run", str(campaign), "--env", "staging",
-                     "--backend", "fargate", "--start-timeout", "3", "--no-cloudwatch", env=env)  # fmt: skip
+    options = ("--start-timeout", "3", "--no-cloudwatch")
+    result = run_cli("loadtest", "run", str(campaign), *ON_FARGATE, *options, env=env)
     # The emulator's master never answers: the run fails with one line, after teardown.
     assert result.code == 1
     assert (
@@ -141,15 +153,26 @@ def test_an_interrupted_fargate_campaign_stops_its_tasks(
     aws: tuple[ClientFactory, dict[str, str], dict[str, str]], tmp_path: Path
 ) -> None:
     factory, env, _ = aws
-    command = [sys.executable, "-m", "ops", "loadtest", "run", str(_campaign(tmp_path)), "--env", "staging",
-               "--backend", "fargate", "--start-timeout", "60", "--no-cloudwatch"]  # fmt: skip
+    options = ("--start-timeout", "60", "--no-cloudwatch")
+    command = [
+        sys.executable,
+        "-m",
+        "ops",
+        "loadtest",
+        "run",
+        str(_campaign(tmp_path)),
+        *ON_FARGATE,
+        *options,
+    ]
     process = subprocess.Popen(
         command, cwd=REPO, env={**os.environ, **env}, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 30
-    while len(_tasks(factory, "RUNNING")) < 4:
-        assert time.monotonic() < deadline and process.poll() is None, "the tasks did not start"
-        time.sleep(0.3)
+
+    def started() -> bool:
+        assert process.poll() is None, "the run ended before its tasks started"
+        return len(_tasks(factory, "RUNNING")) >= 4
+
+    wait_until(started, 30, "the master and worker tasks")
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and err.strip().splitlines()[-1] == "error: interrupted"
@@ -163,19 +186,35 @@ def test_sweep_stops_expired_campaign_tasks_and_nothing_else(
     ecs = factory.client("ecs")
 
     def plant(campaign: str | None, expires_in: float) -> str:
-        tags = [] if campaign is None else [
-            {"key": "platform-ops:campaign", "value": campaign},
-            {"key": "platform-ops:role", "value": "worker"},
-            {"key": "platform-ops:expires-at",
-             "value": (datetime.now(UTC) + timedelta(seconds=expires_in)).isoformat(timespec="seconds")},
-        ]  # fmt: skip
+        tags = (
+            []
+            if campaign is None
+            else [
+                {"key": "platform-ops:campaign", "value": campaign},
+                {"key": "platform-ops:role", "value": "worker"},
+                {
+                    "key": "platform-ops:expires-at",
+                    "value": (datetime.now(UTC) + timedelta(seconds=expires_in)).isoformat(
+                        timespec="seconds"
+                    ),
+                },
+            ]
+        )
         extra: dict[str, Any] = {"tags": tags} if tags else {}
-        return str(ecs.run_task(
-            cluster=CLUSTER, taskDefinition="dataplat-staging-loadtest-worker", launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {
-                "subnets": [network["subnet"]], "securityGroups": [network["group"]]}},
-            **extra,
-        )["tasks"][0]["taskArn"])  # fmt: skip
+        return str(
+            ecs.run_task(
+                cluster=CLUSTER,
+                taskDefinition="dataplat-staging-loadtest-worker",
+                launchType="FARGATE",
+                networkConfiguration={
+                    "awsvpcConfiguration": {
+                        "subnets": [network["subnet"]],
+                        "securityGroups": [network["group"]],
+                    }
+                },
+                **extra,
+            )["tasks"][0]["taskArn"]
+        )
 
     orphans = {plant("lost-1", -60), plant("lost-1", -60), plant("lost-2", -5)}
     live, untagged = plant("running-now", 3600), plant(None, 0)
@@ -196,7 +235,6 @@ def test_against_an_emulator_no_traffic_goes_to_a_made_up_private_address(
 ) -> None:
     factory, env, _ = aws
     env = {k: v for k, v in env.items() if k != "OPS_LOADTEST_MASTER_URL"}
-    result = run_cli("loadtest", "run", str(_campaign(tmp_path)), "--env", "staging", "--backend", "fargate",
-                     env=env)  # fmt: skip
+    result = run_cli("loadtest", "run", str(_campaign(tmp_path)), *ON_FARGATE, env=env)
     assert result.code == 1 and "set OPS_LOADTEST_MASTER_URL" in result.err
     assert _tasks(factory, "RUNNING") == []

@@ -4,11 +4,12 @@ HTTP, a real PostgreSQL with WAL archiving, and the real ingest service."""
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 
+from ops.util.processes import wait_until
 from tests.helpers import run_cli
 from tests.integration.conftest import RunningPlatform, alive
 
@@ -20,6 +21,24 @@ TX = {
     "currency": "EUR",
     "transaction_type": "payment",
 }
+
+
+def _serves(platform: RunningPlatform, database_suffix: str) -> bool:
+    """The ingest service writes to the database whose name ends with `database_suffix`."""
+    health = httpx.get(f"{platform.ingest_url}/health").json()
+    return str(health.get("database", "")).endswith(database_suffix)
+
+
+def _records_ingested(platform: RunningPlatform) -> float:
+    """The ingest service's own count of the records it received (its Prometheus counter)."""
+    text = httpx.get(f"{platform.ingest_url}/metrics/").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "ingest_records"
+        for sample in family.samples
+        if sample.name == "ingest_records_total"
+    )
 
 
 def _rows(platform: RunningPlatform, sql: str, *args: object) -> list[tuple[object, ...]]:
@@ -90,10 +109,7 @@ def test_postgres_archives_wal_and_has_a_base_backup(platform: RunningPlatform) 
         segment = conn.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0]  # type: ignore[index]
         conn.execute("SELECT pg_switch_wal()")
     archive = platform.state_dir / "postgres" / "wal-archive"
-    deadline = time.monotonic() + 30
-    while not (archive / segment).exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert (archive / segment).exists()
+    wait_until((archive / segment).exists, 30, f"WAL segment {segment} in the archive")
     backups = list((platform.state_dir / "postgres" / "base-backups").iterdir())
     assert len(backups) == 1
     assert (backups[0] / "backup_label").exists() and (backups[0] / "PG_VERSION").exists()
@@ -160,12 +176,7 @@ def test_rewriting_the_endpoint_parameter_moves_the_service(platform: RunningPla
     moved = {**json.loads(original), "dbname": "warehouse_moved"}
     ssm.put_parameter(Name=name, Value=json.dumps(moved), Type="String", Overwrite=True)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            health = httpx.get(f"{platform.ingest_url}/health").json()
-            if health.get("database", "").endswith("/warehouse_moved"):
-                break
-            time.sleep(0.3)
+        wait_until(lambda: _serves(platform, "/warehouse_moved"), 20, "the service moving")
         response = httpx.post(
             f"{platform.ingest_url}/ingest-financial-transaction/", json={**TX, "transaction_id": "it-moved"}
         )
@@ -177,12 +188,7 @@ def test_rewriting_the_endpoint_parameter_moves_the_service(platform: RunningPla
             ).fetchone() == (1,)
     finally:
         ssm.put_parameter(Name=name, Value=original, Type="String", Overwrite=True)
-        deadline = time.monotonic() + 20
-        while (
-            not httpx.get(f"{platform.ingest_url}/health").json().get("database", "").endswith("/warehouse")
-        ):
-            assert time.monotonic() < deadline, "the service did not move back"
-            time.sleep(0.3)
+        wait_until(lambda: _serves(platform, "/warehouse"), 20, "the service moving back")
 
 
 def test_the_demo_runs_end_to_end_and_writes_its_report(platform: RunningPlatform) -> None:
@@ -229,10 +235,11 @@ def test_sigterm_stops_a_command_with_exit_130_and_one_line(platform: RunningPla
         text=True,
     )
     assert process.stdout is not None
+    before = _records_ingested(platform)
     for line in process.stdout:
         if line.startswith("2/"):  # the platform is up; the traffic starts
             break
-    time.sleep(0.5)
+    wait_until(lambda: _records_ingested(platform) > before, 30, "the demo's traffic")
     assert process.poll() is None, "the demo ended before it could be interrupted"
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)

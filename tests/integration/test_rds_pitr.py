@@ -16,10 +16,12 @@ import psycopg
 import pytest
 
 from loadtest.payloads import PayloadGenerator
-from runbooks.data_checks import committed_up_to
-from tests.helpers import INVENTORY, run_cli
-from tests.integration.conftest import RunningPlatform
+from ops.util.processes import wait_until
+from runbooks.common.data_checks import committed_up_to
+from tests.helpers import INVENTORY, Result, run_cli
+from tests.integration.conftest import RunningPlatform, alive
 from tests.otlp_receiver import OtlpReceiver
+from tests.runbook_controls import kill_at_env
 
 PARAMETER = "/dataplat/local/warehouse/endpoint"
 TABLES = {"financial_transactions": "transaction_id", "insurance_claims": "claim_id"}
@@ -27,7 +29,8 @@ TABLES = {"financial_transactions": "transaction_id", "insurance_claims": "claim
 
 def _endpoint(platform: RunningPlatform) -> dict[str, object]:
     value = platform.aws().client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"]
-    return json.loads(value)
+    endpoint: dict[str, object] = json.loads(value)
+    return endpoint
 
 
 def _conninfo(endpoint: dict[str, object]) -> str:
@@ -40,7 +43,7 @@ def _iso(moment: datetime) -> str:
 
 def _run(
     platform: RunningPlatform, *args: str, inventory: Path | None = None, env: dict[str, str] | None = None
-):  # type: ignore[no-untyped-def]
+) -> Result:
     head = ["--inventory", str(inventory)] if inventory else []
     return run_cli(*head, "runbook", *args, env={**platform.env, **(env or {})})
 
@@ -48,6 +51,31 @@ def _run(
 def _restores(platform: RunningPlatform) -> list[str]:
     folder = platform.state_dir / "restores"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def _source_root(platform: RunningPlatform) -> Path:
+    """The folder of the server the endpoint parameter names: the platform's own, or the
+    restored one an earlier cutover moved it to."""
+    port = _endpoint(platform)["port"]
+    if port == platform.record["postgres_port"]:
+        return platform.state_dir / "postgres"
+    for marker in (platform.state_dir / "restores").glob("*/restored.json"):
+        if json.loads(marker.read_text())["restored_port"] == port:
+            return marker.parent
+    raise AssertionError(f"no local server listens on {port}")
+
+
+def _target_after_newest_backup(platform: RunningPlatform, before_now: timedelta) -> datetime:
+    """A target `before_now` before the moment the clock is more than a second past the end
+    of the source's newest base backup (a restore replays from it; its label counts whole
+    seconds). Waits for that moment, if it has not come: a cutover takes a new backup."""
+    backups = sorted(
+        p for p in (_source_root(platform) / "base-backups").iterdir() if (p / "PG_VERSION").exists()
+    )
+    finished = max(f.stat().st_mtime for f in backups[-1].iterdir())
+    ready = datetime.fromtimestamp(finished, UTC) + timedelta(seconds=1) + before_now
+    wait_until(lambda: datetime.now(UTC) > ready, 10, "the clock past the newest base backup")
+    return datetime.now(UTC) - before_now
 
 
 class Traffic:
@@ -115,10 +143,11 @@ def test_a_restore_with_ingest_running_brings_back_exactly_what_was_committed(
     platform: RunningPlatform,
 ) -> None:
     source = _endpoint(platform)
+    _target_after_newest_backup(platform, timedelta(0))
     with Traffic(platform.ingest_url) as traffic:
-        time.sleep(1.5)
-        target = datetime.now(UTC)
-        time.sleep(1.0)
+        wait_until(lambda: traffic.sent > 150, 20, "records before the target")
+        target, sent = datetime.now(UTC), traffic.sent
+        wait_until(lambda: traffic.sent > sent + 100, 20, "records after the target")
         result = _run(
             platform, "run", "rds-pitr", "--execute", "--param", f"target_time={_iso(target)}", "-o", "json"
         )
@@ -149,16 +178,22 @@ def test_a_restore_with_ingest_running_brings_back_exactly_what_was_committed(
 
 
 def test_an_existing_target_identifier_is_refused(platform: RunningPlatform) -> None:
-    time.sleep(1.2)  # after the base backup the previous case took of its new primary
-    existing = _restores(platform)[0]
-    before = _endpoint(platform)
+    existing = "dataplat-local-warehouse-pitr-taken"
+    (platform.state_dir / "restores" / existing).mkdir(parents=True)  # a restore's folder holds the name
+    before, restores = _endpoint(platform), _restores(platform)
+    target = _target_after_newest_backup(platform, timedelta(seconds=1))
     result = _run(
-        platform, "run", "rds-pitr", "--execute",
-        "--param", f"target_time={_iso(datetime.now(UTC) - timedelta(seconds=1))}",
-        "--param", f"target_identifier={existing}",
-    )  # fmt: skip
+        platform,
+        "run",
+        "rds-pitr",
+        "--execute",
+        "--param",
+        f"target_time={_iso(target)}",
+        "--param",
+        f"target_identifier={existing}",
+    )
     assert result.code == 2 and "exists already" in result.err
-    assert _endpoint(platform) == before
+    assert _endpoint(platform) == before and _restores(platform) == restores
 
 
 def test_a_second_concurrent_run_is_refused(platform: RunningPlatform) -> None:
@@ -184,7 +219,7 @@ def test_a_protected_environment_needs_an_approval(platform: RunningPlatform, tm
         )
     )
     before, restores = _endpoint(platform), _restores(platform)
-    target = _iso(datetime.now(UTC) - timedelta(seconds=2))
+    target = _iso(_target_after_newest_backup(platform, timedelta(seconds=2)))
     refused = _run(
         platform, "run", "rds-pitr", "--execute", "--param", f"target_time={target}", inventory=inventory
     )
@@ -220,10 +255,16 @@ def _newest_run(platform: RunningPlatform) -> str:
 def test_a_run_killed_anywhere_resumes_to_the_same_end_with_one_restore(
     platform: RunningPlatform, point: str
 ) -> None:
-    time.sleep(1.2)  # after the base backup the previous case took of its new primary
-    target = datetime.now(UTC) - timedelta(milliseconds=200)
-    killed = _run(platform, "run", "rds-pitr", "--execute", "--param", f"target_time={_iso(target)}",
-                  env={"OPS_FAULT_KILL_AT": point})  # fmt: skip
+    target = _target_after_newest_backup(platform, timedelta(milliseconds=200))
+    killed = _run(
+        platform,
+        "run",
+        "rds-pitr",
+        "--execute",
+        "--param",
+        f"target_time={_iso(target)}",
+        env=kill_at_env(point),
+    )
     assert killed.code == -9, killed.err  # SIGKILL
     run_id = _newest_run(platform)
     resumed = _run(platform, "resume", run_id, "-o", "json")
@@ -244,11 +285,17 @@ def test_a_run_killed_anywhere_resumes_to_the_same_end_with_one_restore(
 
 
 def test_sigterm_rolls_back_what_the_run_did(platform: RunningPlatform) -> None:
-    time.sleep(1.2)
     before, restores = _endpoint(platform), _restores(platform)
-    target = _iso(datetime.now(UTC) - timedelta(milliseconds=200))
-    stopped = _run(platform, "run", "rds-pitr", "--execute", "--param", f"target_time={target}",
-                   env={"OPS_FAULT_KILL_AT": "sigterm-after:restore"})  # fmt: skip
+    target = _iso(_target_after_newest_backup(platform, timedelta(milliseconds=200)))
+    stopped = _run(
+        platform,
+        "run",
+        "rds-pitr",
+        "--execute",
+        "--param",
+        f"target_time={target}",
+        env=kill_at_env("sigterm-after:restore"),
+    )
     assert stopped.code == 130
     assert stopped.err.strip().splitlines() == ["error: interrupted"]
     assert _restores(platform) == restores and _endpoint(platform) == before  # the restore was undone
@@ -260,7 +307,7 @@ def test_sigterm_rolls_back_what_the_run_did(platform: RunningPlatform) -> None:
 def test_a_drill_restores_measures_tears_down_and_publishes(
     platform: RunningPlatform, otlp: OtlpReceiver
 ) -> None:
-    time.sleep(1.2)
+    _target_after_newest_backup(platform, timedelta(0))  # a drill restores to now
     before = _endpoint(platform)
     telemetry = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint}
     result = run_cli("drill", "run", "rds-pitr", "-o", "json", env={**platform.env, **telemetry})
@@ -278,15 +325,18 @@ def test_a_drill_restores_measures_tears_down_and_publishes(
     assert {m["MetricName"] for m in metrics} >= {"DrillSuccess", "DrillRTOSeconds", "DrillRPOSeconds"}
     # The same figures over OTLP, for the gateway collector (CloudWatch through EMF, and AMP).
     labels = {"ops.environment": "local", "ops.component": "warehouse", "ops.runbook": "rds-pitr"}
-    for metric, expected in (("ops.drill.recovery_time", drill["rto_seconds"]),
-                             ("ops.drill.recovery_point", drill["rpo_seconds"]),
-                             ("ops.drill.objectives_met", 1.0)):  # fmt: skip
+    figures = {
+        "ops.drill.recovery_time": drill["rto_seconds"],
+        "ops.drill.recovery_point": drill["rpo_seconds"],
+        "ops.drill.objectives_met": 1.0,
+    }
+    for metric, expected in figures.items():
         (point,) = otlp.points(metric)
-        assert (point.attributes, point.value) == (labels, pytest.approx(expected)), metric
+        assert point.attributes == labels and point.value == pytest.approx(expected), metric
 
 
 def test_a_late_drill_exits_4(platform: RunningPlatform, tmp_path: Path) -> None:
-    time.sleep(1.2)
+    _target_after_newest_backup(platform, timedelta(0))
     inventory = tmp_path / "platform.yaml"
     inventory.write_text(
         INVENTORY.read_text().replace(
@@ -321,15 +371,26 @@ def test_the_end_of_a_run_is_published_to_the_sns_topic(platform: RunningPlatfor
     assert bodies[0]["status"] == "completed" and "password" not in json.dumps(bodies[0]).lower()
 
 
-def test_zz_down_stops_restored_databases_too(platform: RunningPlatform) -> None:
-    from tests.integration.conftest import alive
-
-    postmasters = [
-        int((data / "postmaster.pid").read_text().split()[0])
-        for data in (platform.state_dir / "restores").glob("*/data")
-        if (data / "postmaster.pid").exists()
-    ]
-    assert postmasters and all(alive(pid) for pid in postmasters)
-    pids = platform.pids()
-    assert run_cli("local", "down", env=platform.env).code == 0
-    assert not any(alive(pid) for pid in [*postmasters, *pids])
+def test_down_stops_restored_databases_too(short_tmp: Path) -> None:
+    """On a platform of its own: stopping the module's would stop the other cases' runs."""
+    state_dir = short_tmp / "pitr-down"
+    up = run_cli("local", "up", env={"OPS_STATE_DIR": str(state_dir)})
+    assert up.code == 0, up.err
+    own = RunningPlatform(state_dir, json.loads((state_dir / "platform.json").read_text()))
+    try:
+        target = _target_after_newest_backup(own, timedelta(milliseconds=200))
+        restored = _run(
+            own, "run", "rds-pitr", "--execute", "-p", f"target_time={_iso(target)}", "-p", "cutover=false"
+        )
+        assert restored.code == 0, restored.err
+        postmasters = [
+            int((data / "postmaster.pid").read_text().split()[0])
+            for data in (state_dir / "restores").glob("*/data")
+            if (data / "postmaster.pid").exists()
+        ]
+        assert postmasters and all(alive(pid) for pid in postmasters)
+        pids = own.pids()
+        assert run_cli("local", "down", env=own.env).code == 0
+        assert not any(alive(pid) for pid in [*postmasters, *pids])
+    finally:
+        run_cli("local", "down", env=own.env)

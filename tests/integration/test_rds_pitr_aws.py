@@ -20,6 +20,7 @@ import pytest
 from ops.aws.clients import ClientFactory
 from ops.local.postgres import LocalPostgres
 from ops.util.ports import free_port
+from ops.util.processes import wait_until
 from tests.helpers import Result, run_cli
 from tests.integration.conftest import emulator_server
 
@@ -67,12 +68,19 @@ def _seed(
         Description="warehouse",
     )
     rds.create_db_instance(
-        DBInstanceIdentifier=SOURCE, Engine="postgres", DBInstanceClass="db.r6g.large",
-        AllocatedStorage=200, MasterUsername="postgres", MasterUserPassword="not-a-real-secret",
-        BackupRetentionPeriod=7, MultiAZ=True, DeletionProtection=True,
-        DBParameterGroupName="warehouse-pg16", VpcSecurityGroupIds=["sg-0123456789abcdef0"],
+        DBInstanceIdentifier=SOURCE,
+        Engine="postgres",
+        DBInstanceClass="db.r6g.large",
+        AllocatedStorage=200,
+        MasterUsername="postgres",
+        MasterUserPassword="not-a-real-secret",
+        BackupRetentionPeriod=7,
+        MultiAZ=True,
+        DeletionProtection=True,
+        DBParameterGroupName="warehouse-pg16",
+        VpcSecurityGroupIds=["sg-0123456789abcdef0"],
         Tags=[{"Key": "team", "Value": "data"}],
-    )  # fmt: skip
+    )
     endpoint = {"host": f"{SOURCE}.example", "port": 5432, "dbname": "warehouse", "user": "ingest"}
     factory.client("ssm").put_parameter(Name=PARAMETER, Value=json.dumps(endpoint), Type="String")
     factory.client("secretsmanager").create_secret(
@@ -88,18 +96,32 @@ def _seed(
         "PGSSLMODE": "disable",  # the stand-ins have no certificate
         "OPS_TEST_RESTORED_DB": restored_db.conninfo("warehouse"),
     }
-    time.sleep(1.5)  # a restorable window of more than a second
     return factory, env
 
 
-def _pitr(env: dict[str, str], *params: str, inventory: Path | None = None, execute: bool = True,
-          json_output: bool = True) -> Result:  # fmt: skip
+def _pitr(
+    env: dict[str, str],
+    *params: str,
+    inventory: Path | None = None,
+    execute: bool = True,
+    json_output: bool = True,
+) -> Result:
     """`ops [--inventory F] runbook run rds-pitr --env staging [--execute] -p P... [-o json]`."""
     head = ["--inventory", str(inventory)] if inventory else []
     flags = ["--execute"] if execute else []
     output = ["-o", "json"] if json_output else []
-    return run_cli(*head, "runbook", "run", "rds-pitr", "--env", "staging", *flags,
-                   *(arg for param in params for arg in ("-p", param)), *output, env=env)  # fmt: skip
+    return run_cli(
+        *head,
+        "runbook",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        *flags,
+        *(arg for param in params for arg in ("-p", param)),
+        *output,
+        env=env,
+    )
 
 
 def _instances(factory: ClientFactory) -> dict[str, dict[str, object]]:
@@ -108,7 +130,25 @@ def _instances(factory: ClientFactory) -> dict[str, dict[str, object]]:
     }
 
 
-def _target(seconds_ago: float = 0.5) -> str:
+def _restorable_from(factory: ClientFactory, cluster: str | None) -> datetime:
+    """The source's earliest restorable moment, as the runbook reads it."""
+    rds = factory.client("rds")
+    moment: datetime
+    if cluster:
+        moment = rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0][
+            "EarliestRestorableTime"
+        ]
+    else:
+        (source,) = rds.describe_db_instances(DBInstanceIdentifier=SOURCE)["DBInstances"]
+        moment = source.get("EarliestRestorableTime") or source["InstanceCreateTime"]
+    return moment
+
+
+def _target(factory: ClientFactory, seconds_ago: float = 0.5, cluster: str | None = None) -> str:
+    """A target time `seconds_ago` before now, once that is more than a second past the
+    source's creation (a rename swap makes the source new); waits for that moment if needed."""
+    ready = _restorable_from(factory, cluster) + timedelta(seconds=1 + seconds_ago)
+    wait_until(lambda: datetime.now(UTC) > ready, 10, "the clock past the source's creation")
     return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
 
 
@@ -116,7 +156,7 @@ def test_a_dry_run_makes_no_change(emulator: tuple[ClientFactory, dict[str, str]
     factory, env = emulator
     before = _instances(factory)
     result = run_cli(
-        "runbook", "run", "rds-pitr", "--env", "staging", "-p", f"target_time={_target()}", env=env
+        "runbook", "run", "rds-pitr", "--env", "staging", "-p", f"target_time={_target(factory)}", env=env
     )
     assert result.code == 0, result.err
     assert "dry run: would rds:RestoreDBInstanceToPointInTime" in result.out
@@ -127,8 +167,7 @@ def test_a_restore_carries_every_setting_and_the_parameter_moves(
     emulator: tuple[ClientFactory, dict[str, str]],
 ) -> None:
     factory, env = emulator
-    result = run_cli("runbook", "run", "rds-pitr", "--env", "staging", "--execute",
-                     "-p", f"target_time={_target()}", "-o", "json", env=env)  # fmt: skip
+    result = _pitr(env, f"target_time={_target(factory)}")
     assert result.code == 0, result.err
     restored_id = json.loads(result.out)["outputs"]["RestoredIdentifier"]
     restored = _instances(factory)[restored_id]
@@ -147,8 +186,7 @@ def test_the_rename_swap_puts_the_restored_instance_under_the_original_name(
     emulator: tuple[ClientFactory, dict[str, str]],
 ) -> None:
     factory, env = emulator
-    time.sleep(1.1)
-    result = _pitr(env, f"target_time={_target()}", "cutover_mode=rename")
+    result = _pitr(env, f"target_time={_target(factory)}", "cutover_mode=rename")
     assert result.code == 0, result.err
     run = json.loads(result.out)
     instances = _instances(factory)
@@ -160,10 +198,16 @@ def test_the_rename_swap_puts_the_restored_instance_under_the_original_name(
 
 def test_an_existing_target_identifier_is_refused(emulator: tuple[ClientFactory, dict[str, str]]) -> None:
     factory, env = emulator
-    time.sleep(1.1)  # the target time must follow the newest source's creation
+    existing = f"{SOURCE}-pitr-taken"
+    if existing not in _instances(factory):
+        factory.client("rds").create_db_instance(
+            DBInstanceIdentifier=existing,
+            Engine="postgres",
+            DBInstanceClass="db.t4g.micro",
+            AllocatedStorage=20,
+        )
     before = set(_instances(factory))
-    existing = next(name for name in before if "-pitr-" in name)
-    result = _pitr(env, f"target_time={_target()}", f"target_identifier={existing}", json_output=False)
+    result = _pitr(env, f"target_time={_target(factory)}", f"target_identifier={existing}", json_output=False)
     assert result.code == 2 and "exists already" in result.err
     assert set(_instances(factory)) == before
 
@@ -194,11 +238,11 @@ def test_a_route53_cutover_repoints_the_cname(
         HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
     )
     inventory = _staging_inventory(
-        tmp_path, "      identifier: warehouse\n",
+        tmp_path,
+        "      identifier: warehouse\n",
         "      identifier: warehouse\n      dns: {zone: db.internal, record: warehouse.db.internal}\n",
-    )  # fmt: skip
-    time.sleep(1.1)
-    result = _pitr(env, f"target_time={_target()}", "cutover_mode=route53", inventory=inventory)
+    )
+    result = _pitr(env, f"target_time={_target(factory)}", "cutover_mode=route53", inventory=inventory)
     assert result.code == 0, result.err
     restored = _instances(factory)[json.loads(result.out)["outputs"]["RestoredIdentifier"]]
     (cname,) = route53.list_resource_record_sets(
@@ -213,36 +257,30 @@ def test_an_aurora_cluster_is_restored_with_its_settings_and_a_writer(
     factory, env = emulator
     rds = factory.client("rds")
     rds.create_db_cluster(
-        DBClusterIdentifier="dataplat-staging-lakehouse", Engine="aurora-postgresql", EngineVersion="16.4",
-        MasterUsername="postgres", MasterUserPassword="not-a-real-secret", BackupRetentionPeriod=7,
-        DeletionProtection=True, VpcSecurityGroupIds=["sg-0aurora"], Tags=[{"Key": "team", "Value": "data"}],
-    )  # fmt: skip
+        DBClusterIdentifier="dataplat-staging-lakehouse",
+        Engine="aurora-postgresql",
+        EngineVersion="16.4",
+        MasterUsername="postgres",
+        MasterUserPassword="not-a-real-secret",
+        BackupRetentionPeriod=7,
+        DeletionProtection=True,
+        VpcSecurityGroupIds=["sg-0aurora"],
+        Tags=[{"Key": "team", "Value": "data"}],
+    )
     rds.create_db_instance(
-        DBInstanceIdentifier="dataplat-staging-lakehouse-1", DBClusterIdentifier="dataplat-staging-lakehouse",
-        Engine="aurora-postgresql", DBInstanceClass="db.r6g.xlarge",
-    )  # fmt: skip
+        DBInstanceIdentifier="dataplat-staging-lakehouse-1",
+        DBClusterIdentifier="dataplat-staging-lakehouse",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.xlarge",
+    )
     inventory = (
         _staging_inventory(tmp_path, "      engine: postgres\n", "      engine: aurora-postgresql\n")
         .read_text()
         .replace("      identifier: warehouse\n", "      identifier: lakehouse\n", 1)
     )
     (tmp_path / "platform.yaml").write_text(inventory)
-    time.sleep(1.5)
-    result = run_cli(
-        "--inventory",
-        str(tmp_path / "platform.yaml"),
-        "runbook",
-        "run",
-        "rds-pitr",
-        "--env",
-        "staging",
-        "--execute",
-        "-p",
-        f"target_time={_target()}",
-        "-o",
-        "json",
-        env=env,
-    )
+    target = _target(factory, cluster="dataplat-staging-lakehouse")
+    result = _pitr(env, f"target_time={target}", inventory=tmp_path / "platform.yaml")
     assert result.code == 0, result.err
     restored_id = json.loads(result.out)["outputs"]["RestoredIdentifier"]
     (cluster,) = rds.describe_db_clusters(DBClusterIdentifier=restored_id)["DBClusters"]
@@ -257,10 +295,11 @@ def test_an_aurora_cluster_is_restored_with_its_settings_and_a_writer(
 
 def _settings_inventory(tmp_path: Path) -> Path:
     return _staging_inventory(
-        tmp_path, "  staging:\n    provider: aws\n",
+        tmp_path,
+        "  staging:\n    provider: aws\n",
         "  staging:\n    provider: aws\n    runbook_settings: {lock_table: dataplat-staging-runbook-locks,\n"
         "                       journal_bucket: dataplat-staging-runbook-journals}\n",
-    )  # fmt: skip
+    )
 
 
 def _lock_table(factory: ClientFactory) -> None:
@@ -281,9 +320,7 @@ def test_on_aws_the_journal_is_copied_to_s3_and_the_lock_lives_in_dynamodb(
     factory, env = emulator
     _lock_table(factory)
     inventory = _settings_inventory(tmp_path)
-    time.sleep(1.1)
-    result = run_cli("--inventory", str(inventory), "runbook", "run", "rds-pitr", "--env", "staging",
-                     "-p", f"target_time={_target()}", "-o", "json", env=env)  # fmt: skip
+    result = _pitr(env, f"target_time={_target(factory)}", inventory=inventory, execute=False)
     assert result.code == 0, result.err
     run_id = json.loads(result.out)["run_id"]
     key = f"dataplat-staging/runs/{run_id}/journal.jsonl"
@@ -305,18 +342,22 @@ def test_a_live_dynamodb_lock_refuses_and_an_expired_one_is_taken_over(
     dynamodb = factory.client("dynamodb")
 
     def hold(expires_in: int) -> None:
-        dynamodb.put_item(TableName="dataplat-staging-runbook-locks", Item={
-            "target": {"S": "dataplat-staging-warehouse"}, "run_id": {"S": "someone-else"},
-            "since": {"S": "earlier"}, "expires_at": {"N": str(int(time.time()) + expires_in)},
-        })  # fmt: skip
+        dynamodb.put_item(
+            TableName="dataplat-staging-runbook-locks",
+            Item={
+                "target": {"S": "dataplat-staging-warehouse"},
+                "run_id": {"S": "someone-else"},
+                "since": {"S": "earlier"},
+                "expires_at": {"N": str(int(time.time()) + expires_in)},
+            },
+        )
 
     args = ("--inventory", str(inventory), "runbook", "run", "rds-pitr", "--env", "staging")
     hold(3600)
-    time.sleep(1.1)
-    refused = run_cli(*args, "-p", f"target_time={_target()}", env=env)
+    refused = run_cli(*args, "-p", f"target_time={_target(factory)}", env=env)
     assert refused.code == 2 and "locked by run someone-else" in refused.err
     hold(-60)
-    taken = run_cli(*args, "-p", f"target_time={_target()}", env=env)
+    taken = run_cli(*args, "-p", f"target_time={_target(factory)}", env=env)
     assert taken.code == 0, taken.err
 
 
@@ -324,7 +365,7 @@ def test_a_drill_on_aws_restores_then_deletes_its_scratch_instance(
     emulator: tuple[ClientFactory, dict[str, str]],
 ) -> None:
     factory, env = emulator
-    time.sleep(1.1)
+    _target(factory, 0)  # a drill restores to now
     before = set(_instances(factory))
     result = run_cli("drill", "run", "rds-pitr", "--env", "staging", "-o", "json", env=env)
     assert result.code == 0, result.err
@@ -338,10 +379,8 @@ def test_a_drill_on_aws_restores_then_deletes_its_scratch_instance(
 def test_the_restored_rows_are_checked_by_sql_and_the_password_stays_out(
     emulator: tuple[ClientFactory, dict[str, str]],
 ) -> None:
-    _factory, env = emulator
-    time.sleep(1.1)
-    result = run_cli("runbook", "run", "rds-pitr", "--env", "staging", "--execute", "-p", "cutover=false",
-                     "-p", f"target_time={_target()}", "-o", "json", env=env)  # fmt: skip
+    factory, env = emulator
+    result = _pitr(env, "cutover=false", f"target_time={_target(factory)}")
     assert result.code == 0, result.err
     run = json.loads(result.out)
     assert run["outputs"]["RowsVerified"] == {table: count for table, (_, count) in ROWS.items()}
@@ -355,15 +394,13 @@ def test_a_restore_with_a_row_after_the_target_fails_validation_and_is_removed(
     emulator: tuple[ClientFactory, dict[str, str]],
 ) -> None:
     factory, env = emulator
-    time.sleep(1.1)
-    target = _target(0)
+    target = _target(factory, 0)
     before = set(_instances(factory))
     parameter = factory.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"]
     with psycopg.connect(env["OPS_TEST_RESTORED_DB"], autocommit=True) as conn:
         conn.execute("INSERT INTO insurance_claims VALUES ('late', 1)")  # committed after the target
     try:
-        result = run_cli("runbook", "run", "rds-pitr", "--env", "staging", "--execute",
-                         "-p", f"target_time={target}", env=env)  # fmt: skip
+        result = _pitr(env, f"target_time={target}", json_output=False)
     finally:
         with psycopg.connect(env["OPS_TEST_RESTORED_DB"], autocommit=True) as conn:
             conn.execute("DELETE FROM insurance_claims WHERE claim_id = 'late'")
@@ -378,10 +415,10 @@ def test_an_unreachable_source_or_a_missing_secret_stops_the_preflight(
     emulator: tuple[ClientFactory, dict[str, str]], tmp_path: Path
 ) -> None:
     factory, env = emulator
-    time.sleep(1.1)
     before = set(_instances(factory))
     closed = f"{SOURCE}=127.0.0.1:{free_port()}"
-    args = ("runbook", "run", "rds-pitr", "--env", "staging", "--execute", "-p", f"target_time={_target()}")
+    target = f"target_time={_target(factory)}"
+    args = ("runbook", "run", "rds-pitr", "--env", "staging", "--execute", "-p", target)
     unreachable = run_cli(*args, env={**env, "OPS_DB_ADDRESSES": closed})
     assert unreachable.code == 1 and f"cannot reach {SOURCE} at 127.0.0.1:" in unreachable.err
     assert len(unreachable.err.strip().splitlines()) == 1
@@ -393,7 +430,6 @@ def test_an_unreachable_source_or_a_missing_secret_stops_the_preflight(
     assert set(_instances(factory)) == before
 
 
-# Last: it stops the source.
 def test_a_secret_cutover_keeps_the_password_out_of_the_journal_and_stops_the_old(
     emulator: tuple[ClientFactory, dict[str, str]],
 ) -> None:
@@ -402,9 +438,13 @@ def test_a_secret_cutover_keeps_the_password_out_of_the_journal_and_stops_the_ol
     password = "s3cret-never-journaled"
     secret = {"host": "old.example", "port": 5432, "username": "ingest", "password": password}
     secrets.create_secret(Name="dataplat/staging/warehouse/credentials", SecretString=json.dumps(secret))
-    time.sleep(1.1)
-    result = _pitr(env, f"target_time={_target()}", "cutover_mode=secret", "old_instance=stop")
-    assert result.code == 0, result.err
+    try:
+        result = _pitr(env, f"target_time={_target(factory)}", "cutover_mode=secret", "old_instance=stop")
+        assert result.code == 0, result.err
+        assert _instances(factory)[SOURCE]["DBInstanceStatus"] == "stopped"
+    finally:  # the other cases restore from the source: it runs again
+        if _instances(factory)[SOURCE]["DBInstanceStatus"] == "stopped":
+            factory.client("rds").start_db_instance(DBInstanceIdentifier=SOURCE)
     run = json.loads(result.out)
     restored = _instances(factory)[run["outputs"]["RestoredIdentifier"]]
     value = json.loads(
@@ -413,4 +453,3 @@ def test_a_secret_cutover_keeps_the_password_out_of_the_journal_and_stops_the_ol
     assert value["host"] == restored["Endpoint"]["Address"] and value["password"] == password  # type: ignore[index]
     journal = (Path(env["OPS_STATE_DIR"]) / "runs" / run["run_id"] / "journal.jsonl").read_text()
     assert password not in journal and password not in result.out
-    assert _instances(factory)[SOURCE]["DBInstanceStatus"] == "stopped"

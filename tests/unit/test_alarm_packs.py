@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 import pytest
 
 from alarms import alarm_catalog, override_problems
 from alarms.composite import composites
-from alarms.spec import AlarmSpec
+from alarms.spec import AlarmSpec, Metric, graded_alarms
 from ops.inventory import load_environment
+from ops.inventory.components import Component
 from ops.inventory.environment import Environment
 from ops.inventory.loader import load_inventory
-from ops.observe.alarm_shape import alarm_properties
+from ops.kinds.registry import KINDS, ingest_path
+from ops.observe.providers.alarm_shape import alarm_properties
 from tests.helpers import INVENTORY
 
 
@@ -141,3 +144,45 @@ def test_bad_overrides_are_found_without_aws(
     assert re.match(
         rf"^{re.escape(str(file))}:\d+: environments\.local\.components\.{re.escape(path)}: ", line
     )
+
+
+def test_a_metric_with_a_warning_and_a_critical_threshold_gives_two_alarms_of_one_key() -> None:
+    metric = Metric("AWS/Kafka", "KafkaDataLogsDiskUsed", {"Cluster Name": "c"}, "Maximum")
+    warning, critical = graded_alarms(
+        component="events",
+        key="disk-used",
+        metric=metric,
+        comparison="GreaterThanOrEqualToThreshold",
+        periods=3,
+        warning=70,
+        critical=85,
+        description="Data log disk filling up.",
+    )
+    assert (warning.severity, warning.threshold, critical.severity, critical.threshold) == (
+        "warning",
+        70,
+        "critical",
+        85,
+    )
+    assert warning.metric == critical.metric and warning.key == critical.key
+    assert (
+        warning.name("p") == "p-events-disk-used-warning"
+        and critical.name("p") == "p-events-disk-used-critical"
+    )
+    only_critical = graded_alarms(
+        component="events",
+        key="disk-used",
+        metric=metric,
+        comparison="GreaterThanOrEqualToThreshold",
+        periods=3,
+        critical=85,
+        description="Data log disk filling up.",
+    )
+    assert [a.severity for a in only_critical] == ["critical"]
+
+
+def test_every_kind_of_the_inventory_has_its_module_in_the_registry() -> None:
+    union = get_args(Component)[0]  # Annotated[A | B | ..., discriminator]
+    kinds = {get_args(model.model_fields["kind"].annotation)[0] for model in get_args(union)}
+    assert kinds == set(KINDS)
+    assert [k.kind for k in ingest_path()] == ["api_gateway", "lambda", "msk", "glue", "emr", "s3", "rds"]

@@ -11,10 +11,11 @@ from botocore.stub import ANY, Stubber
 from ops.aws.clients import AwsTarget, ClientFactory
 from ops.inventory import load_environment
 from ops.observe.desired import Resolved, desired_resources
-from ops.observe.metric_alarms import COMPOSITE_KIND, CompositeAlarms
-from ops.observe.ownership import FINGERPRINT_TAG, KIND_TAG
+from ops.observe.providers.metric_alarms import COMPOSITE_KIND, CompositeAlarms
+from ops.observe.providers.ownership import KIND_TAG
 from ops.reconcile.engine import apply_plan, make_plan
 from ops.reconcile.model import Action
+from ops.reconcile.provider import FINGERPRINT_TAG
 from tests.helpers import INVENTORY
 
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"

@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ops.errors import BadInput, OpsError
-from runbooks.rds_access import address_for, parse_overrides, read_credentials
+from runbooks.common.rds_access import address_for, parse_overrides, read_credentials
 
 ENDPOINT = {"Address": "db-1.abc.us-east-1.rds.amazonaws.com", "Port": 5432}
 

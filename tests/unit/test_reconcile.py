@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from ops.aws.clients import AwsTarget, ClientFactory
+from ops.inventory import load_environment
+from ops.local.gaps import UNEMULATED
+from ops.observe.planning import kinds_for, providers_for, unavailable
 from ops.reconcile.diff import diff
 from ops.reconcile.model import Action, Observed, Resource, fingerprint, plan_change
+from ops.reconcile.provider import FINGERPRINT_TAG, BaseProvider
 from ops.reconcile.ratelimit import RateLimiter
+from tests.helpers import INVENTORY
 
 TAGS = {"platform-ops:platform": "p"}
 
@@ -85,3 +94,52 @@ def test_the_rate_limiter_spaces_writes_by_its_rate() -> None:
     # one token at start, then one every 1/3 s: 6 more tokens take 2 s of simulated time
     assert abs(now[0] - 2.0) < 1e-9
     assert all(abs(s - 1 / 3) < 1e-9 for s in slept)
+
+
+class _Settings(BaseProvider):
+    """A provider that says only what is its own: the defaults do the rest."""
+
+    kind = "setting"
+    title = "settings"
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def read(self, desired: Sequence[Resource]) -> list[Observed]:
+        described = {"Value": 1, "Noise": "set by the service"}
+        return [self.observed("a", described, {**TAGS, FINGERPRINT_TAG: "f"}, owned=True, arn="arn:a")]
+
+    def canonical(self, described: dict[str, Any]) -> dict[str, Any]:
+        return {"Value": described["Value"]}
+
+    def create(self, resource: Resource) -> None:
+        self.written.append(resource.name)
+
+
+def test_the_base_provider_reads_in_canonical_form_with_the_applied_fingerprint_from_its_tag() -> None:
+    provider = _Settings()
+    (found,) = provider.read([])
+    assert found.properties == {"Value": 1} and found.applied_fingerprint == "f" and found.arn == "arn:a"
+    defaults = (provider.delete_batch, provider.creates, provider.prunes, provider.needs)
+    assert defaults == (1, True, True, frozenset())
+
+
+def test_the_base_provider_writes_tags_with_the_fingerprint_and_updates_by_writing_again() -> None:
+    provider, wanted = _Settings(), _desired(Value=2)
+    assert provider.tags_to_write(wanted) == {**TAGS, FINGERPRINT_TAG: wanted.fingerprint}
+    assert provider.fingerprint_tag(wanted) == {FINGERPRINT_TAG: wanted.fingerprint}
+    provider.update(wanted, provider.read([wanted])[0])
+    assert provider.written == ["a"]
+
+
+def test_a_kind_whose_writes_the_target_lacks_is_left_out_and_said_so() -> None:
+    env = load_environment("local", INVENTORY)
+    creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    factory = ClientFactory(AwsTarget(region=env.region, credentials=creds))
+    providers = providers_for(factory, env, kinds_for(None), None)
+    assert unavailable(providers, frozenset()) == []
+    assert unavailable(providers, UNEMULATED) == [
+        "not planned: composite alarms (the emulator has no PutCompositeAlarm)"
+    ]
+    only_alarms = providers_for(factory, env, kinds_for(["alarm"]), None)
+    assert unavailable(only_alarms, UNEMULATED) == []

@@ -1,10 +1,12 @@
 """Runbook engine pieces that need no running platform: the journal, the lock, the plan,
-the IAM policy, parameters."""
+the IAM policy, parameters, controls."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +16,15 @@ from pydantic import BaseModel, ConfigDict
 from ops.errors import BadInput, OpsError
 from ops.inventory import load_environment
 from ops.inventory.environment import Environment
+from ops.runbook.controls import CONTROLS_ENV, Control, controls_from_environment
 from ops.runbook.engine import RunbookEngine, parse_params
 from ops.runbook.iam import policy
 from ops.runbook.journal import Journal, RunRecord
 from ops.runbook.lock import TargetLock
-from ops.runbook.model import Runbook, Step, StepKind, StopCondition
+from ops.runbook.model import Runbook, RunContext, Step, StepKind, StopCondition
 from ops.state import StateDir
 from runbooks import REGISTRY
-from tests.helpers import INVENTORY, run_main
+from tests.helpers import INVENTORY, REPO, run_main
 
 PITR = REGISTRY["rds-pitr"]
 
@@ -101,9 +104,16 @@ def test_a_cloud_environment_plans_the_aws_steps_and_their_policy() -> None:
     params = parse_params(PITR, {"target_time": "2026-11-26T10:00:00Z", "cutover_mode": "rename"})
     steps = PITR.steps(env, params)
     assert [s.id for s in steps] == [
-        "check-source", "check-target", "check-alarms", "restore", "wait-available", "validate",
-        "approve-cutover", "cutover", "post-check",
-    ]  # fmt: skip
+        "check-source",
+        "check-target",
+        "check-alarms",
+        "restore",
+        "wait-available",
+        "validate",
+        "approve-cutover",
+        "cutover",
+        "post-check",
+    ]
     actions = {a for statement in policy(steps, env)["Statement"] for a in statement["Action"]}
     assert {
         "rds:RestoreDBInstanceToPointInTime",
@@ -141,8 +151,12 @@ class _Recorder(Runbook):
 
     def steps(self, env: Environment, params: Any) -> list[Step]:
         def step(name: str, kind: StepKind, needs_source: bool = False) -> Step:
-            return Step(name, kind, name, (), lambda ctx: self.ran.append(name) or {},
-                        lambda ctx: self.undone.append(name), needs_source)  # fmt: skip
+            def run(ctx: RunContext) -> dict[str, Any]:
+                self.ran.append(name)
+                ctx.checkpoint("halfway")
+                return {}
+
+            return Step(name, kind, name, (), run, lambda ctx: self.undone.append(name), needs_source)
 
         return [
             step("drain-source", StepKind.ACTION, needs_source=True),
@@ -158,10 +172,12 @@ class _Recorder(Runbook):
         ]
 
 
-def _engine_run(tmp_path: Path, **params: Any) -> tuple[_Recorder, Exception | None]:
+def _engine_run(
+    tmp_path: Path, controls: tuple[Control, ...] = (), **params: Any
+) -> tuple[_Recorder, Exception | None]:
     runbook = _Recorder()
     env = load_environment("local", INVENTORY)
-    engine = RunbookEngine(StateDir(tmp_path))
+    engine = RunbookEngine(StateDir(tmp_path), controls=controls)
     try:
         engine.run(runbook, env, runbook.Params(**params), execute=True, approve=lambda _: None)
     except Exception as error:  # the outcome under test
@@ -181,3 +197,60 @@ def test_a_stop_condition_stops_before_the_next_action_and_rolls_back(tmp_path: 
     journal = next((tmp_path / "runs").iterdir()) / "journal.jsonl"
     events = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
     assert "stop-condition" in events and events[-1] == "run-failed"
+
+
+class _Events(Control):
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def before_step(self, ctx: RunContext, step: Step) -> None:
+        self.events.append(f"before:{step.id}")
+
+    def after_step(self, ctx: RunContext, step: Step) -> None:
+        self.events.append(f"after:{step.id}:{step.id in ctx.outputs}")
+
+    def checkpoint(self, ctx: RunContext, step: Step, name: str) -> None:
+        self.events.append(f"{name}:{step.id}")
+
+
+def test_controls_are_called_around_each_step_and_at_its_checkpoints(tmp_path: Path) -> None:
+    control = _Events()
+    _, error = _engine_run(tmp_path, controls=(control,), unplanned=True)
+    assert error is None
+    each = [[f"before:{s}", f"halfway:{s}", f"after:{s}:True"] for s in ("promote", "repoint")]
+    assert control.events == [event for events in each for event in events]
+
+
+def test_a_control_that_raises_stops_the_run_and_rolls_it_back(tmp_path: Path) -> None:
+    class Refuse(Control):
+        def checkpoint(self, ctx: RunContext, step: Step, name: str) -> None:
+            if step.id == "repoint":
+                raise OpsError("refused at repoint")
+
+    runbook, error = _engine_run(tmp_path, controls=(Refuse(),))
+    assert isinstance(error, OpsError) and str(error) == "refused at repoint"
+    assert runbook.undone == ["promote", "drain-source"]
+
+
+def test_controls_are_named_by_an_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CONTROLS_ENV, "tests.runbook_controls:kill_at")
+    (control,) = controls_from_environment()
+    assert type(control).__name__ == "KillAt"
+    monkeypatch.setenv(CONTROLS_ENV, "tests.runbook_controls")
+    with pytest.raises(BadInput, match="is not module:callable"):
+        controls_from_environment()
+    monkeypatch.delenv(CONTROLS_ENV)
+    assert controls_from_environment() == ()
+
+
+def test_listing_the_runbooks_imports_no_provider() -> None:
+    """The providers (boto3, psycopg, the local platform) load when a run needs them."""
+    code = (
+        "import sys, runbooks; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'psycopg')"
+        " or m.startswith(('ops.local', 'runbooks.rds_pitr.local', 'runbooks.rds_pitr.aws'))))"
+    )
+    listed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert listed.stdout.strip() == "[]"

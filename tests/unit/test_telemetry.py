@@ -54,7 +54,7 @@ def test_an_unreachable_collector_changes_nothing_of_the_command() -> None:
 
 
 def test_json_logs_carry_the_trace_and_span_ids() -> None:
-    setup_tracing()
+    setup_tracing(trace_ids=True)  # as `--log-format json` does
     formatter = JsonFormatter()
     with span("unit-test-span"):
         context = trace.get_current_span().get_span_context()
