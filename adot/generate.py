@@ -34,13 +34,19 @@ def metrics_namespace(env: Environment) -> str:
 
 
 def _otlp(host: str) -> dict[str, Any]:
-    return {"protocols": {"grpc": {"endpoint": f"{host}:{OTLP_GRPC_PORT}"},
-                          "http": {"endpoint": f"{host}:{OTLP_HTTP_PORT}"}}}  # fmt: skip
+    return {
+        "protocols": {
+            "grpc": {"endpoint": f"{host}:{OTLP_GRPC_PORT}"},
+            "http": {"endpoint": f"{host}:{OTLP_HTTP_PORT}"},
+        }
+    }
 
 
 # The ingest service's Prometheus metrics (scraped by the gateway), by their labels.
-INGEST_DECLARATION = {"dimensions": [["record_type", "outcome"], ["record_type"]],
-                      "metric_name_selectors": ["^ingest_"]}  # fmt: skip
+INGEST_DECLARATION = {
+    "dimensions": [["record_type", "outcome"], ["record_type"]],
+    "metric_name_selectors": ["^ingest_"],
+}
 
 
 def gateway_metric_declarations() -> list[dict[str, Any]]:
@@ -89,9 +95,12 @@ def _pipelines(metrics_receivers: list[str], with_processors: bool) -> dict[str,
 
     return {
         "traces": {"receivers": ["otlp"], **processors("batch/traces"), "exporters": ["awsxray"]},
-        "metrics": {"receivers": metrics_receivers, **processors("batch/metrics"),
-                    "exporters": ["awsemf", "prometheusremotewrite"]},
-    }  # fmt: skip
+        "metrics": {
+            "receivers": metrics_receivers,
+            **processors("batch/metrics"),
+            "exporters": ["awsemf", "prometheusremotewrite"],
+        },
+    }
 
 
 def collector_config(env: Environment, collector: Collector) -> dict[str, Any]:
@@ -108,10 +117,18 @@ def collector_config(env: Environment, collector: Collector) -> dict[str, Any]:
         }
     receivers: dict[str, Any] = {"otlp": _otlp("0.0.0.0" if collector.mode == "gateway" else "localhost")}
     if collector.mode == "gateway":
-        receivers["prometheus"] = {"config": {"scrape_configs": [{
-            "job_name": "ingest", "scrape_interval": "30s", "metrics_path": "/metrics/",
-            "static_configs": [{"targets": ["${env:INGEST_METRICS_TARGET}"]}],
-        }]}}  # fmt: skip
+        receivers["prometheus"] = {
+            "config": {
+                "scrape_configs": [
+                    {
+                        "job_name": "ingest",
+                        "scrape_interval": "30s",
+                        "metrics_path": "/metrics/",
+                        "static_configs": [{"targets": ["${env:INGEST_METRICS_TARGET}"]}],
+                    }
+                ]
+            }
+        }
     else:
         receivers["awsecscontainermetrics"] = {"collection_interval": "30s"}
     return {

@@ -139,12 +139,14 @@ def arrivals() -> dict[str, Any]:
         return {}
     stages = []
     for index, (begin, end) in enumerate(PLAN.stage_bounds()):
-        stages.append({
-            "duration_s": end - begin,
-            "expected": round(PLAN.arrivals_by(end) - PLAN.arrivals_by(begin), 3),
-            "started": sum(w["started"][index] for w in _by_worker.values()),
-            "dropped": sum(w["dropped"][index] for w in _by_worker.values()),
-        })  # fmt: skip
+        stages.append(
+            {
+                "duration_s": end - begin,
+                "expected": round(PLAN.arrivals_by(end) - PLAN.arrivals_by(begin), 3),
+                "started": sum(w["started"][index] for w in _by_worker.values()),
+                "dropped": sum(w["dropped"][index] for w in _by_worker.values()),
+            }
+        )
     return {"workers_reporting": len(_by_worker), "stages": stages}
 
 

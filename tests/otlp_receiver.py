@@ -80,8 +80,10 @@ class OtlpReceiver(HTTPServer):
                 for scope in resource_metrics.scope_metrics:
                     for m in scope.metrics:
                         if m.name == metric:
-                            found += [Point(service, m.name, m.unit, _attributes(p.attributes), v)
-                                      for p, v in _values(m)]  # fmt: skip
+                            found += [
+                                Point(service, m.name, m.unit, _attributes(p.attributes), v)
+                                for p, v in _values(m)
+                            ]
         return found
 
 

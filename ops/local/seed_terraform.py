@@ -43,8 +43,11 @@ def seed_loadtest(factory: ClientFactory, env: Environment) -> dict[str, str]:
     cluster = env.resource_name(settings.cluster)
     ecs = factory.client("ecs")
     if not [c for c in ecs.describe_clusters(clusters=[cluster])["clusters"] if c["status"] == "ACTIVE"]:
-        ecs.create_cluster(clusterName=cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"],
-                           tags=[{"key": t["Key"], "value": t["Value"]} for t in tags])  # fmt: skip
+        ecs.create_cluster(
+            clusterName=cluster,
+            capacityProviders=["FARGATE", "FARGATE_SPOT"],
+            tags=[{"key": t["Key"], "value": t["Value"]} for t in tags],
+        )
     seeded["cluster"] = cluster
     for role, family in (("master", settings.master_task), ("worker", settings.worker_task)):
         seeded[f"{role}_task"] = _task_definition(
@@ -77,9 +80,13 @@ def _task_definition(ecs: Any, family: str, container: str, cpu: int, memory: in
         return str(existing[-1])
     definition = {"name": container, "image": IMAGE, "essential": True, "cpu": cpu, "memory": memory}
     created = ecs.register_task_definition(
-        family=family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
-        cpu=str(cpu), memory=str(memory), containerDefinitions=[definition],
-    )  # fmt: skip
+        family=family,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu=str(cpu),
+        memory=str(memory),
+        containerDefinitions=[definition],
+    )
     return str(created["taskDefinition"]["taskDefinitionArn"])
 
 
@@ -108,8 +115,18 @@ def seed_observability(factory: ClientFactory, env: Environment) -> dict[str, st
         if not ssm.get_parameters(Names=[name])["Parameters"]:
             ssm.put_parameter(Name=name, Value=value, Type="String")
     iam = factory.client("iam")
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                        "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})  # fmt: skip
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                }
+            ],
+        }
+    )
     for role in collector_roles(env, account).values():
         name = role.rsplit("/", 1)[-1]
         try:

@@ -56,8 +56,14 @@ def managed_token(grafana: Any, workspace_name: str) -> Iterator[tuple[str, str]
     """(endpoint, token) of a Managed Grafana workspace; the token is deleted on the way out."""
     try:
         workspace = next(
-            (w for page in grafana.get_paginator("list_workspaces").paginate() for w in page["workspaces"]
-             if w["name"] == workspace_name), None)  # fmt: skip
+            (
+                w
+                for page in grafana.get_paginator("list_workspaces").paginate()
+                for w in page["workspaces"]
+                if w["name"] == workspace_name
+            ),
+            None,
+        )
         if workspace is None:
             raise OpsError(
                 f"Managed Grafana workspace {workspace_name} not found (terraform/modules/observability)"
@@ -70,9 +76,11 @@ def managed_token(grafana: Any, workspace_name: str) -> Iterator[tuple[str, str]
                 workspaceId=workspace_id, name=SERVICE_ACCOUNT, grafanaRole="EDITOR"
             )
         created = grafana.create_workspace_service_account_token(
-            workspaceId=workspace_id, serviceAccountId=account["id"],
-            name=f"{SERVICE_ACCOUNT}-{secrets.token_hex(4)}", secondsToLive=TOKEN_SECONDS,
-        )  # fmt: skip
+            workspaceId=workspace_id,
+            serviceAccountId=account["id"],
+            name=f"{SERVICE_ACCOUNT}-{secrets.token_hex(4)}",
+            secondsToLive=TOKEN_SECONDS,
+        )
     except ClientError as error:
         raise OpsError(
             f"Managed Grafana {workspace_name}: {error.response['Error']['Code']}: {error}"

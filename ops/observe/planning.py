@@ -11,7 +11,7 @@ from ops.aws.clients import ClientFactory
 from ops.errors import BadInput
 from ops.inventory.components import Msk
 from ops.inventory.environment import Environment
-from ops.observe.desired import KINDS, desired_resources, log_group_prefixes, resolve
+from ops.observe.desired.resources import KINDS, desired_resources, log_group_prefixes, resolve
 from ops.observe.providers.cluster_settings import ClusterSettings
 from ops.observe.providers.collector_configs import CollectorConfigs
 from ops.observe.providers.collector_tasks import CollectorTasks

@@ -82,13 +82,24 @@ def _gauges(values: dict[str, tuple[float | None, str]], attributes: dict[str, s
             _meter().create_gauge(name, unit=unit).set(value, attributes)
 
 
-def record_drill(environment: str, component: str, runbook: str, rto_seconds: float | None,
-                 rpo_seconds: float | None, objectives_met: bool) -> None:  # fmt: skip
+def record_drill(
+    environment: str,
+    component: str,
+    runbook: str,
+    rto_seconds: float | None,
+    rpo_seconds: float | None,
+    objectives_met: bool,
+) -> None:
     """RTO and RPO are None when the drill did not get that far."""
     attributes = DRILLS.labels(environment, component, runbook)
-    _gauges({"ops.drill.recovery_time": (rto_seconds, "s"),
-             "ops.drill.recovery_point": (rpo_seconds, "s"),
-             "ops.drill.objectives_met": (1.0 if objectives_met else 0.0, "1")}, attributes)  # fmt: skip
+    _gauges(
+        {
+            "ops.drill.recovery_time": (rto_seconds, "s"),
+            "ops.drill.recovery_point": (rpo_seconds, "s"),
+            "ops.drill.objectives_met": (1.0 if objectives_met else 0.0, "1"),
+        },
+        attributes,
+    )
 
 
 def record_campaign(campaign: str, environment: str, backend: str, results: dict[str, Any]) -> None:
@@ -96,5 +107,10 @@ def record_campaign(campaign: str, environment: str, backend: str, results: dict
     attributes = CAMPAIGNS.labels(environment, campaign, backend)
     _meter().create_counter("ops.loadtest.requests").add(int(results["requests"]), attributes)
     _meter().create_counter("ops.loadtest.failures").add(int(results["failures"]), attributes)
-    _gauges({"ops.loadtest.latency_p95": (results["latency_ms"].get("p95"), "ms"),
-             "ops.loadtest.slo_met": (1.0 if results["slo_met"] else 0.0, "1")}, attributes)  # fmt: skip
+    _gauges(
+        {
+            "ops.loadtest.latency_p95": (results["latency_ms"].get("p95"), "ms"),
+            "ops.loadtest.slo_met": (1.0 if results["slo_met"] else 0.0, "1"),
+        },
+        attributes,
+    )

@@ -39,9 +39,12 @@ class RunningPlatform:
     @property
     def aws_env(self) -> dict[str, str]:
         """What a process needs to reach the emulator with plain boto3 (AWS_ENDPOINT_URL)."""
-        return {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.record['emulator_port']}",
-                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+        return {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.record['emulator_port']}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
 
     def aws(self) -> ClientFactory:
         return ClientFactory(emulator_target(int(str(self.record["emulator_port"])), "us-east-1"))

@@ -159,9 +159,10 @@ def test_a_bad_payload_is_rejected_with_4xx_and_nothing_stored(platform: Running
 def test_metrics_count_what_happened(platform: RunningPlatform) -> None:
     text = httpx.get(f"{platform.ingest_url}/metrics/").text
     rejected = [
-        line for line in text.splitlines()
+        line
+        for line in text.splitlines()
         if line.startswith('ingest_records_total{outcome="rejected",record_type="insurance_claim"}')
-    ]  # fmt: skip
+    ]
     assert rejected and float(rejected[0].split()[-1]) >= 2
     assert "ingest_request_duration_seconds_bucket" in text
 

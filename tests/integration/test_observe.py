@@ -10,7 +10,7 @@ import pytest
 
 from alarms import alarm_catalog
 from ops.inventory import load_environment
-from ops.observe.desired import log_group_names
+from ops.observe.desired.resources import log_group_names
 from tests.helpers import INVENTORY, run_cli
 from tests.integration.conftest import RunningPlatform
 

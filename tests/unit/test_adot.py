@@ -79,25 +79,46 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("old", "new", "line", "says"),
     [
-        ("receivers:\n  otlp:", "receivers:\n  kafkametrics: {}\n  otlp:", 4,
-         "receivers.kafkametrics: 'kafkametrics' is not shipped by the ADOT collector"),
-        ("      receivers: [otlp]\n      processors: [memory_limiter, batch]\n      exporters: [awsxray]",
-         "      receivers: [otlp, zipkin]\n      processors: [memory_limiter, batch]\n"
-         "      exporters: [awsxray]",
-         17, "service.pipelines.traces.receivers: 'zipkin' is not defined under receivers"),
-        ("      processors: [memory_limiter, batch]\n      exporters: [awsxray]",
-         "      processors: [batch]\n      exporters: [awsxray]",
-         18, "service.pipelines.traces.processors: memory_limiter must come first, not 'batch'"),
-        ("    auth: {authenticator: sigv4auth}\n", "", 10,
-         "exporters.prometheusremotewrite.auth.authenticator: required"),
-        ("  awsxray: {region: us-east-1}", "  awsxray: {region: us-east-1, comment: '{{resolve}}'}", 9,
-         "(value): '{{ }}' is SSM's parameter-reference syntax"),
-        ("  awsxray: {region: us-east-1}\n",
-         "  awsxray: {region: us-east-1}\n  awsemf: {log_group_name: /x, metric_declarations: "
-         "[{dimensions: [[a]], metric_name_selectors: ['^ops\\.(']}]}\n", 10,
-         "exporters.awsemf.metric_declarations[0].metric_name_selectors: '^ops\\\\.(' is not a regex"),
+        (
+            "receivers:\n  otlp:",
+            "receivers:\n  kafkametrics: {}\n  otlp:",
+            4,
+            "receivers.kafkametrics: 'kafkametrics' is not shipped by the ADOT collector",
+        ),
+        (
+            "      receivers: [otlp]\n      processors: [memory_limiter, batch]\n      exporters: [awsxray]",
+            "      receivers: [otlp, zipkin]\n      processors: [memory_limiter, batch]\n"
+            "      exporters: [awsxray]",
+            17,
+            "service.pipelines.traces.receivers: 'zipkin' is not defined under receivers",
+        ),
+        (
+            "      processors: [memory_limiter, batch]\n      exporters: [awsxray]",
+            "      processors: [batch]\n      exporters: [awsxray]",
+            18,
+            "service.pipelines.traces.processors: memory_limiter must come first, not 'batch'",
+        ),
+        (
+            "    auth: {authenticator: sigv4auth}\n",
+            "",
+            10,
+            "exporters.prometheusremotewrite.auth.authenticator: required",
+        ),
+        (
+            "  awsxray: {region: us-east-1}",
+            "  awsxray: {region: us-east-1, comment: '{{resolve}}'}",
+            9,
+            "(value): '{{ }}' is SSM's parameter-reference syntax",
+        ),
+        (
+            "  awsxray: {region: us-east-1}\n",
+            "  awsxray: {region: us-east-1}\n  awsemf: {log_group_name: /x, metric_declarations: "
+            "[{dimensions: [[a]], metric_name_selectors: ['^ops\\.(']}]}\n",
+            10,
+            "exporters.awsemf.metric_declarations[0].metric_name_selectors: '^ops\\\\.(' is not a regex",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_broken_configuration_exits_2_with_one_line(
     tmp_path: Path, old: str, new: str, line: int, says: str
 ) -> None:

@@ -41,9 +41,19 @@ def test_every_service_has_a_pack(prod: Environment) -> None:
         for a in alarm_catalog(prod)
     }
     assert {
-        "AWS/ApiGateway", "AWS/Lambda", "AWS/Kafka", "AWS/S3", "AWS/Events", "Glue", "AWS/ElasticMapReduce",
-        "AWS/RDS", "AWS/DocDB", "AmazonMWAA", "AWS/MWAA", "ECS/ContainerInsights",
-    } <= namespaces  # fmt: skip
+        "AWS/ApiGateway",
+        "AWS/Lambda",
+        "AWS/Kafka",
+        "AWS/S3",
+        "AWS/Events",
+        "Glue",
+        "AWS/ElasticMapReduce",
+        "AWS/RDS",
+        "AWS/DocDB",
+        "AmazonMWAA",
+        "AWS/MWAA",
+        "ECS/ContainerInsights",
+    } <= namespaces
 
 
 def test_defaults_follow_aws_recommended_alarms(prod: Environment) -> None:

@@ -10,7 +10,7 @@ from botocore.stub import ANY, Stubber
 
 from ops.aws.clients import AwsTarget, ClientFactory
 from ops.inventory import load_environment
-from ops.observe.desired import Resolved, desired_resources
+from ops.observe.desired.resources import Resolved, desired_resources
 from ops.observe.providers.metric_alarms import COMPOSITE_KIND, CompositeAlarms
 from ops.observe.providers.ownership import KIND_TAG
 from ops.reconcile.engine import apply_plan, make_plan

@@ -15,10 +15,15 @@ from tests.helpers import INVENTORY
 def _boards(env_name: str = "prod"):  # type: ignore[no-untyped-def]
     env = load_inventory(INVENTORY).environment(env_name)
     alarms = [
-        a for a in alarm_catalog(env)
-        if not any(v.startswith(LOOKUP_PREFIX) for m in [a.metric, *a.inputs.values()] if m
-                   for v in m.dimensions.values())
-    ]  # fmt: skip
+        a
+        for a in alarm_catalog(env)
+        if not any(
+            v.startswith(LOOKUP_PREFIX)
+            for m in [a.metric, *a.inputs.values()]
+            if m
+            for v in m.dimensions.values()
+        )
+    ]
     return env, alarms, dashboards_for(env, alarms)
 
 

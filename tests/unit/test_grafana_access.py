@@ -14,10 +14,15 @@ from ops.errors import OpsError
 from ops.observe.grafana_access import SERVICE_ACCOUNT, TOKEN_SECONDS, managed_token
 
 WORKSPACE = {
-    "id": "g-abc123", "name": "dataplat-prod-observability", "endpoint": "g-abc123.grafana-workspace.example",
-    "authentication": {"providers": ["AWS_SSO"]}, "created": datetime(2026, 1, 1, tzinfo=UTC),
-    "grafanaVersion": "10.4", "modified": datetime(2026, 1, 1, tzinfo=UTC), "status": "ACTIVE",
-}  # fmt: skip
+    "id": "g-abc123",
+    "name": "dataplat-prod-observability",
+    "endpoint": "g-abc123.grafana-workspace.example",
+    "authentication": {"providers": ["AWS_SSO"]},
+    "created": datetime(2026, 1, 1, tzinfo=UTC),
+    "grafanaVersion": "10.4",
+    "modified": datetime(2026, 1, 1, tzinfo=UTC),
+    "status": "ACTIVE",
+}
 
 
 def _stubbed(has_account: bool) -> tuple[object, Stubber]:

@@ -25,9 +25,20 @@ def test_the_inventory_describes_the_seed_platform() -> None:
     env = load_environment("prod", INVENTORY)
     kinds = {c.kind for c in env.spec.components.values()}
     assert kinds == {
-        "api_gateway", "lambda", "msk", "msk_replicator", "s3", "glue", "emr", "rds",
-        "documentdb", "mwaa", "adot", "grafana", "ecs_cluster",
-    }  # fmt: skip
+        "api_gateway",
+        "lambda",
+        "msk",
+        "msk_replicator",
+        "s3",
+        "glue",
+        "emr",
+        "rds",
+        "documentdb",
+        "mwaa",
+        "adot",
+        "grafana",
+        "ecs_cluster",
+    }
     primary = env.component("events")
     assert isinstance(primary, Msk)
     assert {t.name for t in primary.topics} == {"raw_financial_transactions", "raw_insurance_claims"}

@@ -90,8 +90,13 @@ def test_the_loadtest_module_names_what_the_fargate_backend_looks_for() -> None:
     assert values["local.container"] == settings.container
     assert f"containerPort = {WEB_PORT}" in (REPO / "terraform/modules/loadtest/main.tf").read_text()
     outputs = {_unquote(name) for block in module["output"] for name in block}
-    assert outputs >= {"cluster_name", "master_task_family", "worker_task_family", "results_bucket",
-                       "network_parameter"}  # fmt: skip
+    assert outputs >= {
+        "cluster_name",
+        "master_task_family",
+        "worker_task_family",
+        "results_bucket",
+        "network_parameter",
+    }
 
 
 def _values(module: dict[str, Any], env: Any) -> dict[str, str]:
@@ -151,10 +156,22 @@ def test_checkov_passes_and_every_skip_says_why() -> None:
     if not CHECKOV.exists():
         pytest.fail(f"{CHECKOV} is missing: `make test` installs checkov in its own environment")
     result = subprocess.run(
-        [str(CHECKOV), "-d", str(REPO / "terraform" / "modules"), "--framework", "terraform",
-         "--skip-download", "--quiet", "--output", "json"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            str(CHECKOV),
+            "-d",
+            str(REPO / "terraform" / "modules"),
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "--quiet",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     reports = json.loads(result.stdout)
     for report in reports if isinstance(reports, list) else [reports]:
         failed = report["results"]["failed_checks"]

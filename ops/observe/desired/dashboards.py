@@ -27,8 +27,15 @@ def cloudwatch_dashboards(env: Environment, boards: list[Dashboard], account: st
     resources = []
     for board in boards:
         body = json.loads(json.dumps(render_body(board, account)))  # the form read back
-        resources.append(Resource(DASHBOARD_KIND, dashboard_name(env.prefix, board), {"body": body},
-                                  ownership_tags(env, DASHBOARD_KIND), board.key))  # fmt: skip
+        resources.append(
+            Resource(
+                DASHBOARD_KIND,
+                dashboard_name(env.prefix, board),
+                {"body": body},
+                ownership_tags(env, DASHBOARD_KIND),
+                board.key,
+            )
+        )
     return resources
 
 
@@ -37,6 +44,9 @@ def grafana_dashboards(env: Environment, boards: list[Dashboard]) -> list[Resour
     resources = []
     for board in boards:
         model = canonical(render_dashboard(env.prefix, board))
-        resources.append(Resource(GRAFANA_KIND, model["uid"], {"dashboard": model},
-                                  ownership_tags(env, GRAFANA_KIND), board.key))  # fmt: skip
+        resources.append(
+            Resource(
+                GRAFANA_KIND, model["uid"], {"dashboard": model}, ownership_tags(env, GRAFANA_KIND), board.key
+            )
+        )
     return resources

@@ -14,8 +14,8 @@ from ops.contracts import collector_image_parameter
 from ops.inventory.components import Adot, Component
 from ops.inventory.environment import Environment
 from ops.kinds.registry import kind_of
-from ops.observe.collectors import collector_resources
-from ops.observe.dashboards import dashboard_resources
+from ops.observe.desired.collectors import collector_resources
+from ops.observe.desired.dashboards import dashboard_resources
 from ops.observe.providers.alarm_shape import alarm_properties
 from ops.observe.providers.cluster_settings import CLUSTER_SETTINGS_KIND
 from ops.observe.providers.collector_configs import COLLECTOR_CONFIG_KIND
@@ -30,8 +30,17 @@ from ops.reconcile.model import Resource
 
 # The order providers are applied in: a rule before the alarm that watches it, alarms
 # before the composites that name them.
-KINDS = (EVENT_RULE_KIND, ALARM_KIND, COMPOSITE_KIND, LOG_GROUP_KIND, CLUSTER_SETTINGS_KIND,
-         COLLECTOR_CONFIG_KIND, COLLECTOR_TASK_KIND, DASHBOARD_KIND, GRAFANA_KIND)  # fmt: skip
+KINDS = (
+    EVENT_RULE_KIND,
+    ALARM_KIND,
+    COMPOSITE_KIND,
+    LOG_GROUP_KIND,
+    CLUSTER_SETTINGS_KIND,
+    COLLECTOR_CONFIG_KIND,
+    COLLECTOR_TASK_KIND,
+    DASHBOARD_KIND,
+    GRAFANA_KIND,
+)
 
 
 @dataclass

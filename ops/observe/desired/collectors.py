@@ -28,8 +28,11 @@ def collector_resources(
             raise OpsError(f"the generated {collector.name} configuration is invalid: {problems[0].message}")
         parameter = config_parameter(env, collector.name)
         properties = {"Value": text, "Type": "String"}
-        resources.append(Resource(COLLECTOR_CONFIG_KIND, parameter, properties,
-                                  ownership_tags(env, COLLECTOR_CONFIG_KIND), name))  # fmt: skip
+        resources.append(
+            Resource(
+                COLLECTOR_CONFIG_KIND, parameter, properties, ownership_tags(env, COLLECTOR_CONFIG_KIND), name
+            )
+        )
         if collector.mode != "gateway":
             continue  # sidecars go in their application's task definition; the layer in the function
         if image is None:
@@ -40,9 +43,15 @@ def collector_resources(
             continue
         family = env.resource_name(collector.name)
         log_group = collector_log_group(env, collector.name)  # where the adot kind names it
-        task = task_properties(family, image, parameter_arn(env, account, parameter),
-                               parameter_arn(env, account, amp_url_parameter(env)),
-                               collector_roles(env, account), log_group, env.region)  # fmt: skip
+        task = task_properties(
+            family,
+            image,
+            parameter_arn(env, account, parameter),
+            parameter_arn(env, account, amp_url_parameter(env)),
+            collector_roles(env, account),
+            log_group,
+            env.region,
+        )
         resources.append(
             Resource(COLLECTOR_TASK_KIND, family, task, ownership_tags(env, COLLECTOR_TASK_KIND), name)
         )
