@@ -75,8 +75,10 @@ def waiter(duration: float) -> tuple[float, int]:
 def main() -> None:
     rows = []
     for duration in DURATIONS_S:
-        runs = {"ours": [ours(duration + i * 3.0 / PHASES) for i in range(PHASES)],
-                "waiter": [waiter(duration + i * 30.0 / PHASES) for i in range(PHASES)]}  # fmt: skip
+        runs = {
+            "ours": [ours(duration + i * 3.0 / PHASES) for i in range(PHASES)],
+            "waiter": [waiter(duration + i * 30.0 / PHASES) for i in range(PHASES)],
+        }
         rows.append(
             {
                 "restore_s": duration,
@@ -91,8 +93,10 @@ def main() -> None:
     out.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"{'restore':>8} {'ours: late':>11} {'calls':>6} {'waiter: late':>13} {'calls':>6}")
     for row in rows:
-        print(f"{row['restore_s']:>7}s {row['ours_latency_s']:>10}s {row['ours_calls']:>6} "
-              f"{row['waiter_latency_s']:>12}s {row['waiter_calls']:>6}")  # fmt: skip
+        print(
+            f"{row['restore_s']:>7}s {row['ours_latency_s']:>10}s {row['ours_calls']:>6} "
+            f"{row['waiter_latency_s']:>12}s {row['waiter_calls']:>6}"
+        )
 
 
 if __name__ == "__main__":

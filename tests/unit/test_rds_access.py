@@ -31,8 +31,9 @@ def test_a_malformed_map_is_bad_input_naming_the_variable(text: str) -> None:
 
 def _secrets(value: str) -> Any:
     """A real botocore client answering from a Stubber (botocore's own test tool)."""
-    client = boto3.client("secretsmanager", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")  # fmt: skip
+    client = boto3.client(
+        "secretsmanager", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     stubber = Stubber(client)
     stubber.add_response("get_secret_value", {"SecretString": value}, {"SecretId": "p/e/checks"})
     stubber.activate()
