@@ -90,11 +90,27 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def platform(short_tmp: Path, request: pytest.FixtureRequest) -> Iterator[RunningPlatform]:
-    state_dir = short_tmp / request.module.__name__.rsplit(".", 1)[-1]
+@contextlib.contextmanager
+def started_platform(state_dir: Path) -> Iterator[RunningPlatform]:
+    """`ops local up` in `state_dir`, and `ops local down` after, whatever happened."""
     result = run_cli("local", "up", env={"OPS_STATE_DIR": str(state_dir)})
     assert result.code == 0, result.err
     running = RunningPlatform(state_dir, json.loads((state_dir / "platform.json").read_text()))
-    yield running
-    run_cli("local", "down", env=running.env)
+    try:
+        yield running
+    finally:
+        run_cli("local", "down", env=running.env)
+
+
+@pytest.fixture(scope="module")
+def platform(short_tmp: Path, request: pytest.FixtureRequest) -> Iterator[RunningPlatform]:
+    """The module's platform, shared by its tests: none of them may stop it."""
+    with started_platform(short_tmp / request.module.__name__.rsplit(".", 1)[-1]) as running:
+        yield running
+
+
+@pytest.fixture
+def own_platform(short_tmp: Path, request: pytest.FixtureRequest) -> Iterator[RunningPlatform]:
+    """A platform for one test that stops or breaks it (the module's stays untouched)."""
+    with started_platform(short_tmp / f"own-{request.node.name}"[:40]) as running:
+        yield running

@@ -258,11 +258,11 @@ def test_json_logs_are_one_object_a_line_with_trace_ids(platform: RunningPlatfor
     assert len({e["trace_id"] for e in entries}) == 1  # one command, one trace
 
 
-def test_down_leaves_no_process_behind(platform: RunningPlatform) -> None:
-    pids = platform.pids()
+def test_down_leaves_no_process_behind(own_platform: RunningPlatform) -> None:
+    pids = own_platform.pids()
     assert len(pids) == 3 and all(alive(pid) for pid in pids)
-    result = run_cli("local", "down", env=platform.env)
+    result = run_cli("local", "down", env=own_platform.env)
     assert result.code == 0, result.err
     assert not any(alive(pid) for pid in pids)
-    status = run_cli("local", "status", env=platform.env)
+    status = run_cli("local", "status", env=own_platform.env)
     assert status.code == 1  # every part stopped

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,10 +36,15 @@ def _inventory(tmp_path: Path, alarms: str = "", replace: tuple[str, str] | None
 
 
 def _observe(
-    platform: RunningPlatform, *args: str, inventory: Path | None = None
-) -> tuple[int, dict[str, object], str]:
+    platform: RunningPlatform,
+    *args: str,
+    inventory: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any], str]:
+    """`ops observe ARGS --output json`: the exit code, the parsed JSON, the error stream."""
     head = ["--inventory", str(inventory)] if inventory else []
-    result = run_cli(*head, "observe", *args, "--output", "json", env=platform.env)
+    env = {**platform.env, **(extra_env or {})}
+    result = run_cli(*head, "observe", *args, "--output", "json", env=env)
     return result.code, (json.loads(result.out) if result.out.strip() else {}), result.err
 
 
@@ -63,7 +69,7 @@ def test_apply_creates_every_alarm_of_the_inventory(platform: RunningPlatform) -
     }
     assert tags["platform-ops:environment"] == "local" and tags["platform-ops:kind"] == "alarm"
     assert len(tags["platform-ops:fingerprint"]) == 16
-    assert applied["stats"]["calls"]["cloudwatch:PutMetricAlarm"] == len(expected)  # type: ignore[index]
+    assert applied["stats"]["calls"]["cloudwatch:PutMetricAlarm"] == len(expected)
 
 
 def test_a_second_plan_is_clean(platform: RunningPlatform) -> None:
@@ -76,7 +82,7 @@ def test_a_second_plan_is_clean(platform: RunningPlatform) -> None:
 
 def test_the_plan_reads_in_batches(platform: RunningPlatform) -> None:
     code, plan, _ = _observe(platform, "plan", "--only", "alarm", "--stats")
-    calls = plan["stats"]["calls"]  # type: ignore[index]
+    calls = plan["stats"]["calls"]
     assert code == 0
     assert calls["cloudwatch:DescribeAlarms"] <= 4  # 90 alarms: a call per 100 names and region
     assert "cloudwatch:ListTagsForResource" not in calls  # ownership comes from the tagging API
@@ -88,7 +94,7 @@ def test_a_changed_threshold_plans_exactly_one_update(platform: RunningPlatform,
         platform, "plan", "--detailed-exitcode", "--only", "alarm", inventory=inventory
     )
     assert code == 3, err
-    (change,) = plan["changes"]  # type: ignore[misc]
+    (change,) = plan["changes"]
     assert (change["name"], change["action"], change["reason"]) == (CPU, "update", "the code changed")
     assert change["fields"] == [{"path": "Threshold", "before": 90.0, "after": 80.0}]
 
@@ -100,7 +106,7 @@ def test_an_alarm_edited_out_of_band_shows_as_drift_and_apply_restores_it(platfo
     platform.aws().client("cloudwatch").put_metric_alarm(**edited, Threshold=99.0)
     code, drift, _ = _observe(platform, "drift", "--detailed-exitcode")
     assert code == 3
-    (change,) = drift["drifted"]  # type: ignore[misc]
+    (change,) = drift["drifted"]
     assert change["name"] == CPU and "out of band" in change["reason"]
     assert {"path": "Threshold", "before": 99.0, "after": 90.0} in change["fields"]
     assert _observe(platform, "apply")[0] == 0
@@ -112,7 +118,7 @@ def test_an_alarm_removed_from_the_code_is_pruned(platform: RunningPlatform, tmp
     inventory = _inventory(tmp_path, alarms="{replica-lag: {enabled: false}}")
     code, plan, _ = _observe(platform, "plan", "--detailed-exitcode", "--only", "alarm", inventory=inventory)
     assert code == 3
-    assert [(c["name"], c["action"]) for c in plan["changes"]] == [  # type: ignore[attr-defined]
+    assert [(c["name"], c["action"]) for c in plan["changes"]] == [
         ("dataplat-local-warehouse-replica-lag-warning", "delete")
     ]
     assert _observe(platform, "apply", inventory=inventory)[0] == 0
@@ -137,7 +143,7 @@ def test_an_alarm_without_our_ownership_is_never_touched(platform: RunningPlatfo
     cloudwatch.put_metric_alarm(AlarmName="dataplat-local-made-by-hand", **manual)
     code, plan, _ = _observe(platform, "plan")
     assert code == 0
-    changes = {c["name"]: c for c in plan["changes"]}  # type: ignore[attr-defined]
+    changes = {c["name"]: c for c in plan["changes"]}
     assert changes[theirs]["action"] == "skip" and "without our ownership" in changes[theirs]["reason"]
     assert "dataplat-local-made-by-hand" not in changes
     assert _observe(platform, "apply")[0] == 0
@@ -205,7 +211,7 @@ def test_container_insights_turned_off_out_of_band_is_turned_back_on(platform: R
     )
     code, plan, _ = _observe(platform, "plan", "--only", "container-insights", "--detailed-exitcode")
     assert code == 3
-    (change,) = plan["changes"]  # type: ignore[misc]
+    (change,) = plan["changes"]
     assert change["fields"] == [{"path": "containerInsights", "before": "disabled", "after": "enabled"}]
     assert _observe(platform, "apply", "--only", "container-insights")[0] == 0
     (cluster,) = ecs.describe_clusters(clusters=["dataplat-local-platform"], include=["SETTINGS"])["clusters"]
@@ -217,7 +223,7 @@ def test_log_retention_follows_the_inventory(platform: RunningPlatform, tmp_path
         tmp_path, replace=("    provider: local\n", "    provider: local\n    logs: {retention_days: 7}\n")
     )
     code, plan, _ = _observe(platform, "plan", "--only", "log-group", inventory=inventory)
-    updates = [c for c in plan["changes"] if c["action"] == "update"]  # type: ignore[attr-defined]
+    updates = [c for c in plan["changes"] if c["action"] == "update"]
     env = load_environment("local", INVENTORY)
     groups = [g for n, c in env.spec.components.items() for g in log_group_names(env, n, c)]
     assert code == 0 and len(updates) == len(groups) == 18  # every log group of the environment
@@ -231,9 +237,10 @@ def test_log_retention_follows_the_inventory(platform: RunningPlatform, tmp_path
 
 def _collector_tasks(platform: RunningPlatform) -> list[str]:
     ecs = platform.aws().client("ecs")
-    return ecs.list_task_definitions(familyPrefix="dataplat-local-gateway", status="ACTIVE")[
+    arns: list[str] = ecs.list_task_definitions(familyPrefix="dataplat-local-gateway", status="ACTIVE")[
         "taskDefinitionArns"
     ]
+    return arns
 
 
 def test_collector_configurations_and_the_gateway_task_are_provisioned_and_kept(
@@ -254,13 +261,13 @@ def test_collector_configurations_and_the_gateway_task_are_provisioned_and_kept(
     # Out of band: someone edits the gateway's configuration in the console.
     ssm.put_parameter(Name="/dataplat/local/adot/gateway", Value="receivers: {}\n", Overwrite=True)
     code, drift, _ = _observe(platform, "drift", "--detailed-exitcode", *kinds)
-    assert code == 3 and [c["name"] for c in drift["drifted"]] == ["/dataplat/local/adot/gateway"]  # type: ignore[index]
+    assert code == 3 and [c["name"] for c in drift["drifted"]] == ["/dataplat/local/adot/gateway"]
     revisions = len(_collector_tasks(platform))
     ssm.put_parameter(
         Name="/dataplat/local/adot-image", Value="amazon/aws-otel-collector:v0.44.0", Overwrite=True
     )
     code, plan, _ = _observe(platform, "plan", "--detailed-exitcode", *kinds)
-    actions = {(c["name"], c["action"]) for c in plan["changes"]}  # type: ignore[attr-defined]
+    actions = {(c["name"], c["action"]) for c in plan["changes"]}
     assert actions == {("/dataplat/local/adot/gateway", "update"), ("dataplat-local-gateway", "update")}
     assert _observe(platform, "apply", *kinds)[0] == 0
     assert len(_collector_tasks(platform)) == revisions + 1  # a new revision, the old kept for rollback
@@ -299,7 +306,7 @@ def test_cloudwatch_dashboards_are_applied_kept_pruned_and_never_taken(
     edited = {**body, "widgets": [w for w in body["widgets"] if w is not cpu]}
     cloudwatch.put_dashboard(DashboardName="dataplat-local-warehouse", DashboardBody=json.dumps(edited))
     code, drift, _ = _observe(platform, "drift", "--detailed-exitcode", *kind)
-    assert code == 3 and [c["name"] for c in drift["drifted"]] == ["dataplat-local-warehouse"]  # type: ignore[index]
+    assert code == 3 and [c["name"] for c in drift["drifted"]] == ["dataplat-local-warehouse"]
     assert _observe(platform, "apply", *kind)[0] == 0
     # Someone's own dashboard under our prefix: never touched, never pruned.
     cloudwatch.put_dashboard(DashboardName="dataplat-local-mine", DashboardBody=json.dumps({"widgets": []}))
@@ -307,7 +314,7 @@ def test_cloudwatch_dashboards_are_applied_kept_pruned_and_never_taken(
     inventory = _inventory(tmp_path, replace=(LOCAL_WAREHOUSE, "      airflow: null\n" + LOCAL_WAREHOUSE))
     code, plan, err = _observe(platform, "plan", *kind, inventory=inventory)
     assert code == 0, err
-    actions = {(c["name"], c["action"]) for c in plan["changes"]}  # type: ignore[attr-defined]
+    actions = {(c["name"], c["action"]) for c in plan["changes"]}
     assert ("dataplat-local-airflow", "delete") in actions
     assert not [name for name, action in actions if name == "dataplat-local-mine" and action != "skip"]
     assert _observe(platform, "apply", *kind, inventory=inventory)[0] == 0
@@ -326,12 +333,10 @@ def test_grafana_dashboards_apply_clean_plan_drift_prune_and_a_412_is_reported(
 
     kind = ("--only", "grafana-dashboard")
     with grafana_double("test-token") as (grafana, url):
-        env = {**platform.env, "OPS_GRAFANA_URL": url, "OPS_GRAFANA_TOKEN": "test-token"}
+        grafana_env = {"OPS_GRAFANA_URL": url, "OPS_GRAFANA_TOKEN": "test-token"}
 
-        def observe(*args: str, inventory: Path | None = None) -> tuple[int, dict[str, object], str]:
-            head = ["--inventory", str(inventory)] if inventory else []
-            result = run_cli(*head, "observe", *args, *kind, "--output", "json", env=env)
-            return result.code, (json.loads(result.out) if result.out.strip() else {}), result.err
+        def observe(*args: str, inventory: Path | None = None) -> tuple[int, dict[str, Any], str]:
+            return _observe(platform, *args, *kind, inventory=inventory, extra_env=grafana_env)
 
         # A title taken in our folder by someone else's dashboard: 412 name-exists, theirs untouched.
         theirs = {"uid": "theirs", "title": "dataplat-local warehouse (rds)", "tags": []}
@@ -359,7 +364,7 @@ def test_grafana_dashboards_apply_clean_plan_drift_prune_and_a_412_is_reported(
         model["panels"][0]["title"] = "renamed in the UI"
         grafana.save(model, "pops-dataplat-local", overwrite=True)
         code, drift, _ = observe("drift", "--detailed-exitcode")
-        assert code == 3 and [c["name"] for c in drift["drifted"]] == ["pops-dataplat-local-warehouse"]  # type: ignore[index]
+        assert code == 3 and [c["name"] for c in drift["drifted"]] == ["pops-dataplat-local-warehouse"]
         # A concurrent edit between our read and our write: Grafana answers 412, nothing is overwritten.
         grafana.save_after_read = "pops-dataplat-local-warehouse"
         code, applied, err = observe("apply")
@@ -383,4 +388,4 @@ def test_grafana_dashboards_apply_clean_plan_drift_prune_and_a_412_is_reported(
         assert observe("apply")[0] == 0
     # Without a Grafana URL (and no Managed Grafana locally): not planned, and said so.
     code, plan, _ = _observe(platform, "plan", *kind)
-    assert code == 0 and any("not planned: Grafana dashboards" in n for n in plan["notes"])  # type: ignore[attr-defined]
+    assert code == 0 and any("not planned: Grafana dashboards" in n for n in plan["notes"])

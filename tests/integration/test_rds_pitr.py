@@ -371,26 +371,20 @@ def test_the_end_of_a_run_is_published_to_the_sns_topic(platform: RunningPlatfor
     assert bodies[0]["status"] == "completed" and "password" not in json.dumps(bodies[0]).lower()
 
 
-def test_down_stops_restored_databases_too(short_tmp: Path) -> None:
+def test_down_stops_restored_databases_too(own_platform: RunningPlatform) -> None:
     """On a platform of its own: stopping the module's would stop the other cases' runs."""
-    state_dir = short_tmp / "pitr-down"
-    up = run_cli("local", "up", env={"OPS_STATE_DIR": str(state_dir)})
-    assert up.code == 0, up.err
-    own = RunningPlatform(state_dir, json.loads((state_dir / "platform.json").read_text()))
-    try:
-        target = _target_after_newest_backup(own, timedelta(milliseconds=200))
-        restored = _run(
-            own, "run", "rds-pitr", "--execute", "-p", f"target_time={_iso(target)}", "-p", "cutover=false"
-        )
-        assert restored.code == 0, restored.err
-        postmasters = [
-            int((data / "postmaster.pid").read_text().split()[0])
-            for data in (state_dir / "restores").glob("*/data")
-            if (data / "postmaster.pid").exists()
-        ]
-        assert postmasters and all(alive(pid) for pid in postmasters)
-        pids = own.pids()
-        assert run_cli("local", "down", env=own.env).code == 0
-        assert not any(alive(pid) for pid in [*postmasters, *pids])
-    finally:
-        run_cli("local", "down", env=own.env)
+    own, state_dir = own_platform, own_platform.state_dir
+    target = _target_after_newest_backup(own, timedelta(milliseconds=200))
+    restored = _run(
+        own, "run", "rds-pitr", "--execute", "-p", f"target_time={_iso(target)}", "-p", "cutover=false"
+    )
+    assert restored.code == 0, restored.err
+    postmasters = [
+        int((data / "postmaster.pid").read_text().split()[0])
+        for data in (state_dir / "restores").glob("*/data")
+        if (data / "postmaster.pid").exists()
+    ]
+    assert postmasters and all(alive(pid) for pid in postmasters)
+    pids = own.pids()
+    assert run_cli("local", "down", env=own.env).code == 0
+    assert not any(alive(pid) for pid in [*postmasters, *pids])

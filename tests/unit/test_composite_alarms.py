@@ -10,11 +10,12 @@ from botocore.stub import ANY, Stubber
 
 from ops.aws.clients import AwsTarget, ClientFactory
 from ops.inventory import load_environment
+from ops.inventory.environment import Environment
 from ops.observe.desired.resources import Resolved, desired_resources
 from ops.observe.providers.metric_alarms import COMPOSITE_KIND, CompositeAlarms
 from ops.observe.providers.ownership import KIND_TAG
 from ops.reconcile.engine import apply_plan, make_plan
-from ops.reconcile.model import Action
+from ops.reconcile.model import Action, Resource
 from ops.reconcile.provider import FINGERPRINT_TAG
 from tests.helpers import INVENTORY
 
@@ -39,7 +40,7 @@ def stubs(factory: ClientFactory) -> Iterator[tuple[Stubber, Stubber]]:
     tagging.assert_no_pending_responses()
 
 
-def _desired_composite():  # type: ignore[no-untyped-def]
+def _desired_composite() -> tuple[Environment, Resource]:
     env = load_environment("staging", INVENTORY)
     ids = {
         "lookup:apigatewayv2:dataplat-staging-ingest": "a1b2c3",
