@@ -1,4 +1,5 @@
-"""Alarm packs: one module per AWS service, generating alarms from the inventory.
+"""Alarms: what an alarm is (`spec`), and the catalog of an environment: each component
+kind's alarms (ops/kinds/) with the inventory's overrides (`catalog`), and composites.
 
 Defaults follow AWS's published recommended alarms where they exist (each alarm says its
 source); every default can be overridden per environment and component in platform.yaml

@@ -33,15 +33,30 @@ def alarm_catalog(env: Environment) -> list[AlarmSpec]:
 
 
 def _override_for(overrides: dict[str, AlarmOverride], alarm: AlarmSpec) -> AlarmOverride | None:
-    """`key.qualifier` (one alarm) wins over `key` (all alarms of that key)."""
-    if alarm.qualifier and f"{alarm.key}.{alarm.qualifier}" in overrides:
-        specific = overrides[f"{alarm.key}.{alarm.qualifier}"]
-        general = overrides.get(alarm.key)
-        if general is None:
-            return specific
-        merged = general.model_dump(exclude_unset=True) | specific.model_dump(exclude_unset=True)
-        return AlarmOverride.model_validate(merged)
-    return overrides.get(alarm.key)
+    """The override of one alarm: `key` (every alarm of the key), then `key.qualifier` (one
+    alarm of a per-resource key), then `key.severity` (one level of a graded key), each more
+    specific one winning field by field."""
+    names = [alarm.key, f"{alarm.key}.{alarm.qualifier}" if alarm.qualifier else "", _level(alarm)]
+    found = [overrides[name] for name in names if name in overrides]
+    if len(found) <= 1:
+        return found[0] if found else None
+    merged: dict[str, object] = {}
+    for override in found:
+        merged |= override.model_dump(exclude_unset=True)
+    return AlarmOverride.model_validate(merged)
+
+
+def _level(alarm: AlarmSpec) -> str:
+    """`key.severity`: how an override names one level of a graded key."""
+    return f"{alarm.key}.{alarm.severity}"
+
+
+def _graded(alarms: list[AlarmSpec]) -> set[str]:
+    """Keys whose metric carries more than one threshold (a warning and a critical alarm)."""
+    levels: dict[tuple[str, str], set[str]] = {}
+    for alarm in alarms:
+        levels.setdefault((alarm.key, alarm.qualifier), set()).add(alarm.severity)
+    return {key for (key, _), severities in levels.items() if len(severities) > 1}
 
 
 def apply_override(alarm: AlarmSpec, override: AlarmOverride) -> AlarmSpec:
@@ -70,14 +85,40 @@ def override_problems(env: Environment) -> list[tuple[Path, str]]:
     problems: list[tuple[Path, str]] = []
     for name, component in env.spec.components.items():
         alarms = defaults(env, name, component)
+        graded = _graded(alarms)
         keys = {a.key for a in alarms} | {f"{a.key}.{a.qualifier}" for a in alarms if a.qualifier}
+        keys |= {_level(a) for a in alarms if a.key in graded}
         for key, override in component.alarms.items():
             where: Path = ("components", name, "alarms", key)
             if key not in keys:
                 problems.append((where, _unknown_key(key, keys, component.kind)))
                 continue
-            targets = [a for a in alarms if key in (a.key, f"{a.key}.{a.qualifier}")]
+            targets = [a for a in alarms if key in (a.key, f"{a.key}.{a.qualifier}", _level(a))]
+            if targets[0].key in graded:
+                problems += _graded_checks(where, key, override, targets)
             problems += _override_checks(env, where, override, targets)
+    return problems
+
+
+def _graded_checks(
+    where: Path, key: str, override: AlarmOverride, targets: list[AlarmSpec]
+) -> list[tuple[Path, str]]:
+    """A graded key's levels are told apart by severity: a threshold names one level, and a
+    severity cannot change (two alarms would take one name)."""
+    problems: list[tuple[Path, str]] = []
+    base = targets[0].key
+    if override.severity is not None:
+        problems.append(
+            ((*where, "severity"), f"{base!r} has a warning and a critical level; their severities are fixed")
+        )
+    if override.threshold is not None and len({t.severity for t in targets}) > 1:
+        problems.append(
+            (
+                (*where, "threshold"),
+                f"{base!r} has a warning and a critical threshold: "
+                f"set it in '{base}.warning' or '{base}.critical'",
+            )
+        )
     return problems
 
 

@@ -150,7 +150,8 @@ def graded_alarms(
     region: str = "",
 ) -> list[AlarmSpec]:
     """One metric with a warning and a critical threshold (either may be left out): two
-    alarms of one key, told apart by their severity (an override of the key sets both)."""
+    alarms of one key, told apart by their severity; an override names one level as
+    `key.warning` or `key.critical` (alarms/catalog.py)."""
     levels: list[tuple[AlarmSeverity, float | None]] = [("warning", warning), ("critical", critical)]
     return [
         threshold_alarm(

@@ -27,6 +27,7 @@ class AwsTarget:
     credentials: dict[str, str] = field(default_factory=dict)
     # API operations ("service:Operation") the endpoint does not serve: the emulator's gaps.
     lacks: frozenset[str] = frozenset()
+    name: str = "AWS"  # how messages name the target
 
     def with_defaults(self, region: str | None, endpoint_url: str | None = None) -> AwsTarget:
         """Fill what the user did not give from the inventory or the local platform."""
@@ -36,6 +37,7 @@ class AwsTarget:
             endpoint_url=self.endpoint_url or os.environ.get(ENDPOINT_ENV) or endpoint_url,
             credentials=self.credentials,
             lacks=self.lacks,
+            name=self.name,
         )
 
 

@@ -18,7 +18,6 @@ from ops.campaign.timeline import charts, parse_history
 from ops.inventory.spec import Slo
 from ops.report.writer import Section, write_report
 from ops.state import write_atomic
-from ops.util.ids import new_run_id
 
 if TYPE_CHECKING:  # the sinks' clients load with the sinks
     from ops.campaign.live import LiveSink
@@ -101,10 +100,6 @@ def run_campaign(
     outcome = judge(spec, campaign_id, folder, final, aborted, slo, backend.cost())
     write_results(outcome)
     return outcome
-
-
-def new_campaign_id(spec: Campaign) -> str:
-    return new_run_id(spec.name)
 
 
 def arrival_checks(arrivals: dict[str, Any]) -> list[Check]:

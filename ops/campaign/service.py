@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from ops.campaign.backend import ATTACH_FILE, Backend
 from ops.campaign.compare import compare, load_results
-from ops.campaign.engine import Check, new_campaign_id, run_campaign
+from ops.campaign.engine import Check, run_campaign
 from ops.campaign.spec import Campaign, load_campaign
 from ops.errors import BadInput, OpsError
 from ops.inventory.environment import Environment
 from ops.inventory.spec import Slo
 from ops.telemetry.metrics import record_campaign
 from ops.telemetry.tracing import span
+from ops.util.ids import new_run_id
 
 if TYPE_CHECKING:  # the backends, sinks and archive bring botocore, psutil, Prometheus: loaded when used
     from ops.aws.clients import ClientFactory
@@ -105,7 +106,7 @@ def run(request: RunRequest, host: CampaignHost) -> CampaignReport | DryRun:
     spec = load_campaign(request.campaign)
     environment = host.environment(request.env)
     slo = campaign_slo(spec, environment)
-    campaign_id = new_campaign_id(spec)
+    campaign_id = new_run_id(spec.name)
     folder = host.state_root / "loadtests" / campaign_id
     backend: Backend
     if request.backend == "fargate":

@@ -69,7 +69,7 @@ def _as_json(env: Environment) -> dict[str, object]:
 
 
 def _print_environment(env: Environment) -> None:
-    from ops.kinds.summary import aws_names, settings
+    from ops.kinds.registry import kind_of
 
     guard = "[bold red]protected[/]" if env.protected else "not protected"
     console.print(
@@ -78,7 +78,9 @@ def _print_environment(env: Environment) -> None:
     )
     components = Table("component", "kind", "AWS name", "settings", title="components")
     for name, component in env.spec.components.items():
-        components.add_row(name, component.kind, "\n".join(aws_names(env, component)), settings(component))
+        kind = kind_of(component)
+        names = "\n".join(kind.aws_names(env, component))
+        components.add_row(name, component.kind, names, kind.settings(component))
     console.print(components)
     objectives = Table("component", "RPO", "RTO", title="DR objectives")
     for name, objective in env.spec.objectives.items():

@@ -24,6 +24,7 @@ def emulator_target(port: int, region: str) -> AwsTarget:
         endpoint_url=f"http://127.0.0.1:{port}",
         credentials=EMULATOR_CREDENTIALS,
         lacks=UNEMULATED,
+        name="the emulator",
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from ops.aws.clients import ClientFactory
-from ops.contracts import PARAMETER_ENV, DatabaseEndpoint
+from ops.contracts import PARAMETER_ENV, DatabaseEndpoint, endpoint_parameter
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
@@ -205,7 +205,7 @@ class LocalPlatform:
 
     @property
     def endpoint_parameter(self) -> str:
-        return self.env.parameter_name(self.warehouse_name, "endpoint")
+        return endpoint_parameter(self.env, self.warehouse_name)
 
     def aws(self, record: PlatformRecord) -> ClientFactory:
         return ClientFactory(emulator_target(record.emulator_port, record.region))

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from alarms import alarm_catalog
-from ops.aws.clients import ClientFactory
+from ops.aws.clients import AwsTarget, ClientFactory
 from ops.errors import BadInput
 from ops.inventory.components import Msk
 from ops.inventory.environment import Environment
-from ops.observe.desired.resources import KINDS, desired_resources, log_group_prefixes, resolve
+from ops.observe.desired.resources import RESOURCE_KINDS, desired_resources, log_group_prefixes, resolve
 from ops.observe.providers.cluster_settings import ClusterSettings
 from ops.observe.providers.collector_configs import CollectorConfigs
 from ops.observe.providers.collector_tasks import CollectorTasks
@@ -38,9 +38,9 @@ def kinds_for(only: list[str] | None, grafana: bool = False) -> list[str]:
     """The kinds asked for, in apply order; Grafana's dashboards left out when there is no
     Grafana to reach."""
     for kind in only or []:
-        if kind not in KINDS:
-            raise BadInput(f"--only {kind!r}: not a kind (kinds: {', '.join(KINDS)})")
-    kinds = [k for k in KINDS if not only or k in only]
+        if kind not in RESOURCE_KINDS:
+            raise BadInput(f"--only {kind!r}: not a kind (kinds: {', '.join(RESOURCE_KINDS)})")
+    kinds = [k for k in RESOURCE_KINDS if not only or k in only]
     if not grafana:
         kinds = [k for k in kinds if k != GRAFANA_KIND]
     return kinds
@@ -70,15 +70,14 @@ def providers_for(
     return [every[kind] for kind in kinds]
 
 
-def unavailable(providers: list[Provider], lacks: frozenset[str]) -> list[str]:
-    """A note for each provider whose writes need an operation the target lacks. Only the
-    emulator lacks operations (its gaps, ops/local/gaps.py), hence its name in the note."""
+def unavailable(providers: list[Provider], target: AwsTarget) -> list[str]:
+    """A note for each provider whose writes need an operation the target lacks."""
     notes = []
     for provider in providers:
-        missing = sorted(provider.needs & lacks)
+        missing = sorted(provider.needs & target.lacks)
         if missing:
             operation = missing[0].split(":", 1)[1]
-            notes.append(f"not planned: {provider.title} (the emulator has no {operation})")
+            notes.append(f"not planned: {provider.title} ({target.name} has no {operation})")
     return notes
 
 
@@ -101,5 +100,5 @@ def observe_plan(
             "not planned: Grafana dashboards (no Grafana to reach: set OPS_GRAFANA_URL and "
             "OPS_GRAFANA_TOKEN, or give the environment a grafana component on AWS)"
         )
-    plan.notes += unavailable(asked, lacks)
+    plan.notes += unavailable(asked, factory.target)
     return ObservePlan(plan, providers)

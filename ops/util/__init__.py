@@ -1,2 +1,2 @@
-"""Helpers every layer may use: ports, processes, ids, atomic files. They import nothing
+"""Helpers every layer may use: ports, processes, run ids. They import nothing
 of the toolkit but `ops.errors`."""

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
-from ops.contracts import DatabaseEndpoint
+from ops.contracts import DatabaseEndpoint, endpoint_parameter
 from ops.errors import OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
@@ -41,7 +41,7 @@ class AwsCutover:
     # --- cutover ------------------------------------------------------------------------
     @property
     def _parameter(self) -> str:
-        return self.env.parameter_name(self.params.component, "endpoint")
+        return endpoint_parameter(self.env, self.params.component)
 
     def cutover(self, ctx: RunContext) -> dict[str, Any]:
         restored = ctx.output("restore", "restored")

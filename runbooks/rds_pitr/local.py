@@ -15,7 +15,7 @@ import httpx
 import psycopg
 
 from ops.aws.clients import ClientFactory
-from ops.contracts import DatabaseEndpoint
+from ops.contracts import DatabaseEndpoint, endpoint_parameter
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
@@ -78,7 +78,7 @@ class LocalSteps:
 
     @property
     def _parameter(self) -> str:
-        return self.env.parameter_name(self.params.component, "endpoint")
+        return endpoint_parameter(self.env, self.params.component)
 
     def _source(self, ctx: RunContext) -> LocalPostgres:
         out = ctx.outputs["check-source"]

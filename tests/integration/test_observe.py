@@ -11,7 +11,7 @@ import pytest
 
 from alarms import alarm_catalog
 from ops.inventory import load_environment
-from ops.observe.desired.resources import log_group_names
+from ops.kinds.registry import kind_of
 from tests.helpers import INVENTORY, run_cli
 from tests.integration.conftest import RunningPlatform
 
@@ -54,83 +54,91 @@ def _alarms(platform: RunningPlatform, region: str = "us-east-1") -> dict[str, d
     return {a["AlarmName"]: a for page in pages for a in page["MetricAlarms"]}
 
 
-def test_apply_creates_every_alarm_of_the_inventory(platform: RunningPlatform) -> None:
-    code, applied, err = _observe(platform, "apply", "--stats")
+@pytest.fixture
+def applied(platform: RunningPlatform) -> RunningPlatform:
+    """The module's platform with the shipped inventory applied (whatever an earlier test
+    changed): a test that reads or changes applied resources starts from the same place."""
+    code, _, err = _observe(platform, "apply")
+    assert code == 0, err
+    return platform
+
+
+def test_apply_creates_every_alarm_of_the_inventory(own_platform: RunningPlatform) -> None:
+    """On a platform of its own: the first apply, from nothing."""
+    code, outcome, err = _observe(own_platform, "apply", "--stats")
     assert code == 0, err
     env = load_environment("local", INVENTORY)
     expected = {a.name(env.prefix): (a.region or env.region) for a in alarm_catalog(env)}
-    found = set(_alarms(platform)) | set(_alarms(platform, "us-west-2"))
+    found = set(_alarms(own_platform)) | set(_alarms(own_platform, "us-west-2"))
     assert found == set(expected)
-    assert {n for n, r in expected.items() if r == "us-west-2"} == set(_alarms(platform, "us-west-2"))
-    arn = _alarms(platform)[CPU]["AlarmArn"]
+    assert {n for n, r in expected.items() if r == "us-west-2"} == set(_alarms(own_platform, "us-west-2"))
+    arn = _alarms(own_platform)[CPU]["AlarmArn"]
     tags = {
         t["Key"]: t["Value"]
-        for t in platform.aws().client("cloudwatch").list_tags_for_resource(ResourceARN=arn)["Tags"]
+        for t in own_platform.aws().client("cloudwatch").list_tags_for_resource(ResourceARN=arn)["Tags"]
     }
     assert tags["platform-ops:environment"] == "local" and tags["platform-ops:kind"] == "alarm"
     assert len(tags["platform-ops:fingerprint"]) == 16
-    assert applied["stats"]["calls"]["cloudwatch:PutMetricAlarm"] == len(expected)
+    assert outcome["stats"]["calls"]["cloudwatch:PutMetricAlarm"] == len(expected)
 
 
-def test_a_second_plan_is_clean(platform: RunningPlatform) -> None:
-    result = run_cli("observe", "plan", "--env", "local", "--detailed-exitcode", env=platform.env)
+def test_a_second_plan_is_clean(applied: RunningPlatform) -> None:
+    result = run_cli("observe", "plan", "--env", "local", "--detailed-exitcode", env=applied.env)
     assert result.code == 0, result.out + result.err
     assert "0 to create, 0 to update, 0 to delete" in result.out
     # The emulator lacks the composite alarms' write: left out, and said so.
     assert "note: not planned: composite alarms (the emulator has no PutCompositeAlarm)" in result.out
 
 
-def test_the_plan_reads_in_batches(platform: RunningPlatform) -> None:
-    code, plan, _ = _observe(platform, "plan", "--only", "alarm", "--stats")
+def test_the_plan_reads_in_batches(applied: RunningPlatform) -> None:
+    code, plan, _ = _observe(applied, "plan", "--only", "alarm", "--stats")
     calls = plan["stats"]["calls"]
     assert code == 0
     assert calls["cloudwatch:DescribeAlarms"] <= 4  # 90 alarms: a call per 100 names and region
     assert "cloudwatch:ListTagsForResource" not in calls  # ownership comes from the tagging API
 
 
-def test_a_changed_threshold_plans_exactly_one_update(platform: RunningPlatform, tmp_path: Path) -> None:
+def test_a_changed_threshold_plans_exactly_one_update(applied: RunningPlatform, tmp_path: Path) -> None:
     inventory = _inventory(tmp_path, alarms="{cpu: {threshold: 80}}")
-    code, plan, err = _observe(
-        platform, "plan", "--detailed-exitcode", "--only", "alarm", inventory=inventory
-    )
+    code, plan, err = _observe(applied, "plan", "--detailed-exitcode", "--only", "alarm", inventory=inventory)
     assert code == 3, err
     (change,) = plan["changes"]
     assert (change["name"], change["action"], change["reason"]) == (CPU, "update", "the code changed")
     assert change["fields"] == [{"path": "Threshold", "before": 90.0, "after": 80.0}]
 
 
-def test_an_alarm_edited_out_of_band_shows_as_drift_and_apply_restores_it(platform: RunningPlatform) -> None:
-    alarm = _alarms(platform)[CPU]
+def test_an_alarm_edited_out_of_band_shows_as_drift_and_apply_restores_it(applied: RunningPlatform) -> None:
+    alarm = _alarms(applied)[CPU]
     keys = ("AlarmName", "Namespace", "MetricName", "Dimensions", "Statistic", "Period")
     edited = {k: alarm[k] for k in (*keys, "EvaluationPeriods", "ComparisonOperator", "AlarmActions")}
-    platform.aws().client("cloudwatch").put_metric_alarm(**edited, Threshold=99.0)
-    code, drift, _ = _observe(platform, "drift", "--detailed-exitcode")
+    applied.aws().client("cloudwatch").put_metric_alarm(**edited, Threshold=99.0)
+    code, drift, _ = _observe(applied, "drift", "--detailed-exitcode")
     assert code == 3
     (change,) = drift["drifted"]
     assert change["name"] == CPU and "out of band" in change["reason"]
     assert {"path": "Threshold", "before": 99.0, "after": 90.0} in change["fields"]
-    assert _observe(platform, "apply")[0] == 0
-    assert _observe(platform, "drift", "--detailed-exitcode")[0] == 0
-    assert _alarms(platform)[CPU]["Threshold"] == 90.0
+    assert _observe(applied, "apply")[0] == 0
+    assert _observe(applied, "drift", "--detailed-exitcode")[0] == 0
+    assert _alarms(applied)[CPU]["Threshold"] == 90.0
 
 
-def test_an_alarm_removed_from_the_code_is_pruned(platform: RunningPlatform, tmp_path: Path) -> None:
+def test_an_alarm_removed_from_the_code_is_pruned(applied: RunningPlatform, tmp_path: Path) -> None:
     inventory = _inventory(tmp_path, alarms="{replica-lag: {enabled: false}}")
-    code, plan, _ = _observe(platform, "plan", "--detailed-exitcode", "--only", "alarm", inventory=inventory)
+    code, plan, _ = _observe(applied, "plan", "--detailed-exitcode", "--only", "alarm", inventory=inventory)
     assert code == 3
     assert [(c["name"], c["action"]) for c in plan["changes"]] == [
         ("dataplat-local-warehouse-replica-lag-warning", "delete")
     ]
-    assert _observe(platform, "apply", inventory=inventory)[0] == 0
-    assert "dataplat-local-warehouse-replica-lag-warning" not in _alarms(platform)
-    assert _observe(platform, "apply")[0] == 0  # back again with the shipped inventory
-    assert "dataplat-local-warehouse-replica-lag-warning" in _alarms(platform)
+    assert _observe(applied, "apply", inventory=inventory)[0] == 0
+    assert "dataplat-local-warehouse-replica-lag-warning" not in _alarms(applied)
+    assert _observe(applied, "apply")[0] == 0  # back again with the shipped inventory
+    assert "dataplat-local-warehouse-replica-lag-warning" in _alarms(applied)
 
 
-def test_an_alarm_without_our_ownership_is_never_touched(platform: RunningPlatform) -> None:
-    cloudwatch = platform.aws().client("cloudwatch")
+def test_an_alarm_without_our_ownership_is_never_touched(applied: RunningPlatform) -> None:
+    cloudwatch = applied.aws().client("cloudwatch")
     theirs = "dataplat-local-warehouse-connections-warning"  # a name we want, but not ours
-    arn = _alarms(platform)[theirs]["AlarmArn"]
+    arn = _alarms(applied)[theirs]["AlarmArn"]
     cloudwatch.delete_alarms(AlarmNames=[theirs])
     # The emulator keeps a deleted alarm's tags (AWS does not): drop them as AWS would.
     tags = cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"]
@@ -141,14 +149,18 @@ def test_an_alarm_without_our_ownership_is_never_touched(platform: RunningPlatfo
     }
     cloudwatch.put_metric_alarm(AlarmName=theirs, **manual)
     cloudwatch.put_metric_alarm(AlarmName="dataplat-local-made-by-hand", **manual)
-    code, plan, _ = _observe(platform, "plan")
-    assert code == 0
-    changes = {c["name"]: c for c in plan["changes"]}
-    assert changes[theirs]["action"] == "skip" and "without our ownership" in changes[theirs]["reason"]
-    assert "dataplat-local-made-by-hand" not in changes
-    assert _observe(platform, "apply")[0] == 0
-    alarms = _alarms(platform)
-    assert alarms[theirs]["Threshold"] == 1.0 and alarms["dataplat-local-made-by-hand"]["Threshold"] == 1.0
+    try:
+        code, plan, _ = _observe(applied, "plan")
+        assert code == 0
+        changes = {c["name"]: c for c in plan["changes"]}
+        assert changes[theirs]["action"] == "skip" and "without our ownership" in changes[theirs]["reason"]
+        assert "dataplat-local-made-by-hand" not in changes
+        assert _observe(applied, "apply")[0] == 0
+        alarms = _alarms(applied)
+        assert alarms[theirs]["Threshold"] == 1.0
+        assert alarms["dataplat-local-made-by-hand"]["Threshold"] == 1.0
+    finally:  # the hand-made alarms go; the next apply makes ours again
+        cloudwatch.delete_alarms(AlarmNames=[theirs, "dataplat-local-made-by-hand"])
 
 
 def _emulator_requests(platform: RunningPlatform) -> int:
@@ -177,21 +189,21 @@ def test_bad_overrides_exit_2_with_one_line_and_no_aws_call(
 
 
 def test_a_protected_environment_is_not_applied_without_approval(
-    platform: RunningPlatform, tmp_path: Path
+    applied: RunningPlatform, tmp_path: Path
 ) -> None:
     inventory = _inventory(
         tmp_path,
         alarms="{cpu: {threshold: 70}}",
         replace=("    provider: local\n    protected: false\n", "    provider: local\n    protected: true\n"),
     )
-    refused = run_cli("--inventory", str(inventory), "observe", "apply", env=platform.env)
+    refused = run_cli("--inventory", str(inventory), "observe", "apply", env=applied.env)
     assert refused.code == 2
     assert "protected" in refused.err and "--auto-approve" in refused.err
-    assert _alarms(platform)[CPU]["Threshold"] == 90.0  # nothing changed
-    approved = run_cli("--inventory", str(inventory), "observe", "apply", "--auto-approve", env=platform.env)
+    assert _alarms(applied)[CPU]["Threshold"] == 90.0  # nothing changed
+    approved = run_cli("--inventory", str(inventory), "observe", "apply", "--auto-approve", env=applied.env)
     assert approved.code == 0, approved.err
-    assert _alarms(platform)[CPU]["Threshold"] == 70.0
-    assert _observe(platform, "apply")[0] == 0  # back to the shipped inventory
+    assert _alarms(applied)[CPU]["Threshold"] == 70.0
+    assert _observe(applied, "apply")[0] == 0  # back to the shipped inventory
 
 
 def test_an_unknown_kind_is_bad_input(platform: RunningPlatform) -> None:
@@ -218,19 +230,19 @@ def test_container_insights_turned_off_out_of_band_is_turned_back_on(platform: R
     assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
 
 
-def test_log_retention_follows_the_inventory(platform: RunningPlatform, tmp_path: Path) -> None:
+def test_log_retention_follows_the_inventory(applied: RunningPlatform, tmp_path: Path) -> None:
     inventory = _inventory(
         tmp_path, replace=("    provider: local\n", "    provider: local\n    logs: {retention_days: 7}\n")
     )
-    code, plan, _ = _observe(platform, "plan", "--only", "log-group", inventory=inventory)
+    code, plan, _ = _observe(applied, "plan", "--only", "log-group", inventory=inventory)
     updates = [c for c in plan["changes"] if c["action"] == "update"]
     env = load_environment("local", INVENTORY)
-    groups = [g for n, c in env.spec.components.items() for g in log_group_names(env, n, c)]
+    groups = [g for n, c in env.spec.components.items() for g in kind_of(c).log_groups(env, n, c)]
     assert code == 0 and len(updates) == len(groups) == 18  # every log group of the environment
     assert all(c["fields"] == [{"path": "retentionInDays", "before": 30, "after": 7}] for c in updates)
-    assert _observe(platform, "apply", "--only", "log-group", inventory=inventory)[0] == 0
+    assert _observe(applied, "apply", "--only", "log-group", inventory=inventory)[0] == 0
     groups = (
-        platform.aws().client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/dataplat-local-")
+        applied.aws().client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/dataplat-local-")
     )
     assert {g["retentionInDays"] for g in groups["logGroups"]} == {7}
 

@@ -198,3 +198,70 @@ def test_every_kind_of_the_inventory_has_its_module_in_the_registry() -> None:
     kinds = {get_args(model.model_fields["kind"].annotation)[0] for model in get_args(union)}
     assert kinds == set(KINDS)
     assert [k.kind for k in ingest_path()] == ["api_gateway", "lambda", "msk", "glue", "emr", "s3", "rds"]
+
+
+def _with_graded_disk_alarm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `events` cluster's kind as if it graded one metric: a warning and a critical level."""
+    import alarms.catalog
+
+    shipped = alarms.catalog.defaults
+    metric = Metric("AWS/Kafka", "KafkaDataLogsDiskUsed", {"Cluster Name": "c"}, "Maximum")
+
+    def defaults(env: Environment, name: str, component: Component) -> list[AlarmSpec]:
+        extra = graded_alarms(
+            component=name,
+            key="disk-graded",
+            metric=metric,
+            comparison="GreaterThanOrEqualToThreshold",
+            periods=3,
+            warning=70,
+            critical=85,
+            description="Data log disk filling up.",
+        )
+        return shipped(env, name, component) + (extra if name == "events" else [])
+
+    monkeypatch.setattr(alarms.catalog, "defaults", defaults)
+
+
+def _overridden(write_inventory: Callable[..., Path], overrides: str) -> Environment:
+    text = INVENTORY.read_text().replace(
+        "      events: {broker_count: 2, storage_gib: 100}",
+        f"      events: {{broker_count: 2, storage_gib: 100, alarms: {overrides}}}",
+    )
+    return load_environment("local", write_inventory(text))
+
+
+def test_one_level_of_a_graded_metric_is_overridden_by_its_severity(
+    monkeypatch: pytest.MonkeyPatch, write_inventory: Callable[..., Path]
+) -> None:
+    _with_graded_disk_alarm(monkeypatch)
+    env = _overridden(
+        write_inventory, "{disk-graded.warning: {threshold: 60}, disk-graded: {evaluation_periods: 5}}"
+    )
+    assert override_problems(env) == []
+    alarms = _by_name(env)
+    warning = alarms["dataplat-local-events-disk-graded-warning"]
+    critical = alarms["dataplat-local-events-disk-graded-critical"]
+    assert (warning.threshold, critical.threshold) == (60, 85)  # one level changed
+    assert warning.evaluation_periods == critical.evaluation_periods == 5  # the key's, for both
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ("{disk-graded: {threshold: 60}}", "threshold", "set it in 'disk-graded.warning' or"),
+        ("{disk-graded.critical: {severity: warning}}", "severity", "their severities are fixed"),
+        ("{disk-graded.info: {threshold: 60}}", None, "unknown alarm 'disk-graded.info'"),
+    ],
+)
+def test_a_graded_metric_refuses_an_ambiguous_override(
+    monkeypatch: pytest.MonkeyPatch,
+    write_inventory: Callable[..., Path],
+    overrides: str,
+    field: str | None,
+    message: str,
+) -> None:
+    _with_graded_disk_alarm(monkeypatch)
+    ((path, text),) = override_problems(_overridden(write_inventory, overrides))
+    assert path[-1] == field if field else str(path[-1]).startswith("disk-graded")
+    assert message in text

@@ -7,7 +7,7 @@ from typing import Any
 
 from ops.aws.clients import AwsTarget, ClientFactory
 from ops.inventory import load_environment
-from ops.local.gaps import UNEMULATED
+from ops.local.emulator import emulator_target
 from ops.observe.planning import kinds_for, providers_for, unavailable
 from ops.reconcile.diff import diff
 from ops.reconcile.model import Action, Observed, Resource, fingerprint, plan_change
@@ -137,9 +137,10 @@ def test_a_kind_whose_writes_the_target_lacks_is_left_out_and_said_so() -> None:
     creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     factory = ClientFactory(AwsTarget(region=env.region, credentials=creds))
     providers = providers_for(factory, env, kinds_for(None), None)
-    assert unavailable(providers, frozenset()) == []
-    assert unavailable(providers, UNEMULATED) == [
+    assert unavailable(providers, AwsTarget()) == []
+    emulator = emulator_target(4566, env.region)  # only its description: nothing is contacted
+    assert unavailable(providers, emulator) == [
         "not planned: composite alarms (the emulator has no PutCompositeAlarm)"
     ]
     only_alarms = providers_for(factory, env, kinds_for(["alarm"]), None)
-    assert unavailable(only_alarms, UNEMULATED) == []
+    assert unavailable(only_alarms, emulator) == []

@@ -11,7 +11,7 @@ from alarms.composite import composites
 from alarms.spec import LOOKUP_PREFIX, AlarmSpec, Metric
 from ops.aws.clients import ClientFactory
 from ops.contracts import collector_image_parameter
-from ops.inventory.components import Adot, Component
+from ops.inventory.components import Adot
 from ops.inventory.environment import Environment
 from ops.kinds.registry import kind_of
 from ops.observe.desired.collectors import collector_resources
@@ -30,7 +30,7 @@ from ops.reconcile.model import Resource
 
 # The order providers are applied in: a rule before the alarm that watches it, alarms
 # before the composites that name them.
-KINDS = (
+RESOURCE_KINDS = (
     EVENT_RULE_KIND,
     ALARM_KIND,
     COMPOSITE_KIND,
@@ -158,18 +158,13 @@ def topic_arn(env: Environment, region: str, account: str, severity: str) -> str
     return f"arn:aws:sns:{region}:{account}:{env.resource_name(topic)}"
 
 
-def log_group_names(env: Environment, name: str, component: Component) -> list[str]:
-    """The log groups of a component, as its kind names them."""
-    return kind_of(component).log_groups(env, name, component)
-
-
 def _log_groups(env: Environment) -> list[Resource]:
     resources = []
     for name, component in env.spec.components.items():
         days = component.log_retention_days or env.spec.logs.retention_days
         region = kind_of(component).region(component)
         tags = ownership_tags(env, LOG_GROUP_KIND)
-        for group in log_group_names(env, name, component):
+        for group in kind_of(component).log_groups(env, name, component):
             resources.append(Resource(LOG_GROUP_KIND, group, {"retentionInDays": days}, tags, name, region))
     return resources
 
