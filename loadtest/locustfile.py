@@ -32,6 +32,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.payloads import PayloadGenerator
 from loadtest.shape import Plan
+from ops.contracts import FINANCIAL_PATH, INSURANCE_PATH
 
 RUN = uuid.uuid4().hex[:8]  # this process's share of unique record ids
 _generator = PayloadGenerator(f"lt{RUN}", seed=int(os.environ.get("OPS_LOADTEST_SEED", "0")))
@@ -63,10 +64,10 @@ class IngestUser(FastHttpUser):
             except Empty:
                 return  # none yet: back to the task loop, which ends here when the run stops
         if self.rng.random() < _claims:
-            self.client.post("/ingest-insurance-claim/", json=_generator.insurance_claim(), name="claim")
+            self.client.post(INSURANCE_PATH, json=_generator.insurance_claim(), name="claim")
         else:
             record = _generator.financial_transaction()
-            self.client.post("/ingest-financial-transaction/", json=record, name="transaction")
+            self.client.post(FINANCIAL_PATH, json=record, name="transaction")
 
 
 if PLAN is not None:

@@ -15,7 +15,7 @@ import httpx
 import psycopg
 
 from ops.aws.clients import ClientFactory
-from ops.contracts import DatabaseEndpoint, endpoint_parameter
+from ops.contracts import FINANCIAL_PATH, DatabaseEndpoint, endpoint_parameter
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
@@ -213,7 +213,7 @@ class LocalSteps:
             "currency": "USD",
             "transaction_type": "payment",
         }
-        response = httpx.post(f"{record.ingest_url}/ingest-financial-transaction/", json=probe, timeout=10)
+        response = httpx.post(f"{record.ingest_url}{FINANCIAL_PATH}", json=probe, timeout=10)
         if response.status_code != 200:
             raise OpsError(
                 f"the ingest service refused a probe record after cutover: HTTP {response.status_code}"
