@@ -6,9 +6,7 @@ runbooks and their providers are imported by the commands that use them."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -16,6 +14,10 @@ from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, print_json
 from ops.errors import BadInput
 from ops.telemetry.tracing import traced_command
+
+if TYPE_CHECKING:
+    from ops.cli.context import CliContext
+    from ops.runbook.service import FinishedRun, RunHost
 
 app = typer.Typer(help="DR runbooks: plan, run (dry run by default), resume, status.", no_args_is_help=True)
 
@@ -89,36 +91,17 @@ def plan(
         console.print("[bold red]protected[/]: the cutover needs an approval (`ops runbook approve`)")
 
 
-def _approver(environment: Any, runbook: Any, token: str | None, state: Any) -> Any:
-    from ops.runbook.approvals import redeem
-
-    def approve(step: Any) -> str | None:
-        if token:
-            return redeem(state, token, runbook.name, environment.name)
-        if sys.stdin.isatty():
-            answer = typer.prompt(
-                f"{step.title} on protected {environment.name!r}: your name to approve (empty: no)"
-            )
-            return answer.strip() or None
-        return None
-
-    return approve
-
-
-def _report(outcome: Any, output: OutputFormat) -> None:
-    from ops.runbook.report import write_run_report
-
-    paths = write_run_report(outcome.record, outcome.folder)
-    record = outcome.record
+def _report(finished: FinishedRun, output: OutputFormat) -> None:
+    record = finished.outcome.record
     if output is OutputFormat.json:
-        print_json({**record.__dict__, "report": str(paths.html)})
+        print_json({**record.__dict__, "report": str(finished.report.html)})
         return
     console.print(
         f"run {record.run_id}: [bold]{record.status}[/] ({'executed' if record.execute else 'dry run'})"
     )
     for key, value in record.outputs.items():
         console.print(f"  {key}: {value}")
-    console.print(f"report: {paths.html}")
+    console.print(f"report: {finished.report.html}")
 
 
 @app.command()
@@ -135,38 +118,30 @@ def run(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Run a runbook: a dry run (checks only) unless --execute."""
-    from ops.util.ids import new_run_id
+    from ops.runbook.service import start_run
 
     context = cli_context(ctx)
     runbook = _runbook(name)
     environment = context.environment(env)
     params = _params(runbook, param)
-    engine = _engine(context, environment, output)
-    run_id = new_run_id(runbook.name)
-    with _notifying(context, environment, run_id):
-        outcome = engine.run(
-            runbook,
-            environment,
-            params,
-            execute=execute,
-            run_id=run_id,
-            approve=_approver(environment, runbook, approve, context.state()),
-        )
-    _report(outcome, output)
+    host = _host(context, output)
+    _report(start_run(host, runbook, environment, params, execute=execute, token=approve), output)
 
 
-def _engine(context: Any, environment: Any, output: OutputFormat) -> Any:
-    """The engine for a run in this environment, with the controls OPS_RUNBOOK_CONTROLS names."""
-    from ops.runbook.controls import controls_from_environment
-    from ops.runbook.engine import RunbookEngine
+def _host(context: CliContext, output: OutputFormat) -> RunHost:
+    """What the runbook service needs from the command line: state, AWS, progress, a person."""
+    from ops.runbook.service import RunHost
 
-    aws = context.aws_for(environment) if environment.provider != "local" else None
-    return RunbookEngine(
+    return RunHost(
         context.state(),
+        context.aws_for,
         progress=_progress if output is OutputFormat.text else None,
-        aws=aws,
-        controls=controls_from_environment(),
+        ask=_ask if sys.stdin.isatty() else None,
     )
+
+
+def _ask(question: str) -> str | None:
+    return typer.prompt(question).strip() or None
 
 
 @app.command()
@@ -180,24 +155,11 @@ def resume(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Continue a run from its journal: done steps are not run again."""
-    from ops.runbook.engine import load_record, parse_params
+    from ops.runbook.service import resume_run
 
     context = cli_context(ctx)
-    record = load_record(context.state(), run_id)
-    runbook = _runbook(record.runbook)
-    environment = context.environment(record.environment)
-    params = parse_params(runbook, record.params)
-    engine = _engine(context, environment, output)
-    with _notifying(context, environment, run_id):
-        outcome = engine.run(
-            runbook,
-            environment,
-            params,
-            execute=record.execute,
-            run_id=run_id,
-            approve=_approver(environment, runbook, approve, context.state()),
-        )
-    _report(outcome, output)
+    finished = resume_run(_host(context, output), run_id, _runbook, context.environment, approve)
+    _report(finished, output)
 
 
 @app.command()
@@ -262,25 +224,6 @@ def approve_(
     environment = context.environment(env)
     token = issue(context.state(), name, environment.name, approver)
     console.print(f"approval token for {name} on {environment.name} (valid 4 h, once): {token}")
-
-
-@contextmanager
-def _notifying(context: Any, environment: Any, run_id: str) -> Iterator[None]:
-    """After the run, whatever its end, a message on the environment's SNS topic."""
-    from ops.runbook.engine import load_record
-    from ops.runbook.notify import notify_run
-
-    try:
-        yield
-    finally:
-        record: Any = None
-        with suppress(BadInput):  # refused before it started: nothing ran, nothing to tell
-            record = load_record(context.state(), run_id)
-        if record is not None and record.status != "running":
-            factory = context.aws_for(environment)
-            account = environment.meta.account_id or factory.client("sts").get_caller_identity()["Account"]
-            summary = {k: v for k, v in record.__dict__.items() if k != "completed"}
-            notify_run(factory.client("sns"), environment, account, summary)
 
 
 class _Progress:
