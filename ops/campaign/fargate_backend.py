@@ -4,7 +4,8 @@ terraform/modules/loadtest, every task tagged with the campaign id.
 Teardown in three layers: (1) this process stops every task of the campaign in a finally
 block and on SIGINT/SIGTERM; (2) in the tasks, workers quit when the master has been gone
 for 60 s (Locust's heartbeat) and every container runs under `timeout` with the campaign's
-maximum lifetime; (3) `ops loadtest sweep` stops tasks past their expiry tag.
+maximum lifetime; (3) `ops loadtest sweep` stops tasks past their expiry tag (`fargate_tasks`). What a
+launch will start, and its price, is read beforehand (`fargate_launch`).
 
 The master's web API (live statistics, stop) is reached at its private IP, from inside the
 VPC, or through a port-forward named by OPS_LOADTEST_MASTER_URL. The master uploads its
@@ -17,7 +18,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,118 +34,16 @@ from ops.campaign.backend import (
     LiveStats,
     read_live,
 )
-from ops.campaign.cost import CampaignCost, Cost, TaskSize, actual, estimate
+from ops.campaign.cost import CampaignCost, Cost, TaskSize, actual
+from ops.campaign.fargate_launch import MASTER_URL_ENV, FargateLaunch, refuse_made_up_addresses
+from ops.campaign.fargate_tasks import campaign_tags
 from ops.campaign.spec import Campaign
-from ops.contracts import loadtest_network_parameter
 from ops.errors import OpsError
-from ops.inventory.environment import Environment
 from ops.inventory.spec import FargatePrices
 
-CAMPAIGN_TAG = "platform-ops:campaign"
-ROLE_TAG = "platform-ops:role"
-EXPIRES_TAG = "platform-ops:expires-at"
-MASTER_URL_ENV = "OPS_LOADTEST_MASTER_URL"
 WEB_PORT = 8089
 RUN_TASK_MAX = 10  # RunTask starts at most 10 tasks a call
-LIFETIME_MARGIN_S = 600.0  # start-up, shut-down and a slow upload on top of the duration
 POLL_S = 1.0
-
-
-@dataclass(frozen=True)
-class FargateLaunch:
-    """What a campaign will start: printed by a dry run and priced before a launch."""
-
-    cluster: str
-    master_task: str  # task definition ARNs
-    worker_task: str
-    container: str
-    master_size: TaskSize
-    worker_size: TaskSize
-    workers: int
-    spot: bool
-    subnets: list[str]
-    security_groups: list[str]
-    target_url: str
-    results: str  # s3://bucket/<campaign id>/locust/
-    lifetime_s: float
-
-    def cost(self, duration_s: float, env: Environment) -> Cost:
-        prices = env.spec.loadtest_settings.prices
-        return estimate(self.master_size, self.worker_size, self.workers, duration_s, prices, self.spot)
-
-
-def _task_definition(ecs: Any, family: str) -> dict[str, Any]:
-    try:
-        return ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]  # type: ignore[no-any-return]
-    except ClientError as error:
-        raise OpsError(
-            f"task definition {family}: {error.response['Error']['Code']} "
-            f"(apply terraform/modules/loadtest for this environment)"
-        ) from error
-
-
-def _network(ssm: Any, name: str) -> tuple[list[str], list[str]]:
-    try:
-        value = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-        return list(value["subnets"]), list(value["security_groups"])
-    except ClientError as error:
-        raise OpsError(
-            f"SSM parameter {name}: {error.response['Error']['Code']} "
-            f"(terraform/modules/loadtest writes it; apply the module)"
-        ) from error
-    except (ValueError, KeyError, TypeError) as error:
-        raise OpsError(f"SSM parameter {name}: not JSON with 'subnets' and 'security_groups'") from error
-
-
-def refuse_made_up_addresses(aws: Any) -> None:
-    """An emulator's tasks have made-up private addresses: never send traffic there."""
-    if getattr(aws.target, "endpoint_url", None) and not os.environ.get(MASTER_URL_ENV):
-        raise OpsError(
-            f"against an AWS endpoint override the master's private IP is not reachable; "
-            f"set {MASTER_URL_ENV} (a forwarded port on 127.0.0.1)"
-        )
-
-
-def prepare_launch(
-    aws: Any, env: Environment, spec: Campaign, target_url: str, campaign_id: str
-) -> FargateLaunch:
-    """Read the task definitions and the network: what RunTask will be given."""
-    refuse_made_up_addresses(aws)
-    settings = env.spec.loadtest_settings
-    if not settings.results_bucket:
-        raise OpsError(
-            f"loadtest_settings.results_bucket: environment {env.name} has none; the master uploads there"
-        )
-    ecs = aws.client("ecs")
-    master = _task_definition(ecs, env.resource_name(settings.master_task))
-    worker = _task_definition(ecs, env.resource_name(settings.worker_task))
-    subnets, groups = _network(aws.client("ssm"), loadtest_network_parameter(env))
-    worker_size = TaskSize(
-        spec.fargate.worker_cpu or int(worker["cpu"]), spec.fargate.worker_memory or int(worker["memory"])
-    )
-    return FargateLaunch(
-        cluster=env.resource_name(settings.cluster),
-        master_task=master["taskDefinitionArn"],
-        worker_task=worker["taskDefinitionArn"],
-        container=settings.container,
-        master_size=TaskSize(int(master["cpu"]), int(master["memory"])),
-        worker_size=worker_size,
-        workers=spec.workers,
-        spot=spec.fargate.spot,
-        subnets=subnets,
-        security_groups=groups,
-        target_url=target_url,
-        results=f"s3://{env.resource_name(settings.results_bucket)}/{campaign_id}/locust/",
-        lifetime_s=spec.total_duration + LIFETIME_MARGIN_S,
-    )
-
-
-def campaign_tags(campaign_id: str, role: str, expires_at: datetime) -> list[dict[str, str]]:
-    return [
-        {"key": CAMPAIGN_TAG, "value": campaign_id},
-        {"key": ROLE_TAG, "value": role},
-        {"key": EXPIRES_TAG, "value": expires_at.astimezone(UTC).isoformat(timespec="seconds")},
-    ]
 
 
 class FargateBackend:
@@ -423,38 +322,3 @@ def _private_ip(task: dict[str, Any]) -> str:
             if detail.get("name") == "privateIPv4Address":
                 return str(detail["value"])
     return ""
-
-
-def sweep(
-    aws: Any, cluster: str, now: datetime, campaign: str | None = None, stop: bool = True
-) -> list[dict[str, str]]:
-    """Layer 3: the running tasks of campaigns past their expiry (or of one campaign),
-    stopped unless `stop` is False. Tasks without our campaign tag are never touched."""
-    ecs = aws.client("ecs")
-    arns: list[str] = []
-    for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus="RUNNING"):
-        arns += page["taskArns"]
-    found = []
-    for start in range(0, len(arns), 100):
-        for task in ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + 100], include=["TAGS"])[
-            "tasks"
-        ]:
-            tags = {t["key"]: t["value"] for t in task.get("tags", [])}
-            if CAMPAIGN_TAG not in tags:
-                continue
-            expired = datetime.fromisoformat(tags.get(EXPIRES_TAG, "1970-01-01T00:00:00+00:00")) <= now
-            if (campaign is None and expired) or tags[CAMPAIGN_TAG] == campaign:
-                found.append(
-                    {
-                        "task": task["taskArn"],
-                        "campaign": tags[CAMPAIGN_TAG],
-                        "role": tags.get(ROLE_TAG, ""),
-                        "expires_at": tags.get(EXPIRES_TAG, ""),
-                    }
-                )
-    if stop:
-        for item in found:
-            ecs.stop_task(
-                cluster=cluster, task=item["task"], reason="ops loadtest sweep: orphaned campaign task"
-            )
-    return found

@@ -172,7 +172,7 @@ def sweep(env: str, campaign_id: str | None, dry_run: bool, host: CampaignHost) 
     """Stop (or list) orphaned Fargate campaign tasks: past their expiry, or one campaign's."""
     from botocore.exceptions import ClientError
 
-    from ops.campaign.fargate_backend import sweep as sweep_tasks
+    from ops.campaign.fargate_tasks import sweep as sweep_tasks
 
     environment = host.environment(env)
     cluster = environment.resource_name(environment.spec.loadtest_settings.cluster)
@@ -202,7 +202,8 @@ def _fargate(
     request: RunRequest,
 ) -> FargateBackend | DryRun:
     """Price the launch before anything starts; a dry run stops there."""
-    from ops.campaign.fargate_backend import FargateBackend, prepare_launch
+    from ops.campaign.fargate_backend import FargateBackend
+    from ops.campaign.fargate_launch import prepare_launch
     from ops.campaign.local_backend import locust_environment
     from ops.campaign.target import ingest_url
 

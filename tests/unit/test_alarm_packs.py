@@ -158,18 +158,22 @@ def test_bad_overrides_are_found_without_aws(
     )
 
 
-def test_a_metric_with_a_warning_and_a_critical_threshold_gives_two_alarms_of_one_key() -> None:
-    metric = Metric("AWS/Kafka", "KafkaDataLogsDiskUsed", {"Cluster Name": "c"}, "Maximum")
-    warning, critical = graded_alarms(
+def _disk_levels(key: str, warning: float | None = 70, critical: float | None = 85) -> list[AlarmSpec]:
+    """The `events` cluster's data-log disk as a graded metric."""
+    return graded_alarms(
         component="events",
-        key="disk-used",
-        metric=metric,
+        key=key,
+        metric=Metric("AWS/Kafka", "KafkaDataLogsDiskUsed", {"Cluster Name": "c"}, "Maximum"),
         comparison="GreaterThanOrEqualToThreshold",
         periods=3,
-        warning=70,
-        critical=85,
+        warning=warning,
+        critical=critical,
         description="Data log disk filling up.",
     )
+
+
+def test_a_metric_with_a_warning_and_a_critical_threshold_gives_two_alarms_of_one_key() -> None:
+    warning, critical = _disk_levels("disk-used")
     assert (warning.severity, warning.threshold, critical.severity, critical.threshold) == (
         "warning",
         70,
@@ -181,15 +185,7 @@ def test_a_metric_with_a_warning_and_a_critical_threshold_gives_two_alarms_of_on
         warning.name("p") == "p-events-disk-used-warning"
         and critical.name("p") == "p-events-disk-used-critical"
     )
-    only_critical = graded_alarms(
-        component="events",
-        key="disk-used",
-        metric=metric,
-        comparison="GreaterThanOrEqualToThreshold",
-        periods=3,
-        critical=85,
-        description="Data log disk filling up.",
-    )
+    only_critical = _disk_levels("disk-used", warning=None)
     assert [a.severity for a in only_critical] == ["critical"]
 
 
@@ -205,20 +201,9 @@ def _with_graded_disk_alarm(monkeypatch: pytest.MonkeyPatch) -> None:
     import alarms.catalog
 
     shipped = alarms.catalog.defaults
-    metric = Metric("AWS/Kafka", "KafkaDataLogsDiskUsed", {"Cluster Name": "c"}, "Maximum")
 
     def defaults(env: Environment, name: str, component: Component) -> list[AlarmSpec]:
-        extra = graded_alarms(
-            component=name,
-            key="disk-graded",
-            metric=metric,
-            comparison="GreaterThanOrEqualToThreshold",
-            periods=3,
-            warning=70,
-            critical=85,
-            description="Data log disk filling up.",
-        )
-        return shipped(env, name, component) + (extra if name == "events" else [])
+        return shipped(env, name, component) + (_disk_levels("disk-graded") if name == "events" else [])
 
     monkeypatch.setattr(alarms.catalog, "defaults", defaults)
 
