@@ -158,7 +158,7 @@ class RunbookEngine:
                 ctx.approver = self._approval(step, ctx, journal, approve)
             if step.kind in (StepKind.ACTION, StepKind.WAIT):
                 self._check_stops(stops, ctx, journal, step)
-            for control in self.controls:
+            for control in ctx.controls:
                 control.before_step(ctx, step)
             journal.append("step-started", step=step.id, kind=step.kind.value)
             self.progress("running", step)
@@ -173,7 +173,7 @@ class RunbookEngine:
                     ctx.step = None
             ctx.outputs[step.id] = outputs
             journal.append("step-completed", step=step.id, outputs=outputs)
-            for control in self.controls:
+            for control in ctx.controls:
                 control.after_step(ctx, step)
             self.progress("done", step)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ops.errors import BadInput
@@ -86,13 +87,14 @@ def _run(
     execute: bool,
     token: str | None,
 ) -> FinishedRun:
+    aws = cache(lambda: host.aws_for(env))  # one session for the run and its notice, when needed
     engine = RunbookEngine(
         host.state,
         progress=host.progress,
-        aws=host.aws_for(env) if env.provider != "local" else None,
+        aws=aws() if env.provider != "local" else None,
         controls=controls_from_environment(),
     )
-    with _notifying(host, env, run_id):
+    with _notifying(host.state, aws, env, run_id):
         outcome = engine.run(
             runbook,
             env,
@@ -116,16 +118,18 @@ def _approver(host: RunHost, env: Environment, runbook: Runbook, token: str | No
 
 
 @contextmanager
-def _notifying(host: RunHost, env: Environment, run_id: str) -> Iterator[None]:
+def _notifying(
+    state: StateDir, aws: Callable[[], ClientFactory], env: Environment, run_id: str
+) -> Iterator[None]:
     """After the run, whatever its end, a message on the environment's SNS topic."""
     try:
         yield
     finally:
         record = None
         with suppress(BadInput):  # refused before it started: nothing ran, nothing to tell
-            record = load_record(host.state, run_id)
+            record = load_record(state, run_id)
         if record is not None and record.status != "running":
-            factory = host.aws_for(env)
+            factory = aws()
             account = env.meta.account_id or factory.client("sts").get_caller_identity()["Account"]
             summary = {k: v for k, v in record.__dict__.items() if k != "completed"}
             notify_run(factory.client("sns"), env, account, summary)

@@ -41,7 +41,6 @@ class StepRow:
     aws: Saying | None = None
     undo: str | None = None  # the provider's method that rolls the step back
     when: Callable[[Any], bool] = always  # from the parameters: is the step in the plan
-    needs_source: bool = False  # skipped in an unplanned run (see Step)
 
     def says(self, provider_name: str, provider: object) -> Says | None:
         says: Saying | None = getattr(self, provider_name)
@@ -63,5 +62,5 @@ def steps_of(table: Sequence[StepRow], provider_name: str, provider: object, par
             continue
         run = _nothing if row.kind is StepKind.APPROVAL else getattr(provider, row.id.replace("-", "_"))
         undo = getattr(provider, row.undo) if row.undo else None
-        steps.append(Step(row.id, row.kind, says.title, says.calls, run, undo, row.needs_source))
+        steps.append(Step(row.id, row.kind, says.title, says.calls, run, undo))
     return steps
