@@ -188,10 +188,10 @@ def status(
 @traced_command
 def abort(ctx: typer.Context, run_id: str) -> None:
     """Abandon a failed or interrupted run: undo its steps that have a rollback."""
-    from ops.runbook.engine import abort_run
+    from ops.runbook.service import abort_run
 
     context = cli_context(ctx)
-    record = abort_run(context.state(), run_id, lambda name: _runbook(name), context.environment)
+    record = abort_run(_host(context, OutputFormat.text), run_id, _runbook, context.environment)
     console.print(f"run {run_id}: aborted; rolled back: {', '.join(record.rolled_back) or 'nothing'}")
 
 

@@ -78,7 +78,7 @@ class RunbookEngine:
     ) -> RunOutcome:
         run_id = run_id or new_run_id(runbook.name)
         folder = runs_dir(self.state) / run_id
-        journal = Journal(folder, self._mirror(env, run_id))
+        journal = self._journal(env, run_id)
         record = RunRecord.from_journal(run_id, journal) if journal.exists else RunRecord(run_id)
         if record.status in ("completed", "aborted"):
             raise BadInput(f"run {run_id} is {record.status}; start a new run")
@@ -94,33 +94,47 @@ class RunbookEngine:
                 resumed=bool(record.completed),
             )
             record = RunRecord.from_journal(run_id, journal)
-            ctx = RunContext(
-                run_id,
-                env,
-                params,
-                self.state,
-                execute,
-                dict(record.completed),
-                record.approver,
-                record.started_at,
-                aws=self.aws,
-                controls=self.controls,
-            )
+            ctx = self._context(record, env, params, journal)
             with span(f"runbook {runbook.name}", **{"ops.run_id": run_id, "ops.execute": execute}):
                 self._steps(runbook, ctx, journal, approve)
             outputs = runbook.outputs(ctx) if execute else {}
             journal.append("run-completed", outputs=outputs)
         except Interrupted as stop:
-            self._roll_back(runbook, env, params, journal)
-            journal.append("run-interrupted", error=str(stop))
+            self._end_undone(runbook, env, params, journal, "run-interrupted", str(stop))
             raise
         except Exception as error:
-            self._roll_back(runbook, env, params, journal)
-            journal.append("run-failed", error=str(error))
+            self._end_undone(runbook, env, params, journal, "run-failed", str(error))
             raise
         finally:
             lock.release()
         return RunOutcome(RunRecord.from_journal(run_id, journal), folder)
+
+    def _context(
+        self, record: RunRecord, env: Environment, params: BaseModel, journal: Journal
+    ) -> RunContext:
+        """What the steps (or their rollbacks) of a run see, from its journal."""
+        ctx = RunContext(
+            record.run_id,
+            env,
+            params,
+            self.state,
+            record.execute,
+            dict(record.completed),
+            record.approver,
+            record.started_at,
+            aws=self.aws,
+            controls=self.controls,
+            notes={step: dict(fields) for step, fields in record.noted.items()},
+        )
+
+        def record_note(step: str, fields: dict[str, Any]) -> None:
+            journal.append("step-noted", step=step, fields=fields)
+
+        ctx.record_note = record_note
+        return ctx
+
+    def _journal(self, env: Environment, run_id: str) -> Journal:
+        return Journal(runs_dir(self.state) / run_id, self._mirror(env, run_id))
 
     def _mirror(self, env: Environment, run_id: str) -> Callable[[Path], None] | None:
         """A copy of the journal in the environment's journal bucket, when it has one."""
@@ -197,27 +211,74 @@ class RunbookEngine:
         journal.append("approved", step=step.id, approver=approver)
         return approver
 
-    def undo(self, runbook: Runbook, env: Environment, params: BaseModel, run_id: str) -> None:
-        """Roll back a finished run's steps (a drill's teardown)."""
-        self._roll_back(runbook, env, params, Journal(runs_dir(self.state) / run_id))
+    def undo(self, runbook: Runbook, env: Environment, params: BaseModel, run_id: str) -> list[str]:
+        """Roll back a finished run's steps (a drill's teardown): what could not be undone."""
+        return self._roll_back(runbook, env, params, self._journal(env, run_id))
 
-    def _roll_back(self, runbook: Runbook, env: Environment, params: BaseModel, journal: Journal) -> None:
-        """Undo completed steps that define a rollback, newest first; each is journaled,
-        and a failing rollback does not stop the others."""
+    def abort(self, runbook: Runbook, env: Environment, params: BaseModel, run_id: str) -> RunRecord:
+        """Undo a run that will not be resumed, under the lock its runs take (refused while a
+        live process runs it). "aborted" only once everything is undone; else
+        "rollback-failed", and abort can be tried again."""
+        journal = self._journal(env, run_id)
+        lock = self._lock(env, runbook.target(env, params), run_id)
+        lock.acquire()
+        try:
+            left = self._roll_back(runbook, env, params, journal)
+            if left:
+                journal.append("run-rollback-failed", error="abort: rollbacks failed", left=left)
+            else:
+                journal.append("run-aborted")
+        finally:
+            lock.release()
+        record = RunRecord.from_journal(run_id, journal)
+        if left:
+            raise OpsError(
+                f"run {run_id}: could not undo {', '.join(left)} ({_last_rollback_error(journal)}); "
+                f"fix the cause, then `ops runbook abort {run_id}` again"
+            )
+        return record
+
+    def _end_undone(
+        self, runbook: Runbook, env: Environment, params: BaseModel, journal: Journal, end: str, error: str
+    ) -> None:
+        """A run that stopped: undo what it did, then journal how it ended."""
+        left = self._roll_back(runbook, env, params, journal)
+        if left:
+            journal.append("run-rollback-failed", error=error, left=left, stopped_by=end)
+        else:
+            journal.append(end, error=error)
+
+    def _roll_back(
+        self, runbook: Runbook, env: Environment, params: BaseModel, journal: Journal
+    ) -> list[str]:
+        """Undo the steps that define a rollback, newest first: those completed, and one
+        that noted a change and stopped before completing. Each is journaled; a failing
+        rollback does not stop the others. Returns the steps left undone."""
         record = RunRecord.from_journal(journal.folder.name, journal)
-        ctx = RunContext(
-            record.run_id, env, params, self.state, record.execute, dict(record.completed), aws=self.aws
-        )
+        ctx = self._context(record, env, params, journal)
+        for step_id, fields in record.noted.items():  # the note is what a rollback needs
+            ctx.outputs[step_id] = {**fields, **ctx.outputs.get(step_id, {})}
+        left = []
         for step in reversed(runbook.steps(env, params)):
-            if step.rollback is None or step.id not in record.completed or step.id in record.rolled_back:
+            if step.rollback is None or step.id in record.rolled_back:
+                continue
+            if step.id not in record.completed and step.id not in record.noted:
                 continue
             try:
-                step.rollback(ctx)
+                with span(f"rollback {step.id}"):
+                    step.rollback(ctx)
             except Exception as error:  # keep undoing the rest; say what could not be undone
                 log.error("rollback of %s failed: %s", step.id, error)
                 journal.append("step-rollback-failed", step=step.id, error=str(error))
+                left.append(step.id)
             else:
                 journal.append("step-rolled-back", step=step.id)
+        return left
+
+
+def _last_rollback_error(journal: Journal) -> str:
+    failed = [e for e in journal.events() if e["event"] == "step-rollback-failed"]
+    return failed[-1]["error"] if failed else "unknown"
 
 
 def load_record(state: StateDir, run_id: str) -> RunRecord:
@@ -235,27 +296,3 @@ def list_runs(state: StateDir) -> list[RunRecord]:
         except OpsError:
             continue
     return records
-
-
-def abort_run(
-    state: StateDir,
-    run_id: str,
-    runbook_named: Callable[[str], Runbook],
-    environment_named: Callable[[str], Environment],
-) -> RunRecord:
-    """Undo a run that will not be resumed: its completed steps' rollbacks, newest first."""
-    journal = Journal(runs_dir(state) / run_id)
-    record = RunRecord.from_journal(run_id, journal)
-    if record.status in ("completed", "aborted"):
-        raise BadInput(f"run {run_id} is {record.status}; nothing to abort")
-    runbook = runbook_named(record.runbook)
-    env = environment_named(record.environment)
-    params = parse_params(runbook, record.params)
-    lock = TargetLock(state.root / "locks", runbook.target(env, params), run_id)
-    lock.acquire()  # refuses while another live process runs it
-    try:
-        RunbookEngine(state)._roll_back(runbook, env, params, journal)
-        journal.append("run-aborted")
-    finally:
-        lock.release()
-    return RunRecord.from_journal(run_id, journal)

@@ -64,6 +64,9 @@ class Journal:
         return found
 
 
+RUN_ENDS = ("run-completed", "run-failed", "run-interrupted", "run-aborted", "run-rollback-failed")
+
+
 @dataclass
 class RunRecord:
     """A run as its journal tells it."""
@@ -75,8 +78,13 @@ class RunRecord:
     execute: bool = False
     started_at: str = ""
     ended_at: str = ""
-    status: str = "unknown"  # running, completed, failed, interrupted, aborted
+    # running, completed, failed, interrupted, aborted, or rollback-failed (a rollback
+    # could not be done: `left` names what is still to undo; abort or resume tries again)
+    status: str = "unknown"
     completed: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> outputs
+    # Steps that started and noted what they change, but did not complete: step -> notes.
+    noted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    left: list[str] = field(default_factory=list)
     timings: dict[str, tuple[str, str]] = field(default_factory=dict)  # step -> (start, end)
     rolled_back: list[str] = field(default_factory=list)
     approver: str | None = None
@@ -101,6 +109,8 @@ class RunRecord:
                 record.status = "running"
             elif kind == "step-started":
                 started[event["step"]] = event["at"]
+            elif kind == "step-noted":
+                record.noted.setdefault(event["step"], {}).update(event.get("fields", {}))
             elif kind == "step-completed":
                 record.completed[event["step"]] = event.get("outputs", {})
                 if event["step"] in record.rolled_back:  # done again after a rollback
@@ -109,11 +119,13 @@ class RunRecord:
             elif kind == "step-rolled-back":
                 record.rolled_back.append(event["step"])
                 record.completed.pop(event["step"], None)
+                record.noted.pop(event["step"], None)
             elif kind == "approved":
                 record.approver = event["approver"]
-            elif kind in ("run-completed", "run-failed", "run-interrupted", "run-aborted"):
+            elif kind in RUN_ENDS:
                 record.status = kind.removeprefix("run-")
                 record.ended_at = event["at"]
                 record.outputs = event.get("outputs", record.outputs)
                 record.error = event.get("error", "")
+                record.left = event.get("left", [])
         return record

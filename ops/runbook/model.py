@@ -42,9 +42,29 @@ class RunContext:
     aws: Any = None  # the ClientFactory of a cloud environment
     controls: tuple[Control, ...] = ()
     step: Step | None = None  # the step that runs now (set by the engine)
+    # What steps noted before they finished (see `note`), by step; from the journal.
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Journals a note of the running step (set by the engine).
+    record_note: Callable[[str, dict[str, Any]], None] | None = None
 
     def output(self, step: str, key: str) -> Any:
         return self.outputs[step][key]
+
+    def note(self, **fields: Any) -> None:
+        """Journal what the running step is about to change (the value it replaces), before
+        it changes it: if the run stops inside the step, its rollback undoes the change from
+        the note, and a resumed step reads it back with `noted`. Never a secret."""
+        if self.step is None:
+            return
+        self.notes.setdefault(self.step.id, {}).update(fields)
+        if self.record_note is not None:
+            self.record_note(self.step.id, fields)
+
+    def noted(self, key: str, default: Any = None) -> Any:
+        """What the running step noted under `key` in an earlier attempt (or this one)."""
+        if self.step is None:
+            return default
+        return self.notes.get(self.step.id, {}).get(key, default)
 
     def checkpoint(self, name: str) -> None:
         """A point inside the running step the controls may act at (a long wait's start,

@@ -23,6 +23,7 @@ from ops.runbook.engine import (
     load_record,
     parse_params,
 )
+from ops.runbook.journal import RunRecord
 from ops.runbook.model import Runbook, Step
 from ops.runbook.notify import notify_run
 from ops.runbook.report import write_run_report
@@ -76,6 +77,26 @@ def resume_run(
     env = env_of(record.environment)
     params = parse_params(runbook, record.params)
     return _run(host, runbook, env, params, run_id, record.execute, token)
+
+
+def abort_run(
+    host: RunHost,
+    run_id: str,
+    runbook_of: Callable[[str], Runbook],
+    env_of: Callable[[str], Environment],
+) -> RunRecord:
+    """Undo a run that will not be resumed: the lock and the clients its runs use, its
+    rollbacks newest first, and the on-call notice of how it ended."""
+    record = load_record(host.state, run_id)
+    if record.status in ("completed", "aborted"):
+        raise BadInput(f"run {run_id} is {record.status}; nothing to abort")
+    runbook = runbook_of(record.runbook)
+    env = env_of(record.environment)
+    params = parse_params(runbook, record.params)
+    aws = cache(lambda: host.aws_for(env))
+    engine = RunbookEngine(host.state, aws=aws() if env.provider != "local" else None)
+    with _notifying(host.state, aws, env, run_id):
+        return engine.abort(runbook, env, params, run_id)
 
 
 def _run(
