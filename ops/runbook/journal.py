@@ -109,12 +109,12 @@ class RunRecord:
                 record.status = "running"
             elif kind == "step-started":
                 started[event["step"]] = event["at"]
+                if event["step"] in record.rolled_back:  # started again after a rollback
+                    record.rolled_back.remove(event["step"])
             elif kind == "step-noted":
                 record.noted.setdefault(event["step"], {}).update(event.get("fields", {}))
             elif kind == "step-completed":
                 record.completed[event["step"]] = event.get("outputs", {})
-                if event["step"] in record.rolled_back:  # done again after a rollback
-                    record.rolled_back.remove(event["step"])
                 record.timings[event["step"]] = (started.get(event["step"], event["at"]), event["at"])
             elif kind == "step-rolled-back":
                 record.rolled_back.append(event["step"])
