@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from typing import Any
 
+import psutil
 from botocore.exceptions import ClientError
 
 from ops.errors import BadInput
@@ -28,29 +30,81 @@ class DynamoLock:
             "target": {"S": self.target},
             "run_id": {"S": self.run_id},
             "host": {"S": socket.gethostname()},
+            "pid": {"N": str(os.getpid())},
             "since": {"S": now()},
             "expires_at": {"N": str(moment + LEASE_SECONDS)},
         }
+        # Free, expired, or held by this very process.
+        condition = (
+            "attribute_not_exists(#t) OR expires_at < :now OR (run_id = :run AND pid = :pid AND host = :host)"
+        )
+        values = {
+            ":now": {"N": str(moment)},
+            ":run": {"S": self.run_id},
+            ":pid": item["pid"],
+            ":host": item["host"],
+        }
+        if self._put(item, condition, values):
+            return
+        holder = self._holder()
+        if holder.get("run_id", {}).get("S") == self.run_id and self._dead_here(holder):
+            # Our run's earlier process died on this machine: take over its lease, unless
+            # another process takes it over first.
+            took = self._put(
+                item,
+                "run_id = :run AND pid = :old_pid AND host = :host",
+                {":run": values[":run"], ":host": values[":host"], ":old_pid": holder["pid"]},
+            )
+            if took:
+                return
+            holder = self._holder()
+        raise BadInput(self._held_message(holder)) from None
+
+    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:
         try:
             self.dynamodb.put_item(
                 TableName=self.table,
                 Item=item,
-                ConditionExpression="attribute_not_exists(#t) OR expires_at < :now OR run_id = :run",
-                ExpressionAttributeNames={"#t": "target"},
-                ExpressionAttributeValues={":now": {"N": str(moment)}, ":run": {"S": self.run_id}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#t": "target"} if "#t" in condition else {},
+                ExpressionAttributeValues=values,
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            holder = self.dynamodb.get_item(TableName=self.table, Key={"target": {"S": self.target}}).get(
-                "Item", {}
+            return False
+        return True
+
+    def _holder(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.dynamodb.get_item(
+            TableName=self.table, Key={"target": {"S": self.target}}
+        ).get("Item", {})
+        return found
+
+    @staticmethod
+    def _dead_here(holder: dict[str, Any]) -> bool:
+        """Its process ran on this machine and is gone (another machine's is never judged)."""
+        if holder.get("host", {}).get("S") != socket.gethostname() or "pid" not in holder:
+            return False
+        try:
+            return bool(psutil.Process(int(holder["pid"]["N"])).status() == psutil.STATUS_ZOMBIE)
+        except psutil.NoSuchProcess:
+            return True
+
+    def _held_message(self, holder: dict[str, Any]) -> str:
+        run, host, since, pid = (
+            holder.get(key, {}).get(kind, "?")
+            for key, kind in (("run_id", "S"), ("host", "S"), ("since", "S"), ("pid", "N"))
+        )
+        if run == self.run_id:
+            return (
+                f"run {run} is still running (pid {pid} on {host}, since {since}, in {self.table}); "
+                "stop that process first (Ctrl-C rolls it back), or wait for its lease to expire"
             )
-            run = holder.get("run_id", {}).get("S", "?")
-            since = holder.get("since", {}).get("S", "?")
-            raise BadInput(
-                f"{self.target} is locked by run {run} (since {since}, in {self.table}); "
-                f"wait for it, or `ops runbook abort {run}`"
-            ) from None
+        return (
+            f"{self.target} is locked by run {run} (since {since}, in {self.table}); "
+            f"wait for it, or `ops runbook abort {run}`"
+        )
 
     def release(self) -> None:
         try:

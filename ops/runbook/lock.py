@@ -30,12 +30,15 @@ class TargetLock:
                 handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 holder = self._holder()
-                if holder and self._alive(holder) and holder.get("run_id") != self.run_id:
-                    run, pid, since = holder.get("run_id"), holder.get("pid"), holder.get("since")
-                    raise BadInput(
-                        f"{self.target} is locked by run {run} (pid {pid}, since {since}); "
-                        f"wait for it, or `ops runbook abort {run}`"
-                    ) from None
+                # Taken over only when its process is gone, or it is this very process
+                # (a run resuming in-process); a live process of the same run (a resume or
+                # an abort while the run still runs) is refused too.
+                ours = holder is not None and (holder.get("run_id"), holder.get("pid")) == (
+                    self.run_id,
+                    os.getpid(),
+                )
+                if holder and self._alive(holder) and not ours:
+                    raise BadInput(_held_message(self.target, self.run_id, holder)) from None
                 self.path.unlink(missing_ok=True)  # stale, or our own run resuming
                 continue
             with os.fdopen(handle, "w") as out:
@@ -67,3 +70,16 @@ class TargetLock:
             return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
         except psutil.NoSuchProcess:
             return False
+
+
+def _held_message(target: str, run_id: str, holder: dict[str, object]) -> str:
+    run, pid, host, since = (holder.get(k) for k in ("run_id", "pid", "host", "since"))
+    if run == run_id:
+        return (
+            f"run {run} is still running (pid {pid} on {host}, since {since}); "
+            "stop that process first (Ctrl-C rolls it back)"
+        )
+    return (
+        f"{target} is locked by run {run} (pid {pid}, since {since}); "
+        f"wait for it, or `ops runbook abort {run}`"
+    )

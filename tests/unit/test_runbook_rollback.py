@@ -5,6 +5,7 @@ succeeds, and an abort takes the run's lock."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,17 @@ def test_an_abort_is_refused_while_a_live_process_holds_the_run_lock(tmp_path: P
         RunbookEngine(StateDir(tmp_path)).abort(runbook, env, runbook.Params(), "switch-1")
     assert world == {"pointer": "restored"}
     assert load_record(StateDir(tmp_path), "switch-1").status == "rollback-failed"
+
+
+def test_a_live_process_of_the_same_run_keeps_its_lock(tmp_path: Path) -> None:
+    """A resume or an abort while the run's own process still runs is refused; once that
+    process is gone, the run's next process takes the lock over."""
+    lock = TargetLock(tmp_path, "db", "run-a")
+    lock.acquire()
+    holder = json.loads(lock.path.read_text())
+    lock.path.write_text(json.dumps({**holder, "pid": os.getppid()}))  # the run's process, alive
+    with pytest.raises(BadInput, match=r"run run-a is still running \(pid \d+ on .*\); stop that process"):
+        TargetLock(tmp_path, "db", "run-a").acquire()
+    lock.path.write_text(json.dumps({**holder, "pid": 2**22 + 1}))  # that process died
+    TargetLock(tmp_path, "db", "run-a").acquire()
+    assert json.loads(lock.path.read_text())["pid"] == os.getpid()
