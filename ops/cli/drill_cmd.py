@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, print_json
-from ops.errors import BadInput, ExitCode
+from ops.errors import BadInput, ExitCode, OpsError
 from ops.telemetry.tracing import traced_command
+
+if TYPE_CHECKING:
+    from ops.aws.clients import ClientFactory
+    from ops.cli.context import CliContext
+    from ops.inventory.environment import Environment
+    from ops.runbook.drill import DrillHost
+    from ops.runbook.model import Runbook
 
 app = typer.Typer(
     help="DR drills: prove RPO/RTO objectives without touching production traffic.", no_args_is_help=True
@@ -24,9 +33,7 @@ def run(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Restore to a scratch name, validate, measure, tear down; exit 4 if an objective is missed."""
-    from ops.runbook.controls import controls_from_environment
-    from ops.runbook.drill import publish, run_drill
-    from ops.telemetry.metrics import record_drill
+    from ops.runbook.drill import close_dead_drills, run_drill
     from runbooks import get_runbook
 
     runbook = get_runbook(name)
@@ -34,30 +41,19 @@ def run(
     environment = context.environment(env)
     if component not in environment.spec.components:
         raise BadInput(f"--component {component!r}: not a component of {environment.name}")
-    factory = context.aws_for(environment)
+    host = _host(context)
+    close_dead_drills(host, environment.name)
     with console.status(f"drilling {name} on {environment.prefix}-{component}..."):
-        aws = factory if environment.provider != "local" else None
-        result = run_drill(context.state(), environment, runbook, component, aws, controls_from_environment())
-    publish(factory.client("cloudwatch"), result)
-    record_drill(
-        result.environment,
-        result.component,
-        result.runbook,
-        result.rto_seconds,
-        result.rpo_seconds,
-        result.objectives_met,
-    )
+        result = run_drill(host, environment, runbook, component)
     if output is OutputFormat.json:
-        print_json({**result.__dict__, "objectives_met": result.objectives_met})
+        print_json(result.as_dict())
     else:
         verdict = "[green]objectives met[/]" if result.objectives_met else "[red]objectives missed[/]"
-        console.print(f"drill {result.drill_id}: {verdict}")
+        console.print(f"drill {result.drill_id}: {verdict if result.success else '[red]failed[/]'}")
         console.print(f"  RTO {result.rto_seconds} s (objective {result.rto_objective} s)")
         console.print(f"  RPO {result.rpo_seconds} s (objective {result.rpo_objective} s)")
-        if result.error:
-            console.print(f"  failed: {result.error}", markup=False)
     if not result.success:
-        raise typer.Exit(ExitCode.FAILURE)
+        raise OpsError(f"drill {result.drill_id} failed: {result.error}")
     if not result.objectives_met:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
 
@@ -72,9 +68,11 @@ def history(
     """Every drill, oldest first, with its objectives' compliance."""
     from rich.table import Table
 
-    from ops.runbook.drill import read_history
+    from ops.runbook.drill import close_dead_drills, read_history
 
-    entries = read_history(cli_context(ctx).state(), env)
+    context = cli_context(ctx)
+    close_dead_drills(_host(context), env)  # a drill whose process died is closed first
+    entries = read_history(context.state(), env)
     if output is OutputFormat.json:
         print_json(entries)
         return
@@ -83,7 +81,7 @@ def history(
         met = (
             "[green]met[/]"
             if entry["objectives_met"]
-            else ("[red]missed[/]" if entry["success"] else "[red]failed[/]")
+            else ("[red]missed[/]" if entry["success"] else _unmet(entry))
         )
         table.add_row(
             entry["drill_id"],
@@ -98,3 +96,46 @@ def history(
     if len(rtos) >= 2:
         trend = "faster" if rtos[-1] < rtos[0] else "slower"
         console.print(f"RTO trend: {rtos[0]} s -> {rtos[-1]} s ({trend}); last {len(rtos)} drills")
+
+
+def _unmet(entry: dict[str, Any]) -> str:
+    return "running" if entry.get("status") == "running" else "[red]failed[/]"
+
+
+def _host(context: CliContext) -> DrillHost:
+    """The drill service's host: the environment's AWS (the emulator for the local one),
+    one session per environment, and the toolkit's own metrics for every drill's end."""
+    from ops.runbook.controls import controls_from_environment
+    from ops.runbook.drill import DrillHost, DrillResult
+    from ops.telemetry.metrics import record_drill
+
+    sessions: dict[str, ClientFactory] = {}
+
+    def aws_for(environment: Environment) -> ClientFactory:
+        if environment.name not in sessions:
+            sessions[environment.name] = context.aws_for(environment)
+        return sessions[environment.name]
+
+    def runbook_of(name: str) -> Runbook:
+        from runbooks import get_runbook  # only to close a dead drill: history stays light
+
+        return get_runbook(name)
+
+    def telemetry(result: DrillResult) -> None:
+        record_drill(
+            result.environment,
+            result.component,
+            result.runbook,
+            result.rto_seconds,
+            result.rpo_seconds,
+            result.objectives_met,
+        )
+
+    return DrillHost(
+        context.state(),
+        aws_for=aws_for,
+        runbook_of=runbook_of,
+        env_of=context.environment,
+        controls=controls_from_environment(),
+        telemetry=telemetry,
+    )

@@ -151,9 +151,23 @@ def _aws_failure(error: Exception) -> tuple[str, ExitCode] | None:
         message = f"AWS configuration: {error}; set --profile/--region or AWS_PROFILE/AWS_REGION"
         return message, ExitCode.BAD_INPUT
     if isinstance(error, ClientError):
+        import re
+
         info = error.response.get("Error", {})
-        message = f"AWS {error.operation_name} failed: {info.get('Code')}: {info.get('Message')}"
-        return message, ExitCode.FAILURE
+        code, text = info.get("Code"), " ".join(str(info.get("Message")).split())  # one line
+        # The emulator answers a denied JSON-protocol call (SSM, DynamoDB...) with an XML
+        # body botocore cannot parse: its code and message are inside.
+        inner = re.search(r"<Code>(\w+)</Code><Message>(.*?)</Message>", text)
+        if inner:
+            code, text = inner.groups()
+        if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"):
+            # Name the IAM action the credentials lack, as AWS's message says it
+            # ("not authorized to perform: rds:DeleteDBInstance"), else by the operation.
+            said = re.search(r"perform: ([\w-]+:\w+)", text)
+            action = said.group(1) if said else f"the permission for {error.operation_name}"
+            message = f"AWS {error.operation_name} denied: the credentials lack {action} ({code}: {text})"
+            return message, ExitCode.FAILURE
+        return f"AWS {error.operation_name} failed: {code}: {text}", ExitCode.FAILURE
     if isinstance(error, EndpointConnectionError):
         return f"cannot reach AWS: {error}", ExitCode.FAILURE
     return None

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 app = typer.Typer(help="DR runbooks: plan, run (dry run by default), resume, status.", no_args_is_help=True)
 
 PARAM_OPTION = typer.Option(None, "--param", "-p", help="A parameter, key=value (repeatable).")
+AS_OPTION = typer.Option(
+    None, "--as", help="Who you are, journaled with the run (local environments; on AWS: your caller)."
+)
 
 
 def _runbook(name: str) -> Any:
@@ -113,22 +116,24 @@ def run(
     param: list[str] | None = PARAM_OPTION,
     execute: bool = typer.Option(False, "--execute", help="Change things (default: a dry run)."),
     approve: str | None = typer.Option(
-        None, "--approve", help="An approval token for a protected environment."
+        None, "--approve", help="Refused: a token approves a run that exists (see `resume --approve`)."
     ),
+    operator: str | None = AS_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Run a runbook: a dry run (checks only) unless --execute."""
+    """Run a runbook: a dry run (checks only) unless --execute. On a protected environment
+    the run stops at its approval step until a colleague approves it."""
     from ops.runbook.service import start_run
 
     context = cli_context(ctx)
     runbook = _runbook(name)
     environment = context.environment(env)
     params = _params(runbook, param)
-    host = _host(context, output)
+    host = _host(context, output, operator)
     _report(start_run(host, runbook, environment, params, execute=execute, token=approve), output)
 
 
-def _host(context: CliContext, output: OutputFormat) -> RunHost:
+def _host(context: CliContext, output: OutputFormat, operator: str | None = None) -> RunHost:
     """What the runbook service needs from the command line: state, AWS, progress, a person."""
     from ops.runbook.service import RunHost
 
@@ -137,6 +142,7 @@ def _host(context: CliContext, output: OutputFormat) -> RunHost:
         context.aws_for,
         progress=_progress if output is OutputFormat.text else None,
         ask=_ask if sys.stdin.isatty() else None,
+        operator=operator,
     )
 
 
@@ -150,15 +156,17 @@ def resume(
     ctx: typer.Context,
     run_id: str,
     approve: str | None = typer.Option(
-        None, "--approve", help="An approval token for a protected environment."
+        None, "--approve", help="The token a colleague's `ops runbook approve RUN_ID` printed."
     ),
+    operator: str | None = AS_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Continue a run from its journal: done steps are not run again."""
     from ops.runbook.service import resume_run
 
     context = cli_context(ctx)
-    finished = resume_run(_host(context, output), run_id, _runbook, context.environment, approve)
+    host = _host(context, output, operator)
+    finished = resume_run(host, run_id, _runbook, context.environment, approve)
     _report(finished, output)
 
 
@@ -197,33 +205,68 @@ def abort(ctx: typer.Context, run_id: str) -> None:
 
 @app.command()
 @traced_command
-def iam(ctx: typer.Context, name: str, env: str = ENV_OPTION, param: list[str] | None = PARAM_OPTION) -> None:
-    """The least-privilege IAM policy for exactly the AWS calls the runbook makes."""
+def iam(
+    ctx: typer.Context,
+    name: str,
+    env: str = ENV_OPTION,
+    param: list[str] | None = typer.Option(
+        None, "--param", "-p", help="Narrow to a mode, key=value (repeatable); default: every mode."
+    ),
+    account: str | None = typer.Option(
+        None, "--account", help="The account in the ARNs; default: the inventory's, else your caller's."
+    ),
+) -> None:
+    """The least-privilege IAM policy of a runbook in an environment: every call of every
+    mode's steps and rollbacks, the lock, the journal, the notice and the drill metrics."""
     from ops.runbook.iam import policy
 
     context = cli_context(ctx)
     runbook = _runbook(name)
     environment = context.environment(env)
-    params = _params(runbook, param)
-    print_json(policy(runbook.steps(environment, params), environment, environment.meta.account_id or "*"))
+    given: dict[str, str] = {}
+    for pair in param or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise BadInput(f"--param {pair!r}: write key=value")
+        given[key.strip()] = value.strip()
+    if account is not None and not (len(account) == 12 and account.isdigit()):
+        raise BadInput(f"--account {account!r}: an AWS account id is 12 digits")
+    account = account or environment.meta.account_id
+    if account is None:  # the ARNs name an account, never `*`: the one the credentials are in
+        account = str(context.aws_for(environment).client("sts").get_caller_identity()["Account"])
+        hint = f"environments.{environment.name}.account_id in {environment.source}, or --account"
+        print(f"note: account {account} from your credentials (set {hint})", file=sys.stderr)
+    print_json(policy(runbook, environment, account, given))
 
 
 @app.command("approve")
 @traced_command
 def approve_(
     ctx: typer.Context,
-    name: str,
-    env: str = ENV_OPTION,
-    approver: str = typer.Option(..., "--as", help="Your name, journaled with the run."),
+    run_id: str,
+    env: str | None = typer.Option(
+        None, "--env", "-e", help="The run's environment (needed when its journal is on another machine)."
+    ),
+    step: str | None = typer.Option(None, "--step", help="The approval step (default: the one it waits at)."),
+    approver: str | None = AS_OPTION,
 ) -> None:
-    """Approve a runbook on a protected environment: prints a one-use token."""
-    from ops.runbook.approvals import issue
+    """Approve a colleague's run waiting at its approval step: prints a one-use token for it."""
+    from ops.runbook.service import approve_run
+    from runbooks import REGISTRY
 
+    if run_id in REGISTRY:  # the former form: `approve RUNBOOK --env E`
+        raise BadInput("approve takes the run id now, not the runbook: `ops runbook approve RUN_ID`")
     context = cli_context(ctx)
-    _runbook(name)
-    environment = context.environment(env)
-    token = issue(context.state(), name, environment.name, approver)
-    console.print(f"approval token for {name} on {environment.name} (valid 4 h, once): {token}")
+    host = _host(context, OutputFormat.text, approver)
+    issued = approve_run(host, run_id, env, step, _runbook, context.environment)
+    grant = issued.grant
+    console.print(
+        f"approved {grant.step} of run {run_id} on {grant.environment} as {grant.approver}, "
+        f"once, until {issued.expires_at}; the operator resumes with:",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"ops runbook resume {run_id} --approve {issued.token}", highlight=False, soft_wrap=True)
 
 
 class _Progress:

@@ -58,6 +58,7 @@ class RunbookSettings(BaseModel):
     model_config = STRICT
     lock_table: ResourceName | None = None  # DynamoDB table, key `target` (string)
     journal_bucket: ResourceName | None = None  # S3 bucket: a copy of each run's journal
+    approval_ttl: Seconds = 3600.0  # how long an approval token stays valid (`ops runbook approve`)
 
 
 class FargatePrices(BaseModel):

@@ -25,8 +25,16 @@ def max_connections(instance_class: str) -> int:
     return min(memory_bytes(instance_class) // 9_531_392, 5000)
 
 
+# Drills run at least weekly: an alarm holds at most 7 days of periods (CloudWatch:
+# Period x EvaluationPeriods <= 604,800 s), so a week is the longest drill period an alarm
+# can watch; a period of a day (86,400 s) over 7 periods is exactly that.
+DRILL_PERIOD_S = 86_400
+DRILL_PERIODS = 7
+
+
 def drill_alarms(env: Environment, name: str) -> list[AlarmSpec]:
-    """A failed or late DR drill (`ops drill run` publishes these metrics)."""
+    """A failed, late or missing DR drill (`ops drill run` publishes these metrics; every
+    drill, whatever ends it, publishes DrillSuccess: 1 when its objectives were met)."""
     objective = env.spec.objectives.get(name)
     if objective is None:
         return []
@@ -37,23 +45,43 @@ def drill_alarms(env: Environment, name: str) -> list[AlarmSpec]:
             component=name,
             key="drill-failed",
             severity="warning",
-            metric=Metric("PlatformOps/Drills", "DrillSuccess", dims, "Minimum", 3600),
+            metric=Metric("PlatformOps/Drills", "DrillSuccess", dims, "Minimum", DRILL_PERIOD_S),
             comparison="LessThanThreshold",
             threshold=1,
             periods=1,
+            # A day without a drill is normal between weekly drills: drill-overdue alarms
+            # on missing drills.
             missing="notBreaching",
             source=source,
-            description="A DR drill of this database failed or missed its RPO/RTO objective.",
+            description="A DR drill of this database failed or missed its RPO/RTO objective in the last day.",
+        ),
+        threshold_alarm(
+            component=name,
+            key="drill-overdue",
+            severity="warning",
+            # Maximum: one drill that met its objectives makes its day good.
+            metric=Metric("PlatformOps/Drills", "DrillSuccess", dims, "Maximum", DRILL_PERIOD_S),
+            comparison="LessThanThreshold",
+            threshold=1,
+            periods=DRILL_PERIODS,
+            # Every day of the week without a drill that met its objectives (none ran, or
+            # all failed) breaches: "no drill ran" is an alarm too.
+            missing="breaching",
+            source=source,
+            description=(
+                f"No DR drill of this database met its objectives in the last {DRILL_PERIODS} days "
+                "(none ran, or every one failed): drills must run at least weekly."
+            ),
         ),
         threshold_alarm(
             component=name,
             key="drill-rto",
             severity="warning",
-            metric=Metric("PlatformOps/Drills", "DrillRTOSeconds", dims, "Maximum", 3600),
+            metric=Metric("PlatformOps/Drills", "DrillRTOSeconds", dims, "Maximum", DRILL_PERIOD_S),
             comparison="GreaterThanThreshold",
             threshold=objective.rto,
             periods=1,
-            missing="notBreaching",
+            missing="notBreaching",  # no drill, no figure: drill-overdue covers it
             source=source,
             description=f"A DR drill took longer than the RTO objective ({objective.rto:g} s).",
         ),

@@ -47,6 +47,11 @@ class DynamoLock:
         if self._put(item, condition, values):
             return
         holder = self._holder()
+        if holder.get("run_id", {}).get("S") == self.run_id and "waiting" in holder:
+            # Our run, stopped at its approval step: resumed or aborted now, from any machine.
+            if self._put(item, "run_id = :run AND attribute_exists(waiting)", {":run": values[":run"]}):
+                return
+            holder = self._holder()
         if holder.get("run_id", {}).get("S") == self.run_id and self._dead_here(holder):
             # Our run's earlier process died on this machine: take over its lease, unless
             # another process takes it over first.
@@ -96,6 +101,11 @@ class DynamoLock:
             holder.get(key, {}).get(kind, "?")
             for key, kind in (("run_id", "S"), ("host", "S"), ("since", "S"), ("pid", "N"))
         )
+        if "waiting" in holder:
+            return (
+                f"{self.target} is held by run {run}, which waits for an approval (since {since}, in "
+                f"{self.table}); approve and resume it, or `ops runbook abort {run}`"
+            )
         if run == self.run_id:
             return (
                 f"run {run} is still running (pid {pid} on {host}, since {since}, in {self.table}); "
@@ -105,6 +115,21 @@ class DynamoLock:
             f"{self.target} is locked by run {run} (since {since}, in {self.table}); "
             f"wait for it, or `ops runbook abort {run}`"
         )
+
+    def hold_while_waiting(self) -> None:
+        """The run stopped to wait for an approval: the lease stays, marked as the run's
+        (any machine may resume or abort it), until the run resumes or is aborted."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"target": {"S": self.target}},
+                UpdateExpression="SET waiting = :yes",
+                ConditionExpression="run_id = :run",
+                ExpressionAttributeValues={":yes": {"BOOL": True}, ":run": {"S": self.run_id}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def release(self) -> None:
         try:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from ops.errors import BadInput, Interrupted, OpsError
 from ops.inventory.environment import Environment
+from ops.runbook.approvals import ApprovalHeld, ApprovalStop
 from ops.runbook.controls import Control
 from ops.runbook.journal import Journal, RunRecord
 from ops.runbook.lock import TargetLock
@@ -84,6 +85,7 @@ class RunbookEngine:
             raise BadInput(f"run {run_id} is {record.status}; start a new run")
         lock = self._lock(env, runbook.target(env, params), run_id)
         lock.acquire()
+        waiting = False
         try:
             journal.append(
                 "run-started",
@@ -99,14 +101,26 @@ class RunbookEngine:
                 self._steps(runbook, ctx, journal, approve)
             outputs = runbook.outputs(ctx) if execute else {}
             journal.append("run-completed", outputs=outputs)
+        except ApprovalStop:
+            # The run waits for a colleague: its target stays locked for it (the lock names
+            # the run, not this process), so that no other run acts on it meanwhile.
+            lock.hold_while_waiting()
+            waiting = True
+            raise
         except Interrupted as stop:
             self._end_undone(runbook, env, params, journal, "run-interrupted", str(stop))
             raise
         except Exception as error:
-            self._end_undone(runbook, env, params, journal, "run-failed", str(error))
+            left = self._end_undone(runbook, env, params, journal, "run-failed", str(error))
+            if left:  # the operator must know the run is half undone, in the same line
+                raise OpsError(
+                    f"{error}; then could not undo {', '.join(left)} ({_last_rollback_error(journal)}): "
+                    f"fix the cause, then `ops runbook abort {run_id}`"
+                ) from error
             raise
         finally:
-            lock.release()
+            if not waiting:
+                lock.release()
         return RunOutcome(RunRecord.from_journal(run_id, journal), folder)
 
     def _context(
@@ -202,11 +216,15 @@ class RunbookEngine:
         if not ctx.env.protected:
             journal.append("approved", step=step.id, approver="not required (environment not protected)")
             return "not required"
-        approver = approve(step)
+        try:
+            approver = approve(step)
+        except ApprovalHeld as held:  # no approval yet, or a refused one: the run waits here
+            journal.append(held.event, step=step.id, message=str(held), **held.fields)
+            raise ApprovalStop(held) from None
         if not approver:
             raise BadInput(
                 f"environment {ctx.env.name!r} is protected: {step.title} needs an approval "
-                "(run in a terminal, or pass --approve TOKEN from `ops runbook approve`)"
+                "(`ops runbook run` waits at it for one)"
             )
         journal.append("approved", step=step.id, approver=approver)
         return approver
@@ -240,13 +258,14 @@ class RunbookEngine:
 
     def _end_undone(
         self, runbook: Runbook, env: Environment, params: BaseModel, journal: Journal, end: str, error: str
-    ) -> None:
-        """A run that stopped: undo what it did, then journal how it ended."""
+    ) -> list[str]:
+        """A run that stopped: undo what it did, then journal how it ended; what is left."""
         left = self._roll_back(runbook, env, params, journal)
         if left:
             journal.append("run-rollback-failed", error=error, left=left, stopped_by=end)
         else:
             journal.append(end, error=error)
+        return left
 
     def _roll_back(
         self, runbook: Runbook, env: Environment, params: BaseModel, journal: Journal
@@ -268,7 +287,8 @@ class RunbookEngine:
                 with span(f"rollback {step.id}"):
                     step.rollback(ctx)
             except Exception as error:  # keep undoing the rest; say what could not be undone
-                log.error("rollback of %s failed: %s", step.id, error)
+                # The journal and the command's one-line error say it; the log only traces it.
+                log.info("rollback of %s failed: %s", step.id, error)
                 journal.append("step-rollback-failed", step=step.id, error=str(error))
                 left.append(step.id)
             else:

@@ -12,6 +12,7 @@ import psutil
 
 from ops.errors import BadInput
 from ops.runbook.journal import now
+from ops.state import write_atomic
 
 
 class TargetLock:
@@ -37,7 +38,9 @@ class TargetLock:
                     self.run_id,
                     os.getpid(),
                 )
-                if holder and self._alive(holder) and not ours:
+                if holder and holder.get("waiting") and holder.get("run_id") == self.run_id:
+                    ours = True  # our run, stopped at its approval step: resumed or aborted now
+                if holder and (self._alive(holder) or holder.get("waiting")) and not ours:
                     raise BadInput(_held_message(self.target, self.run_id, holder)) from None
                 self.path.unlink(missing_ok=True)  # stale, or our own run resuming
                 continue
@@ -46,6 +49,13 @@ class TargetLock:
                 out.flush()
                 os.fsync(out.fileno())
             return
+
+    def hold_while_waiting(self) -> None:
+        """The run stopped to wait for an approval: the lock stays, held by the run (not by
+        this process) until the run resumes or is aborted."""
+        holder = self._holder()
+        if holder and holder.get("run_id") == self.run_id:
+            write_atomic(self.path, json.dumps({**holder, "waiting": True, "pid": None}))
 
     def release(self) -> None:
         holder = self._holder()
@@ -74,6 +84,11 @@ class TargetLock:
 
 def _held_message(target: str, run_id: str, holder: dict[str, object]) -> str:
     run, pid, host, since = (holder.get(k) for k in ("run_id", "pid", "host", "since"))
+    if holder.get("waiting"):
+        return (
+            f"{target} is held by run {run}, which waits for an approval (since {since}); "
+            f"approve and resume it, or `ops runbook abort {run}`"
+        )
     if run == run_id:
         return (
             f"run {run} is still running (pid {pid} on {host}, since {since}); "

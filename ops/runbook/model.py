@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ops.errors import BadInput
 from ops.inventory.environment import Environment
@@ -89,6 +91,9 @@ class Step:
     # Needs the source alive (a health check of the old primary, a graceful drain):
     # skipped in an unplanned run, where the source is dead (an MSK region failover).
     needs_source: bool = False
+    # The calls its rollback makes: the IAM policy grants them too (a role that can change
+    # something but not undo it leaves a run half done).
+    rollback_calls: tuple[str, ...] = ()
 
     @property
     def runs_in_dry_run(self) -> bool:
@@ -104,10 +109,36 @@ class StopCondition:
     check: Callable[[RunContext], str | None]
 
 
+@dataclass(frozen=True)
+class IamGrant:
+    """Where a runbook's AWS calls act, for its IAM policy: names of one AWS resource type
+    (`<service>:<type>` as AWS's Service Authorization Reference names it: `rds:db`,
+    `ssm:parameter`, `secretsmanager:Secret`), each the part of the ARN after its fixed
+    prefix (globs allowed), for the listed actions only."""
+
+    resource: str
+    names: tuple[str, ...]
+    actions: tuple[str, ...]
+    # (IAM condition operator, key, values), e.g. ("StringEquals", "cloudwatch:namespace", (...,))
+    condition: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+
+def mode_values(annotation: Any) -> tuple[Any, ...] | None:
+    """The values a mode parameter takes (a Literal's or a bool's), None for any other."""
+    if annotation is bool:
+        return (True, False)
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    return None
+
+
 class Runbook(ABC):
     name: str
     summary: str
     params_model: type[BaseModel]
+    # Values for required parameters that no step's calls depend on (a target time), so
+    # that every mode can be enumerated without them (`ops runbook iam`).
+    placeholders: ClassVar[dict[str, Any]] = {}
 
     @abstractmethod
     def target(self, env: Environment, params: Any) -> str:
@@ -130,3 +161,48 @@ class Runbook(ABC):
     # --- drills: runs that prove an objective and never touch production traffic --------
     def drill_params(self, env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:
         raise BadInput(f"runbook {self.name} has no drill")
+
+    # --- every mode: what the IAM policy covers ----------------------------------------
+    def grants(self, env: Environment, params: Any) -> list[IamGrant]:
+        """The resources its AWS calls act on, with these parameters (the IAM policy)."""
+        return []
+
+    def modes(self, given: dict[str, Any]) -> list[BaseModel]:
+        """The parameters of every mode: each combination of the Literal and bool
+        parameters, the others at their default (a required one at its placeholder);
+        `given` fixes any of them (a narrowing)."""
+        fields = self.params_model.model_fields
+        unknown = sorted(set(given) - set(fields))
+        if unknown:
+            raise BadInput(f"--param {unknown[0]}: unknown parameter; known: {', '.join(fields)}")
+        fixed = {**self.placeholders, **given}
+        varying = {
+            name: choices
+            for name, info in fields.items()
+            if name not in fixed and (choices := mode_values(info.annotation)) is not None
+        }
+        modes = []
+        for values in itertools.product(*varying.values()):
+            raw = {**fixed, **dict(zip(varying, values, strict=True))}
+            try:
+                modes.append(self.params_model.model_validate(raw))
+            except ValidationError as error:
+                detail = error.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in detail["loc"]) or "params"
+                raise BadInput(f"--param {where}: {detail['msg']}") from None
+        return modes
+
+    def all_steps(self, env: Environment, given: dict[str, Any]) -> list[tuple[BaseModel, list[Step]]]:
+        """The steps of every mode the environment supports, with each mode's parameters.
+        A mode the environment refuses (an Aurora rename swap) is left out, unless the
+        narrowing leaves no other: then its refusal is the answer."""
+        found: list[tuple[BaseModel, list[Step]]] = []
+        refusals: list[BadInput] = []
+        for params in self.modes(given):
+            try:
+                found.append((params, self.steps(env, params)))
+            except BadInput as refusal:
+                refusals.append(refusal)
+        if not found and refusals:
+            raise refusals[0]
+        return found

@@ -1,7 +1,7 @@
 """A runbook's step table: each step declared once, in order, with what it says and the
-calls it makes on each provider (local, aws) and the provider's method that undoes it. A
-provider is an object with a method per step (`runbooks/<name>/local.py`, `aws.py`); the
-table turns into the steps of one provider's run."""
+calls it makes on each provider (local, aws), the provider's method that undoes it and the
+calls that undo makes. A provider is an object with a method per step
+(`runbooks/<name>/local.py`, `aws.py`); the table turns into the steps of one provider's run."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from ops.runbook.model import RunContext, Step, StepKind
 
 @dataclass(frozen=True)
 class Says:
-    """A step on one provider: its title and the calls it makes (the plan and the IAM policy)."""
+    """A step on one provider: its title, the calls it makes and the calls its undo makes
+    (the plan and the IAM policy)."""
 
     title: str
     calls: tuple[str, ...] = ()
+    undo_calls: tuple[str, ...] = ()
 
 
 def always(_params: Any) -> bool:
@@ -62,5 +64,7 @@ def steps_of(table: Sequence[StepRow], provider_name: str, provider: object, par
             continue
         run = _nothing if row.kind is StepKind.APPROVAL else getattr(provider, row.id.replace("-", "_"))
         undo = getattr(provider, row.undo) if row.undo else None
-        steps.append(Step(row.id, row.kind, says.title, says.calls, run, undo))
+        steps.append(
+            Step(row.id, row.kind, says.title, says.calls, run, undo, rollback_calls=says.undo_calls)
+        )
     return steps

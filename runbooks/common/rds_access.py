@@ -61,8 +61,10 @@ def read_credentials(secrets: Any, secret_id: str) -> Credentials:
     try:
         value = secrets.get_secret_value(SecretId=secret_id)["SecretString"]
     except ClientError as error:
+        info = error.response.get("Error", {})
+        message = " ".join(str(info.get("Message") or "").split())  # AWS's words name a denied action
         raise OpsError(
-            f"secret {secret_id}: {error.response['Error']['Code']} "
+            f"secret {secret_id}: {info.get('Code')}{': ' + message if message else ''} "
             f"(the data checks read username and password from it)"
         ) from error
     try:

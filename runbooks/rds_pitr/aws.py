@@ -277,6 +277,11 @@ class AwsSteps(AwsCutover):
 
     def drop_restored(self, ctx: RunContext) -> None:
         identifier = ctx.output("restore", "restored")
+        serving = self.still_serving(ctx)
+        if serving:  # the application may be writing to it: deleting it would lose that
+            raise OpsError(
+                f"{serving} still names {identifier}: not deleting it before the cutover is undone"
+            )
         if self.aurora:
             self._drop_cluster(ctx, identifier)
             return

@@ -4,14 +4,15 @@ and the calls it makes on each provider, and the provider method that runs it.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from ops.contracts import endpoint_parameter
 from ops.errors import BadInput
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
-from ops.runbook.model import Runbook, RunContext, Step, StepKind, StopCondition
+from ops.runbook.model import IamGrant, Runbook, RunContext, Step, StepKind, StopCondition
 from ops.runbook.stops import alarm_prefix, alarms_firing
 from ops.runbook.table import Says, StepRow, steps_of
 
@@ -38,10 +39,12 @@ class PitrParams(BaseModel):
     )
 
 
-# The AWS calls of each cutover mode.
+# The AWS calls of each cutover mode (runbooks/rds_pitr/cutover.py), of its undo, and of
+# reading where the endpoint points (the post-check; the restore's undo checks that nothing
+# names the restored database any more before deleting it).
 CUTOVER_CALLS = {
     "secret": ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"),
-    "rename": ("rds:ModifyDBInstance",),
+    "rename": ("rds:DescribeDBInstances", "rds:ModifyDBInstance"),
     "route53": (
         "route53:ListHostedZonesByName",
         "route53:ListResourceRecordSets",
@@ -49,24 +52,103 @@ CUTOVER_CALLS = {
     ),
     "parameter": ("ssm:GetParameter", "ssm:PutParameter"),
 }
+UNDO_CUTOVER_CALLS = {
+    "secret": ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"),
+    "rename": ("rds:DescribeDBInstances", "rds:ModifyDBInstance"),
+    "route53": ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"),
+    "parameter": ("ssm:PutParameter", "ssm:GetParameter"),
+}
+ENDPOINT_READ_CALLS = {
+    "secret": ("secretsmanager:GetSecretValue",),
+    "rename": ("rds:DescribeDBInstances",),
+    "route53": ("route53:ListResourceRecordSets",),
+    "parameter": ("ssm:GetParameter",),
+}
+
+
+def _describe(aws: AwsSteps) -> tuple[str, ...]:
+    """Reading the source or the restored database: a cluster, and its writer instance."""
+    if aws.aurora:
+        return ("rds:DescribeDBClusters", "rds:DescribeDBInstances")
+    return ("rds:DescribeDBInstances",)
 
 
 def _aws_check_source(aws: AwsSteps) -> Says:
+    return Says("the source is available, keeps backups; its settings", (*_describe(aws), *aws.data_calls))
+
+
+def _aws_check_target(aws: AwsSteps) -> Says:
+    return Says(TARGET, ("rds:DescribeDBClusters",) if aws.aurora else ("rds:DescribeDBInstances",))
+
+
+def _aws_restore(aws: AwsSteps) -> Says:
+    title = "restore to the target time with the source's settings"
+    # The undo reads the cutover's endpoint first: it never deletes what is still served.
+    serving = ENDPOINT_READ_CALLS[aws.params.cutover_mode] if aws.params.cutover else ()
+    if aws.aurora:
+        return Says(
+            title,
+            (
+                "rds:RestoreDBClusterToPointInTime",
+                "rds:CreateDBInstance",
+                "rds:AddTagsToResource",
+                "rds:DescribeDBClusters",
+                "rds:DescribeDBInstances",
+            ),
+            undo_calls=(
+                *serving,
+                "rds:DescribeDBClusters",
+                "rds:DescribeDBInstances",
+                "rds:DeleteDBInstance",
+                "rds:ModifyDBCluster",
+                "rds:DeleteDBCluster",
+            ),
+        )
     return Says(
-        "the source is available, keeps backups; its settings", ("rds:DescribeDBInstances", *aws.data_calls)
+        title,
+        ("rds:RestoreDBInstanceToPointInTime", "rds:AddTagsToResource", "rds:DescribeDBInstances"),
+        undo_calls=(*serving, "rds:DescribeDBInstances", "rds:ModifyDBInstance", "rds:DeleteDBInstance"),
     )
+
+
+def _aws_wait(aws: AwsSteps) -> Says:
+    return Says("wait until the restored instance is available", _describe(aws))
 
 
 def _aws_validate(aws: AwsSteps) -> Says:
     title = "every captured setting is on the restored instance"
     if aws.checks_data:
         title += "; its rows are the source's up to the target time"
-    return Says(title, ("rds:DescribeDBInstances", *aws.data_calls))
+    read = ("rds:DescribeDBClusters",) if aws.aurora else ("rds:DescribeDBInstances",)
+    return Says(title, (*read, *aws.data_calls))
 
 
 def _aws_cutover(aws: AwsSteps) -> Says:
     mode = aws.params.cutover_mode
-    return Says(f"cut over ({mode})", CUTOVER_CALLS[mode])
+    return Says(f"cut over ({mode})", CUTOVER_CALLS[mode], undo_calls=UNDO_CUTOVER_CALLS[mode])
+
+
+POST_CHECK_TITLES = {
+    "secret": "the database secret names the restored database",
+    "rename": "the original name serves the restored database",
+    "route53": "the CNAME points at the restored database",
+    "parameter": "the endpoint parameter names the restored database",
+}
+
+
+def _aws_post_check(aws: AwsSteps) -> Says:
+    mode = aws.params.cutover_mode
+    return Says(POST_CHECK_TITLES[mode], ENDPOINT_READ_CALLS[mode])
+
+
+def _aws_stop_old(aws: AwsSteps) -> Says:
+    if aws.aurora:
+        calls = ("rds:DescribeDBClusters", "rds:StopDBCluster")
+        undo = ("rds:DescribeDBClusters", "rds:StartDBCluster")
+    else:
+        calls = ("rds:DescribeDBInstances", "rds:StopDBInstance")
+        undo = ("rds:DescribeDBInstances", "rds:StartDBInstance")
+    return Says(STOP_OLD, calls, undo_calls=undo)
 
 
 def _cutover(params: PitrParams) -> bool:
@@ -97,7 +179,7 @@ STEPS = (
         "check-target",
         CHECK,
         local=Says(TARGET, ("postgres:backup_label",)),
-        aws=Says(TARGET, ("rds:DescribeDBInstances",)),
+        aws=_aws_check_target,
     ),
     StepRow("check-alarms", CHECK, local=ALARMS, aws=ALARMS),
     StepRow(
@@ -112,11 +194,9 @@ STEPS = (
         local=Says(
             "restore a base backup and replay WAL to the target time",
             ("postgres:base backup", "postgres:WAL replay"),
+            undo_calls=("postgres:pg_ctl stop",),
         ),
-        aws=Says(
-            "restore to the target time with the source's settings",
-            ("rds:RestoreDBInstanceToPointInTime", "rds:AddTagsToResource"),
-        ),
+        aws=_aws_restore,
     ),
     StepRow(
         "wait-ready",
@@ -126,7 +206,7 @@ STEPS = (
     StepRow(
         "wait-available",
         WAIT,
-        aws=Says("wait until the restored instance is available", ("rds:DescribeDBInstances",)),
+        aws=_aws_wait,
     ),
     StepRow(
         "validate",
@@ -143,7 +223,11 @@ STEPS = (
         ACTION,
         undo="undo_cutover",
         when=_cutover,
-        local=Says("point the endpoint parameter at the restored database", ("ssm:PutParameter",)),
+        local=Says(
+            "point the endpoint parameter at the restored database",
+            ("ssm:PutParameter", "ssm:GetParameter"),
+            undo_calls=("ssm:PutParameter", "postgres:copy back what the restored server took"),
+        ),
         aws=_aws_cutover,
     ),
     StepRow(
@@ -153,10 +237,7 @@ STEPS = (
         local=Says(
             "the ingest service writes to the restored database", ("http:POST ingest", "postgres:select")
         ),
-        aws=Says(
-            "the original name or the parameter serves the restored data",
-            ("rds:DescribeDBInstances", "ssm:GetParameter"),
-        ),
+        aws=_aws_post_check,
     ),
     StepRow(
         "backup-new-primary",
@@ -167,9 +248,10 @@ STEPS = (
     StepRow(
         "stop-old",
         ACTION,
+        undo="start_old",
         when=_stop_old,
-        local=Says(STOP_OLD, ("postgres:pg_ctl stop",)),
-        aws=Says(STOP_OLD, ("rds:StopDBInstance", "rds:StopDBCluster")),
+        local=Says(STOP_OLD, ("postgres:pg_ctl stop",), undo_calls=("postgres:pg_ctl start",)),
+        aws=_aws_stop_old,
     ),
 )
 
@@ -178,6 +260,7 @@ class RdsPitr(Runbook):
     name = "rds-pitr"
     summary = "Restore the warehouse database to a point in time, validate it, cut over"
     params_model = PitrParams
+    placeholders: ClassVar[dict[str, Any]] = {"target_time": "2000-01-01T00:00:00+00:00"}
 
     def target(self, env: Environment, params: Any) -> str:
         return f"{env.prefix}-{params.component}"
@@ -189,6 +272,9 @@ class RdsPitr(Runbook):
         """Do not restore or cut over while the database's critical alarms fire."""
         provider = provider_for(env, params)
         return [alarms_firing(alarm_prefix(env, params.component), provider.cloudwatch)]
+
+    def grants(self, env: Environment, params: Any) -> list[IamGrant]:
+        return pitr_grants(env, params)
 
     def drill_params(self, env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:
         rds = env.spec.components.get(component)
@@ -223,6 +309,128 @@ class RdsPitr(Runbook):
             "RestoredIdentifier": ctx.outputs["check-target"]["target_identifier"],
             "RowsVerified": ctx.outputs["validate"].get("rows"),
         }
+
+
+def _rds(kind: str, verbs: tuple[str, ...]) -> tuple[str, ...]:
+    """The rds actions of these verbs on instances (`db`) or clusters (`cluster`)."""
+    noun = "DBInstance" if kind == "db" else "DBCluster"
+    actions = {
+        "Describe": f"rds:Describe{noun}s",
+        "RestoreToPointInTime": f"rds:Restore{noun}ToPointInTime",
+        "Create": "rds:CreateDBInstance",  # an Aurora writer; its cluster is named in the call
+        "AddTags": "rds:AddTagsToResource",
+        "Modify": f"rds:Modify{noun}",
+        "Delete": f"rds:Delete{noun}",
+        "Stop": f"rds:Stop{noun}",
+        "Start": f"rds:Start{noun}",
+    }
+    return tuple(actions[verb] for verb in verbs)
+
+
+def _database_grants(source: str, restored: tuple[str, ...], aurora: bool) -> list[IamGrant]:
+    """What may be done to each database name: the source is read, restored from, stopped
+    and started (and renamed aside by a rename swap); only what a run restores is tagged,
+    modified or deleted."""
+    if aurora:
+        # A restore attaches the source's groups, read from it at run time: any of the
+        # account's in the region (attaching one changes nothing in it).
+        groups = ("cluster-pg", "og", "subgrp")
+        restore = "rds:RestoreDBClusterToPointInTime"
+        writers = tuple(name if name.endswith("*") else f"{name}-1" for name in restored)
+        return [
+            IamGrant(
+                "rds:cluster",
+                (source,),
+                _rds("cluster", ("Describe", "RestoreToPointInTime", "Stop", "Start")),
+            ),
+            IamGrant(
+                "rds:cluster",
+                restored,
+                _rds(
+                    "cluster", ("Describe", "RestoreToPointInTime", "Create", "AddTags", "Modify", "Delete")
+                ),
+            ),
+            # DeleteDBCluster names a final snapshot, never taken (SkipFinalSnapshot).
+            IamGrant("rds:cluster-snapshot", restored, ("rds:DeleteDBCluster",)),
+            # The restored cluster's writer (`<restored>-1`).
+            IamGrant("rds:db", writers, _rds("db", ("Describe", "Create", "AddTags", "Delete"))),
+            # The source cluster's writer, whose name RDS or its creator chose: read only.
+            IamGrant("rds:db", (source, f"{source}-*"), ("rds:DescribeDBInstances",)),
+            *(IamGrant(f"rds:{group}", ("*",), (restore,)) for group in groups),
+        ]
+    restore = "rds:RestoreDBInstanceToPointInTime"
+    return [
+        IamGrant(
+            "rds:db", (source,), _rds("db", ("Describe", "RestoreToPointInTime", "Modify", "Stop", "Start"))
+        ),
+        IamGrant(
+            "rds:db",
+            restored,
+            _rds("db", ("Describe", "RestoreToPointInTime", "AddTags", "Modify", "Delete")),
+        ),
+        # The source renamed aside by a rename swap, and stopped or started again.
+        IamGrant("rds:db", (f"{source}-old-*",), _rds("db", ("Describe", "Modify", "Stop", "Start"))),
+        *(IamGrant(f"rds:{group}", ("*",), (restore,)) for group in ("og", "pg", "subgrp")),
+    ]
+
+
+def pitr_grants(env: Environment, params: Any) -> list[IamGrant]:
+    """The resources rds-pitr acts on in `env`: its source database by name, what it
+    restores (`<source>-pitr-*`, a drill's `<source>-drill-*`, a `-p target_identifier`),
+    the source moved aside by a rename swap (`<source>-old-*`), the component's endpoint
+    parameter and secrets, its DNS record, its alarms."""
+    component = rds_component(env, params)
+    source = env.resource_name(component.identifier)
+    given = (params.target_identifier,) if params.target_identifier else ()
+    restored = (f"{source}-pitr-*", f"{source}-drill-*", *given)
+    grants = [
+        *_database_grants(source, restored, component.engine == "aurora-postgresql"),
+        IamGrant(
+            "ssm:parameter",
+            (endpoint_parameter(env, params.component).lstrip("/"),),
+            ("ssm:GetParameter", "ssm:PutParameter"),
+        ),
+        IamGrant(
+            "cloudwatch:alarm", (alarm_prefix(env, params.component) + "*",), ("cloudwatch:DescribeAlarms",)
+        ),
+    ]
+    # Secrets Manager ARNs end in `-` and six random characters.
+    credentials = env.parameter_name(params.component, "credentials").lstrip("/") + "-??????"
+    grants.append(
+        IamGrant(
+            "secretsmanager:Secret",
+            (credentials,),
+            ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"),
+        )
+    )
+    if component.check_secret:
+        check = env.parameter_name(component.check_secret).lstrip("/") + "-??????"
+        grants.append(IamGrant("secretsmanager:Secret", (check,), ("secretsmanager:GetSecretValue",)))
+    elif component.checks:
+        # No check secret: the data checks read the database's RDS-managed master secret.
+        managed = "rds!cluster-*" if component.engine == "aurora-postgresql" else "rds!db-*"
+        grants.append(IamGrant("secretsmanager:Secret", (managed,), ("secretsmanager:GetSecretValue",)))
+    if component.dns is not None:
+        # The zone is looked up by name at run time (its id is not in the inventory); the
+        # changes are held to the one CNAME record.
+        record = component.dns.record.rstrip(".")
+        grants.append(
+            IamGrant(
+                "route53:hostedzone",
+                ("*",),
+                ("route53:ChangeResourceRecordSets",),
+                condition=(
+                    (
+                        "ForAllValues:StringEquals",
+                        "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                        (record,),
+                    ),
+                    ("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", ("CNAME",)),
+                ),
+            )
+        )
+        grants.append(IamGrant("route53:hostedzone", ("*",), ("route53:ListResourceRecordSets",)))
+    return grants
 
 
 def rds_component(env: Environment, params: Any) -> Rds:

@@ -218,20 +218,21 @@ def test_a_protected_environment_needs_an_approval(platform: RunningPlatform, tm
             "    provider: local\n    protected: false\n", "    provider: local\n    protected: true\n"
         )
     )
-    before, restores = _endpoint(platform), _restores(platform)
+    before = _endpoint(platform)
     target = _iso(_target_after_newest_backup(platform, timedelta(seconds=2)))
-    refused = _run(
+    waiting = _run(
         platform, "run", "rds-pitr", "--execute", "--param", f"target_time={target}", inventory=inventory
     )
-    assert refused.code == 2 and "needs an approval" in refused.err
-    assert _endpoint(platform) == before and _restores(platform) == restores  # the restore was rolled back
-    token = _run(platform, "approve", "rds-pitr", "--as", "alice", inventory=inventory).out.split()[-1]
-    run_args = ("run", "rds-pitr", "--execute", "--param", f"target_time={target}", "--approve", token)
-    approved = _run(platform, *run_args, "-o", "json", inventory=inventory)
+    assert waiting.code == 2 and "waits at approve-cutover for an approval" in waiting.err
+    assert _endpoint(platform) == before  # it stopped before the cutover, resumable
+    run_id = waiting.err.split(" waits at ", 1)[0].split()[-1]
+    token = _run(platform, "approve", run_id, "--as", "alice", inventory=inventory).out.split()[-1]
+    approved = _run(platform, "resume", run_id, "--approve", token, "-o", "json", inventory=inventory)
     assert approved.code == 0, approved.err
     assert json.loads(approved.out)["approver"] == "alice"
-    reused = _run(platform, *run_args, inventory=inventory)
-    assert reused.code == 2  # a token is used once (and the identifier exists now)
+    assert _endpoint(platform) != before
+    again = _run(platform, "approve", run_id, "--as", "alice", inventory=inventory)
+    assert again.code == 2 and "completed: nothing to approve" in again.err
 
 
 def _newest_run(platform: RunningPlatform) -> str:

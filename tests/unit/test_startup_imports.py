@@ -14,7 +14,18 @@ import pytest
 
 from tests.helpers import INVENTORY, REPO
 
-HEAVY = ("boto3", "botocore", "locust", "psycopg", "opentelemetry.sdk", "grafana_client", "fastapi", "moto")
+HEAVY = (
+    "boto3",
+    "botocore",
+    "locust",
+    "psycopg",
+    "opentelemetry.sdk",
+    "grafana_client",
+    "fastapi",
+    "moto",
+    "policy_sentry",
+    "parliament",
+)
 
 
 def imported_modules(*args: str) -> set[str]:
