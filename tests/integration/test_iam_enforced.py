@@ -125,9 +125,16 @@ def _generated_policy(admin_env: dict[str, str], inventory: Path) -> Result:
     it: staging names no account, so the ARNs name the credentials' (STS)."""
     narrowing = [arg for param in MODE for arg in ("-p", param)]
     return run_cli(
-        "--inventory", str(inventory), "runbook", "iam", "rds-pitr", "--env", "staging", *narrowing,
+        "--inventory",
+        str(inventory),
+        "runbook",
+        "iam",
+        "rds-pitr",
+        "--env",
+        "staging",
+        *narrowing,
         env=admin_env,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -190,10 +197,18 @@ def _pitr(world: World, *extra: str, variables: dict[str, str] | None = None) ->
     target = _target(world.admin)
     params = [arg for param in (*MODE, f"target_time={target}") for arg in ("-p", param)]
     return run_cli(
-        "--inventory", str(world.inventory), "runbook", "run", "rds-pitr", "--env", "staging",
-        "--execute", *params, *extra,
+        "--inventory",
+        str(world.inventory),
+        "runbook",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        "--execute",
+        *params,
+        *extra,
         env={**world.env, **world.runner, **(variables or {})},
-    )  # fmt: skip
+    )
 
 
 def _journal(world: World, run_id: str) -> list[dict[str, Any]]:
@@ -256,9 +271,17 @@ def test_exactly_the_policy_runs_a_cutover_a_rollback_and_a_drill(world: World, 
     _reset(world)
     _target(world.admin, 0)  # a drill restores to now
     drill = run_cli(
-        "--inventory", str(world.inventory), "drill", "run", "rds-pitr", "--env", "staging", "-o", "json",
+        "--inventory",
+        str(world.inventory),
+        "drill",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        "-o",
+        "json",
         env={**world.env, **world.runner},
-    )  # fmt: skip
+    )
     assert drill.code == 0, drill.err
     assert json.loads(drill.out)["success"]
     _undone(world)
@@ -351,9 +374,15 @@ def test_without_any_one_action_the_run_stops_naming_it_and_undoes_what_it_did(
     if expected == DRILL:
         _target(world.admin, 0)  # a drill restores to now
         result = run_cli(
-            "--inventory", str(world.inventory), "drill", "run", "rds-pitr", "--env", "staging",
+            "--inventory",
+            str(world.inventory),
+            "drill",
+            "run",
+            "rds-pitr",
+            "--env",
+            "staging",
             env={**world.env, **world.runner},
-        )  # fmt: skip
+        )
     else:
         result = _pitr(world, variables=fail_at_env(FAIL_AFTER_ALL))
     lines = result.err.strip().splitlines()

@@ -240,17 +240,33 @@ def test_a_new_run_starts_once_an_abort_freed_the_lock(world: World) -> None:
     killed, run_id = _run(world, "parameter", controls=kill_at_env("after:restore"))
     assert killed.code == -9 and _lock_holder(world) == run_id
     refused = run_cli(
-        "--inventory", str(world.inventory), "runbook", "run", "rds-pitr", "--env", "staging",
-        "-p", f"target_time={_target(world.factory)}", env=world.env,
-    )  # fmt: skip
+        "--inventory",
+        str(world.inventory),
+        "runbook",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        "-p",
+        f"target_time={_target(world.factory)}",
+        env=world.env,
+    )
     assert refused.code == 2 and f"locked by run {run_id}" in _one_line(refused)
     assert _abort(world, run_id).code == 0
     again = _abort(world, run_id)
     assert again.code == 2 and "is aborted; nothing to abort" in _one_line(again)
     dry = run_cli(
-        "--inventory", str(world.inventory), "runbook", "run", "rds-pitr", "--env", "staging",
-        "-p", f"target_time={_target(world.factory)}", env=world.env,
-    )  # fmt: skip
+        "--inventory",
+        str(world.inventory),
+        "runbook",
+        "run",
+        "rds-pitr",
+        "--env",
+        "staging",
+        "-p",
+        f"target_time={_target(world.factory)}",
+        env=world.env,
+    )
     assert dry.code == 0, dry.err
 
 
