@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from ops.errors import OpsError
+from ops.util.processes import child_environment
 
 SERVER_USER = "platform-ops-pg"
 SUPERUSER = "postgres"
@@ -150,6 +151,7 @@ class LocalPostgres:
             [str(self.bin / "pg_ctl"), "-D", str(self.paths.data), "status"],
             capture_output=True,
             **self._identity(),
+            env=child_environment(),
             check=False,
         )
         return result.returncode == 0
@@ -212,6 +214,7 @@ class LocalPostgres:
                 capture_output=True,
                 text=True,
                 **self._identity(),
+                env=child_environment(),  # the server keeps it: never the caller's secrets
                 check=False,
                 cwd=self.paths.root,
                 timeout=120,

@@ -12,6 +12,21 @@ from ops.state import StateDir, write_atomic
 
 
 @dataclass
+class ServerRecord:
+    """A PostgreSQL server of the platform: its folder (data, WAL archive, base backups) and
+    port, and for an old primary whether the run that replaced it kept it running."""
+
+    root: str
+    port: int
+    running: bool = True
+    run_id: str = ""  # the run that made it the primary, or an old one
+
+    @property
+    def name(self) -> str:
+        return Path(self.root).name
+
+
+@dataclass
 class PlatformRecord:
     """What `ops local up` chose and started; read by every later command."""
 
@@ -19,12 +34,18 @@ class PlatformRecord:
     environment: str
     region: str
     emulator_port: int
-    postgres_port: int
+    postgres_port: int  # the platform's own server (state/postgres)
     ingest_port: int
     database: str
-    # Set only when a cutover moved the ingest path to another database.
+    # Set only when a cutover moved the ingest path to another database (the primary's
+    # endpoint; kept for readers of platform.json such as bench/pitr_local.py).
     warehouse_endpoint: dict[str, Any] = field(default_factory=dict)
     seeded: dict[str, Any] = field(default_factory=dict)
+    # The server the ingest path writes to, once a cutover made a restored one the primary;
+    # None: the platform's own. Written by the cutover and by its rollback.
+    primary: ServerRecord | None = None
+    # Primaries a cutover replaced, kept running or stopped as the run said.
+    old_servers: list[ServerRecord] = field(default_factory=list)
 
     @property
     def emulator_url(self) -> str:
@@ -33,6 +54,19 @@ class PlatformRecord:
     @property
     def ingest_url(self) -> str:
         return f"http://127.0.0.1:{self.ingest_port}"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlatformRecord:
+        primary = data.pop("primary", None)
+        old = data.pop("old_servers", [])
+        return cls(
+            **data,
+            primary=ServerRecord(**primary) if primary else None,
+            old_servers=[ServerRecord(**server) for server in old],
+        )
+
+    def old_server(self, root: Path) -> ServerRecord | None:
+        return next((s for s in self.old_servers if Path(s.root) == root), None)
 
 
 class LocalState(StateDir):
@@ -61,7 +95,7 @@ class LocalState(StateDir):
 
     def read_record(self) -> PlatformRecord | None:
         try:
-            return PlatformRecord(**json.loads(self.record_file.read_text()))
+            return PlatformRecord.from_json(json.loads(self.record_file.read_text()))
         except FileNotFoundError:
             return None
 

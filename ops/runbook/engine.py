@@ -114,7 +114,7 @@ class RunbookEngine:
             left = self._end_undone(runbook, env, params, journal, "run-failed", str(error))
             if left:  # the operator must know the run is half undone, in the same line
                 raise OpsError(
-                    f"{error}; then could not undo {', '.join(left)} ({_last_rollback_error(journal)}): "
+                    f"{error}; then could not undo {_undone(journal, left)}; "
                     f"fix the cause, then `ops runbook abort {run_id}`"
                 ) from error
             raise
@@ -251,7 +251,7 @@ class RunbookEngine:
         record = RunRecord.from_journal(run_id, journal)
         if left:
             raise OpsError(
-                f"run {run_id}: could not undo {', '.join(left)} ({_last_rollback_error(journal)}); "
+                f"run {run_id}: could not undo {_undone(journal, left)}; "
                 f"fix the cause, then `ops runbook abort {run_id}` again"
             )
         return record
@@ -296,9 +296,10 @@ class RunbookEngine:
         return left
 
 
-def _last_rollback_error(journal: Journal) -> str:
-    failed = [e for e in journal.events() if e["event"] == "step-rollback-failed"]
-    return failed[-1]["error"] if failed else "unknown"
+def _undone(journal: Journal, left: list[str]) -> str:
+    """Each step left undone with why (its latest rollback error), on one line."""
+    errors = {e["step"]: e["error"] for e in journal.events() if e["event"] == "step-rollback-failed"}
+    return ", ".join(f"{step} ({' '.join(str(errors.get(step, 'unknown')).split())})" for step in left)
 
 
 def load_record(state: StateDir, run_id: str) -> RunRecord:

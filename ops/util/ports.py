@@ -13,7 +13,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on `port`. A port whose last connections linger in TIME_WAIT (a
+    server just stopped) is free: a server sets SO_REUSEADDR and binds it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -14,11 +14,29 @@ import psutil
 
 from ops.errors import OpsError
 
+# What a child process may take from the caller's environment: where programs are, the
+# locale and time zone, the temporary folder, where Python finds the toolkit. Nothing else
+# (credentials, tokens, passwords, AWS profiles).
+INHERITED = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH")
+INHERITED_PREFIXES = ("LC_",)
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An environment built for a child process: the caller's PATH, locale, time zone and
+    temporary folder, and `extra`; never the rest of the caller's (secrets live there)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in INHERITED or key.startswith(INHERITED_PREFIXES)
+    }
+    return {**env, **(extra or {})}
+
 
 def start_detached(
     command: Sequence[str], pid_file: Path, log_file: Path, env: Mapping[str, str] | None = None
 ) -> int:
-    """Start a process in its own session (so it outlives this CLI) and record its pid."""
+    """Start a process in its own session (so it outlives this CLI) and record its pid.
+    It gets `env` if given, else `child_environment()`: never the caller's whole one."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
@@ -27,7 +45,7 @@ def start_detached(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=dict(env) if env is not None else None,
+            env=dict(env) if env is not None else child_environment(),
             close_fds=True,
         )
     pid_file.parent.mkdir(parents=True, exist_ok=True)

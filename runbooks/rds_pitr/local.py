@@ -5,6 +5,7 @@ runbooks/ that imports the local platform (ops.local)."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from psycopg import sql
 
 from ops.aws.clients import ClientFactory
 from ops.contracts import FINANCIAL_PATH, DatabaseEndpoint, endpoint_parameter
@@ -31,21 +33,79 @@ from ops.util.ports import free_port
 from runbooks.common.data_checks import committed_up_to, verify_restore
 from runbooks.rds_pitr.steps import PitrParams
 
+log = logging.getLogger(__name__)
+
 MARKER = "restored.json"  # written once a restore has been promoted: the restore happened
+# Written before a cutover names the restored server: it may hold records found nowhere
+# else. Removed once the cutover's rollback copied them back; dropping it is refused meanwhile.
+SERVING = "serving"
+COPY_LOCK_TIMEOUT = "5s"
 
 
 def restores_dir(state: StateDir) -> Path:
     return LocalState.of(state).restores_dir
 
 
-def instance_for_port(state: StateDir, record: PlatformRecord, port: int) -> LocalPostgres:
-    """The local server listening on `port`: the platform's own, or a restored one."""
-    if port == record.postgres_port:
-        return LocalPostgres(LocalState.of(state).postgres_dir, port)
-    for marker in restores_dir(state).glob(f"*/{MARKER}"):
-        if json.loads(marker.read_text())["restored_port"] == port:
-            return LocalPostgres(marker.parent, port)
-    raise OpsError(f"no local database listens on port {port}; is the endpoint parameter right?")
+def copy_back(
+    restored: LocalPostgres, source: LocalPostgres, dbname: str, tables: dict[str, str], since: datetime
+) -> dict[str, int]:
+    """What the restored server took after `since` (its own writes: the restore holds the
+    source's rows up to it) inserted into the source where the source lacks it, by key.
+    The restored database is made read-only and its sessions ended first, so no write it
+    accepts afterwards can be missed: a write in flight is committed (and copied) or failed."""
+    with psycopg.connect(restored.conninfo(), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(dbname))
+        )
+        admin.execute(
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (dbname,),
+        )
+    copied: dict[str, int] = {}
+    with psycopg.connect(restored.conninfo(dbname)) as src, psycopg.connect(source.conninfo(dbname)) as dst:
+        # A lock held on the source (DDL, VACUUM FULL) fails the rollback, to be tried again,
+        # rather than hanging it.
+        dst.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(COPY_LOCK_TIMEOUT)))
+        for table, key in tables.items():
+            if not all(_has_table(conn, table) for conn in (src, dst)):
+                continue
+            temp = sql.Identifier(f"copy_back_{table}")
+            dst.execute(
+                sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+                    temp, sql.Identifier(table)
+                )
+            )
+            taken = sql.SQL(
+                "COPY (SELECT * FROM {} WHERE COALESCE(pg_xact_commit_timestamp(xmin) > {}, true)) TO STDOUT"
+            ).format(sql.Identifier(table), sql.Literal(since))
+            with (
+                src.cursor().copy(taken) as out,
+                dst.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(temp)) as into,
+            ):
+                for data in out:
+                    into.write(data)
+            inserted = dst.execute(
+                sql.SQL("INSERT INTO {} SELECT * FROM {} ON CONFLICT ({}) DO NOTHING").format(
+                    sql.Identifier(table), temp, sql.Identifier(key)
+                )
+            )
+            copied[table] = inserted.rowcount
+        dst.commit()
+    return copied
+
+
+def _has_table(conn: psycopg.Connection[Any], table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
+
+
+def _writable(server: LocalPostgres, dbname: str) -> None:
+    """Undo the read-only fence a rollback's copy-back put on a database (a cutover again)."""
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(sql.Identifier(dbname))
+        )
 
 
 class LocalSteps:
@@ -89,11 +149,20 @@ class LocalSteps:
         return LocalPostgres(Path(out["restored_root"]), out["restored_port"])
 
     # --- checks -------------------------------------------------------------------------
+    def _platform(self, ctx: RunContext) -> LocalPlatform:
+        return LocalPlatform(self.env, ctx.state)
+
     def check_source(self, ctx: RunContext) -> dict[str, Any]:
         record = self._record(ctx)
         value = self._ssm(record).get_parameter(Name=self._parameter)["Parameter"]["Value"]
         endpoint = DatabaseEndpoint.from_json(value)
-        source = instance_for_port(ctx.state, record, endpoint.port)
+        source = self._platform(ctx).primary(record)  # platform.json says which server it is
+        if endpoint.port != source.port:
+            raise OpsError(
+                f"the endpoint parameter {self._parameter} names {endpoint}, not the platform's primary "
+                f"({source.paths.root.name} on port {source.port}, {ctx.state.root}/platform.json): "
+                "resume or abort the run that moved it (`ops runbook status`), or `ops local up`"
+            )
         if not source.is_running():
             raise OpsError(f"the source database ({endpoint}) is not running; `ops local up` starts it")
         window = restore_window(source)
@@ -147,7 +216,9 @@ class LocalSteps:
             LocalPostgres(root, 0).stop()
             shutil.rmtree(root)
         started = time.monotonic()
-        restored = restore_to(self._source(ctx), self.params.target_time, root, free_port())
+        port = free_port()
+        ctx.note(restored_root=str(root), restored_port=port)  # a restore cut short is dropped too
+        restored = restore_to(self._source(ctx), self.params.target_time, root, port)
         outputs = {
             "restored_root": str(root),
             "restored_port": restored.port,
@@ -160,6 +231,17 @@ class LocalSteps:
 
     def drop_restored(self, ctx: RunContext) -> None:
         restored = self._restored(ctx)
+        record = LocalState.of(ctx.state).read_record()
+        if record and record.primary and Path(record.primary.root) == restored.paths.root:
+            raise OpsError(
+                f"{restored.paths.root.name} is the platform's primary: undo the cutover first "
+                f"(`ops runbook abort {ctx.run_id}` again once its cause is fixed)"
+            )
+        if (restored.paths.root / SERVING).exists():
+            raise OpsError(
+                f"{restored.paths.root.name} took writes after the cutover that are not copied back "
+                f"to the source yet; the cutover's rollback copies them (`ops runbook abort {ctx.run_id}`)"
+            )
         restored.stop()
         shutil.rmtree(restored.paths.root, ignore_errors=True)
 
@@ -183,25 +265,71 @@ class LocalSteps:
 
     def cutover(self, ctx: RunContext) -> dict[str, Any]:
         record = self._record(ctx)
-        restored = self._restored(ctx)
-        endpoint = DatabaseEndpoint(
-            "127.0.0.1", restored.port, ctx.output("check-source", "dbname"), SUPERUSER
-        )
-        self._ssm(record).put_parameter(
-            Name=self._parameter, Value=endpoint.to_json(), Type="String", Overwrite=True
-        )
-        record.warehouse_endpoint = json.loads(endpoint.to_json())
-        LocalState.of(ctx.state).write_record(record)
-        LocalPlatform(self.env, ctx.state).wait_ingest_on(record, endpoint, timeout=20)
+        platform = self._platform(ctx)
+        source, restored = self._source(ctx), self._restored(ctx)
+        dbname = ctx.output("check-source", "dbname")
+        endpoint = DatabaseEndpoint("127.0.0.1", restored.port, dbname, SUPERUSER)
+        ssm = self._ssm(record)
+        # What the parameter named before the switch. A resumed attempt takes it from the
+        # note: the parameter may name the restored server already.
+        previous = ctx.noted("previous")
+        if previous is None:
+            previous = ssm.get_parameter(Name=self._parameter)["Parameter"]["Value"]
+            ctx.note(
+                previous=previous,
+                source_root=str(source.paths.root),
+                source_port=source.port,
+                restored_root=str(restored.paths.root),
+                restored_port=restored.port,
+                dbname=dbname,
+                since=self.params.target_time.isoformat(),
+            )
+        (restored.paths.root / SERVING).write_text(json.dumps({"run_id": ctx.run_id}))
+        _writable(restored, dbname)  # an earlier attempt's rollback may have fenced it
+        ssm.put_parameter(Name=self._parameter, Value=endpoint.to_json(), Type="String", Overwrite=True)
+        ctx.checkpoint("switched")
+        record = platform.make_primary(restored, dbname, ctx.run_id, replaced=source)
+        platform.wait_ingest_on(record, endpoint, timeout=20)
         return {"endpoint": endpoint.to_json(), "cutover_at": datetime.now(UTC).isoformat()}
 
     def undo_cutover(self, ctx: RunContext) -> None:
+        """The endpoint back to the source, the ingest service with it, and what the restored
+        server took meanwhile copied back. From the cutover's note alone: it works for a
+        cutover stopped midway, and again after a failed attempt (each part is idempotent)."""
+        out = ctx.outputs
+        # A run journaled before cutovers noted (an older toolkit): the same from its outputs.
+        noted = {
+            "previous": out["check-source"].get("endpoint") if "check-source" in out else None,
+            "source_root": out.get("check-source", {}).get("source_root"),
+            "source_port": out.get("check-source", {}).get("source_port"),
+            "restored_root": out.get("restore", {}).get("restored_root"),
+            "restored_port": out.get("restore", {}).get("restored_port"),
+            "since": self.params.target_time.isoformat(),
+            **out["cutover"],
+        }
         record = self._record(ctx)
-        previous = ctx.output("check-source", "endpoint")
-        self._ssm(record).put_parameter(Name=self._parameter, Value=previous, Type="String", Overwrite=True)
-        own = DatabaseEndpoint.from_json(previous).port == record.postgres_port
-        record.warehouse_endpoint = {} if own else json.loads(previous)
-        LocalState.of(ctx.state).write_record(record)
+        platform = self._platform(ctx)
+        previous = DatabaseEndpoint.from_json(noted["previous"])
+        source = LocalPostgres(Path(noted["source_root"]), noted["source_port"])
+        restored = LocalPostgres(Path(noted["restored_root"]), noted["restored_port"])
+        if not source.is_running():  # the endpoint goes back to a server that answers
+            source.start()
+        self._ssm(record).put_parameter(
+            Name=self._parameter, Value=previous.to_json(), Type="String", Overwrite=True
+        )
+        record = platform.make_primary(source, previous.dbname, ctx.run_id)
+        platform.wait_ingest_on(record, previous, timeout=30)
+        if restored.initialised():
+            if not restored.is_running():
+                restored.start()
+            since = datetime.fromisoformat(noted["since"])
+            copied = copy_back(restored, source, previous.dbname, self.tables, since)
+            log.info(
+                "cutover undone: %d record(s) copied back to the source (%s)",
+                sum(copied.values()),
+                ", ".join(f"{table}: {count}" for table, count in copied.items()),
+            )
+        (restored.paths.root / SERVING).unlink(missing_ok=True)
 
     def post_check(self, ctx: RunContext) -> dict[str, Any]:
         record = self._record(ctx)
@@ -236,5 +364,15 @@ class LocalSteps:
         return {"base_backup": restored.take_base_backup().name}
 
     def stop_old(self, ctx: RunContext) -> dict[str, Any]:
-        self._source(ctx).stop()
+        source = self._source(ctx)
+        ctx.note(stopping=str(source.paths.root))  # stopped midway: started again by start_old
+        source.stop()
+        self._platform(ctx).old_running(source, False, ctx.run_id)
         return {"stopped": ctx.output("check-source", "source_root")}
+
+    def start_old(self, ctx: RunContext) -> None:
+        """The old server running again, and recorded as kept (idempotent)."""
+        source = self._source(ctx)
+        if not source.is_running():
+            source.start()
+        self._platform(ctx).old_running(source, True, ctx.run_id)
