@@ -21,10 +21,9 @@ from ops.runbook.engine import load_record
 from ops.runbook.model import Runbook, RunContext, Step, StepKind
 from ops.state import StateDir
 from ops.util.processes import wait_until
-from tests.drill_controls import fail_at_env
 from tests.helpers import INVENTORY, run_cli
 from tests.integration.conftest import RunningPlatform, emulator_server
-from tests.runbook_controls import kill_at_env
+from tests.runbook_controls import fail_at_env, kill_at_env
 
 DIMENSIONS = [
     {"Name": "Environment", "Value": "local"},
@@ -94,7 +93,7 @@ def _failed_drill(platform: RunningPlatform, env: dict[str, str]) -> tuple[dict[
 
 
 def test_a_drill_failed_by_an_aws_error_is_recorded_and_published(platform: RunningPlatform) -> None:
-    drill, err, published = _failed_drill(platform, fail_at_env("aws", "validate"))
+    drill, err, published = _failed_drill(platform, fail_at_env("before:validate", "aws"))
     message = (
         "ClientError: An error occurred (ThrottlingException) when calling the DescribeDBInstances "
         "operation: Rate exceeded"
@@ -106,7 +105,7 @@ def test_a_drill_failed_by_an_aws_error_is_recorded_and_published(platform: Runn
 
 
 def test_a_drill_failed_by_a_database_error_is_recorded_and_published(platform: RunningPlatform) -> None:
-    drill, err, published = _failed_drill(platform, fail_at_env("database", "wait-ready"))
+    drill, err, published = _failed_drill(platform, fail_at_env("before:wait-ready", "database"))
     assert len(err.splitlines()) == 1 and "OperationalError: connection to server" in err
     entry = _history(platform)[drill["drill_id"]]
     assert (entry["status"], entry["success"]) == ("failed", False)

@@ -36,7 +36,6 @@ from ops.local.postgres import LocalPostgres
 from ops.runbook.iam import actions_of
 from ops.util.ports import free_port
 from ops.util.processes import wait_until
-from tests.aws_controls import fail_at_env
 from tests.helpers import Result, run_cli
 from tests.integration.test_rds_pitr_aws import (
     PARAMETER,
@@ -48,6 +47,7 @@ from tests.integration.test_rds_pitr_aws import (
     _stand_in,
     _target,
 )
+from tests.runbook_controls import fail_at_env
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the emulator's

@@ -28,8 +28,7 @@ from tests.integration.local_runs import (
     run_status,
     stored,
 )
-from tests.local_controls import fail_at_env
-from tests.runbook_controls import kill_at_env
+from tests.runbook_controls import fail_at_env, kill_at_env
 
 
 def _copied_back(stderr: str) -> int:

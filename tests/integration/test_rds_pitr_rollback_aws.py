@@ -20,7 +20,6 @@ import pytest
 
 from ops.aws.clients import ClientFactory
 from ops.local.postgres import LocalPostgres
-from tests.aws_controls import fail_at_env
 from tests.helpers import INVENTORY, Result, run_cli, run_main
 from tests.integration.conftest import emulator_server
 from tests.integration.test_rds_pitr_aws import (
@@ -32,7 +31,7 @@ from tests.integration.test_rds_pitr_aws import (
     _stand_in,
     _target,
 )
-from tests.runbook_controls import kill_at_env
+from tests.runbook_controls import fail_at_env, kill_at_env
 
 SECRET = "dataplat/staging/warehouse/credentials"
 PASSWORD = "rollback-password-never-journaled"
