@@ -84,6 +84,10 @@ class RunbookEngine:
         if record.status in ("completed", "aborted"):
             raise BadInput(f"run {run_id} is {record.status}; start a new run")
         lock = self._lock(env, runbook.target(env, params), run_id)
+        # The plan before the lock and the journal: a parameter the provider refuses stops
+        # the run before it starts, and the provider's libraries load before its clock does.
+        steps = runbook.steps(env, params)
+        stops = runbook.stop_conditions(env, params)
         lock.acquire()
         waiting = False
         try:
@@ -98,7 +102,7 @@ class RunbookEngine:
             record = RunRecord.from_journal(run_id, journal)
             ctx = self._context(record, env, params, journal)
             with span(f"runbook {runbook.name}", **{"ops.run_id": run_id, "ops.execute": execute}):
-                self._steps(runbook, ctx, journal, approve)
+                self._steps(runbook, steps, stops, ctx, journal, approve)
             outputs = runbook.outputs(ctx) if execute else {}
             journal.append("run-completed", outputs=outputs)
         except ApprovalStop:
@@ -168,10 +172,17 @@ class RunbookEngine:
             return DynamoLock(self.aws.client("dynamodb"), table, target, run_id)
         return TargetLock(self.state.root / "locks", target, run_id)
 
-    def _steps(self, runbook: Runbook, ctx: RunContext, journal: Journal, approve: Approver) -> None:
-        stops = runbook.stop_conditions(ctx.env, ctx.params)
+    def _steps(
+        self,
+        runbook: Runbook,
+        steps: list[Step],
+        stops: list[StopCondition],
+        ctx: RunContext,
+        journal: Journal,
+        approve: Approver,
+    ) -> None:
         unplanned = runbook.unplanned(ctx.params)
-        for step in runbook.steps(ctx.env, ctx.params):
+        for step in steps:
             if step.id in ctx.outputs:
                 self.progress("skipped (done before)", step)
                 continue

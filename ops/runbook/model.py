@@ -41,7 +41,9 @@ class RunContext:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     approver: str | None = None
     started_at: str = ""  # when the run (its first attempt) started: RTO counts from here
-    aws: Any = None  # the ClientFactory of a cloud environment
+    # The ClientFactory of a cloud environment; locally, the emulator's, made by the provider
+    # on first use and kept here so that the steps and the stop conditions share one session.
+    aws: Any = None
     controls: tuple[Control, ...] = ()
     step: Step | None = None  # the step that runs now (set by the engine)
     # What steps noted before they finished (see `note`), by step; from the journal.

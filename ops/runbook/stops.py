@@ -23,7 +23,11 @@ def firing(cloudwatch: Any, prefix: str, suffix: str) -> str | None:
     names = [
         a["AlarmName"]
         for a in answer.get("MetricAlarms", [])
-        if a.get("StateValue") == "ALARM" and a["AlarmName"].endswith(suffix)
+        if a.get("StateValue") == "ALARM"
+        and a["AlarmName"].endswith(suffix)
+        # A drill alarm (failed, overdue, slow) says the recovery was not proven lately: it
+        # must not block the recovery, or the drill that would clear it.
+        and not a["AlarmName"].startswith(f"{prefix}drill-")
     ]
     return f"{', '.join(names)} in ALARM" if names else None
 

@@ -19,6 +19,7 @@ from ops.inventory.loader import load_inventory
 from ops.runbook.drill import DrillHost, read_history, run_drill
 from ops.runbook.engine import load_record
 from ops.runbook.model import Runbook, RunContext, Step, StepKind
+from ops.runbook.stops import firing
 from ops.state import StateDir
 from ops.util.processes import wait_until
 from tests.helpers import INVENTORY, run_cli
@@ -213,3 +214,27 @@ def test_a_drill_whose_teardown_fails_says_so(tmp_path: Path) -> None:
         assert entry == result.as_dict()
         assert load_record(state, result.drill_id).status == "rollback-failed"  # abort can retry
         assert _drill_success(factory.client("cloudwatch"), since, until) == [0.0]
+
+
+def test_a_firing_drill_alarm_blocks_neither_a_recovery_nor_the_drill_that_clears_it(tmp_path: Path) -> None:
+    """Alarms set to ALARM on the emulator: the drill's own do not stop a run, others do."""
+    prefix = "dataplat-prod-warehouse-"
+    with emulator_server(tmp_path) as (factory, _):
+        cloudwatch = factory.client("cloudwatch")
+        names = [f"{prefix}drill-overdue-critical", f"{prefix}drill-failed-critical", f"{prefix}cpu-critical"]
+        for name in names:
+            cloudwatch.put_metric_alarm(
+                AlarmName=name,
+                Namespace="AWS/RDS",
+                MetricName="CPUUtilization",
+                Statistic="Average",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=90,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+        for name in names[:2]:
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
+        assert firing(cloudwatch, prefix, "") is None
+        cloudwatch.set_alarm_state(AlarmName=names[2], StateValue="ALARM", StateReason="test")
+        assert firing(cloudwatch, prefix, "") == f"{names[2]} in ALARM"
