@@ -17,7 +17,8 @@ from ops.telemetry.tracing import traced_command
 
 if TYPE_CHECKING:
     from ops.cli.context import CliContext
-    from ops.runbook.service import FinishedRun, RunHost
+    from ops.runbook.host import RunHost
+    from ops.runbook.service import FinishedRun
 
 app = typer.Typer(help="DR runbooks: plan, run (dry run by default), resume, status.", no_args_is_help=True)
 
@@ -135,7 +136,7 @@ def run(
 
 def _host(context: CliContext, output: OutputFormat, operator: str | None = None) -> RunHost:
     """What the runbook service needs from the command line: state, AWS, progress, a person."""
-    from ops.runbook.service import RunHost
+    from ops.runbook.host import RunHost
 
     return RunHost(
         context.state(),
@@ -251,7 +252,7 @@ def approve_(
     approver: str | None = AS_OPTION,
 ) -> None:
     """Approve a colleague's run waiting at its approval step: prints a one-use token for it."""
-    from ops.runbook.service import approve_run
+    from ops.runbook.approval_flow import approve_run
     from runbooks import REGISTRY
 
     if run_id in REGISTRY:  # the former form: `approve RUNBOOK --env E`

@@ -48,7 +48,8 @@ class DynamoLock:
             return
         holder = self._holder()
         if holder.get("run_id", {}).get("S") == self.run_id and "waiting" in holder:
-            # Our run, stopped at its approval step: resumed or aborted now, from any machine.
+            # Our run, stopped at its approval step: resumed or aborted now (by another
+            # process, perhaps on another machine that has its journal).
             if self._put(item, "run_id = :run AND attribute_exists(waiting)", {":run": values[":run"]}):
                 return
             holder = self._holder()
@@ -117,15 +118,20 @@ class DynamoLock:
         )
 
     def hold_while_waiting(self) -> None:
-        """The run stopped to wait for an approval: the lease stays, marked as the run's
-        (any machine may resume or abort it), until the run resumes or is aborted."""
+        """The run stopped to wait for an approval: the lease stays, marked as the run's and
+        renewed for a full lease from now, until the run resumes or is aborted (from the
+        machine that holds its journal)."""
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
                 Key={"target": {"S": self.target}},
-                UpdateExpression="SET waiting = :yes",
+                UpdateExpression="SET waiting = :yes, expires_at = :until",
                 ConditionExpression="run_id = :run",
-                ExpressionAttributeValues={":yes": {"BOOL": True}, ":run": {"S": self.run_id}},
+                ExpressionAttributeValues={
+                    ":yes": {"BOOL": True},
+                    ":run": {"S": self.run_id},
+                    ":until": {"N": str(int(time.time()) + LEASE_SECONDS)},
+                },
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -4,7 +4,9 @@ on failure and on SIGINT/SIGTERM; controls (ops/runbook/controls.py) around each
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,14 +113,13 @@ class RunbookEngine:
             lock.hold_while_waiting()
             waiting = True
             raise
-        except Interrupted as stop:
-            self._end_undone(runbook, env, params, journal, "run-interrupted", str(stop))
-            raise
-        except Exception as error:
-            left = self._end_undone(runbook, env, params, journal, "run-failed", str(error))
+        except (Interrupted, Exception) as error:
+            stopped = isinstance(error, Interrupted)
+            end = "run-interrupted" if stopped else "run-failed"
+            left = self._end_undone(runbook, env, params, journal, end, str(error))
             if left:  # the operator must know the run is half undone, in the same line
                 raise OpsError(
-                    f"{error}; then could not undo {_undone(journal, left)}; "
+                    f"{'interrupted' if stopped else error}; then could not undo {_undone(journal, left)}; "
                     f"fix the cause, then `ops runbook abort {run_id}`"
                 ) from error
             raise
@@ -270,12 +271,15 @@ class RunbookEngine:
     def _end_undone(
         self, runbook: Runbook, env: Environment, params: BaseModel, journal: Journal, end: str, error: str
     ) -> list[str]:
-        """A run that stopped: undo what it did, then journal how it ended; what is left."""
-        left = self._roll_back(runbook, env, params, journal)
-        if left:
-            journal.append("run-rollback-failed", error=error, left=left, stopped_by=end)
-        else:
-            journal.append(end, error=error)
+        """A run that stopped: undo what it did, then journal how it ended; what is left.
+        SIGINT and SIGTERM wait until then: a second Ctrl-C must not cut a rollback short
+        and leave the run unended (SIGKILL still can; abort or resume finish it)."""
+        with _signals_held():
+            left = self._roll_back(runbook, env, params, journal)
+            if left:
+                journal.append("run-rollback-failed", error=error, left=left, stopped_by=end)
+            else:
+                journal.append(end, error=error)
         return left
 
     def _roll_back(
@@ -290,21 +294,39 @@ class RunbookEngine:
             ctx.outputs[step_id] = {**fields, **ctx.outputs.get(step_id, {})}
         left = []
         for step in reversed(runbook.steps(env, params)):
-            if step.rollback is None or step.id in record.rolled_back:
+            if step.id in record.rolled_back:
+                continue
+            if step.kind is StepKind.APPROVAL and step.id in record.completed:
+                # An approval is for the run as it stood: once its changes are undone, a
+                # resumed run must be approved again.
+                journal.append("step-rolled-back", step=step.id)
+                continue
+            if step.rollback is None:
                 continue
             if step.id not in record.completed and step.id not in record.noted:
                 continue
             try:
                 with span(f"rollback {step.id}"):
-                    step.rollback(ctx)
+                    kept = step.rollback(ctx)
             except Exception as error:  # keep undoing the rest; say what could not be undone
                 # The journal and the command's one-line error say it; the log only traces it.
                 log.info("rollback of %s failed: %s", step.id, error)
                 journal.append("step-rollback-failed", step=step.id, error=str(error))
                 left.append(step.id)
             else:
-                journal.append("step-rolled-back", step=step.id)
+                journal.append("step-rolled-back", step=step.id, **({"kept": kept} if kept else {}))
         return left
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back (delivered when the block ends)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _undone(journal: Journal, left: list[str]) -> str:

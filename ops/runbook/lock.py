@@ -1,11 +1,15 @@
-"""One run per target at a time: a lock file per target with the holder's run id and pid.
-A lock whose process is gone is stale and is taken over."""
+"""One run per target at a time on one machine: a lock file per target with the holder's
+run id, pid and host, read and written under an advisory lock (flock) beside it. A lock
+whose process is gone is stale and is taken over."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -22,45 +26,45 @@ class TargetLock:
         self.run_id = run_id
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        entry = json.dumps(
-            {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": now()}
-        )
-        while True:
-            try:
-                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
+        entry = {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": now()}
+        with self._guard():  # read, judge and replace the holder as one step
+            holder = self._holder()
+            if holder is not None:
                 # Taken over only when its process is gone, or it is this very process
-                # (a run resuming in-process); a live process of the same run (a resume or
-                # an abort while the run still runs) is refused too.
-                ours = holder is not None and (holder.get("run_id"), holder.get("pid")) == (
-                    self.run_id,
-                    os.getpid(),
-                )
-                if holder and holder.get("waiting") and holder.get("run_id") == self.run_id:
-                    ours = True  # our run, stopped at its approval step: resumed or aborted now
-                if holder and (self._alive(holder) or holder.get("waiting")) and not ours:
-                    raise BadInput(_held_message(self.target, self.run_id, holder)) from None
-                self.path.unlink(missing_ok=True)  # stale, or our own run resuming
-                continue
-            with os.fdopen(handle, "w") as out:
-                out.write(entry)
-                out.flush()
-                os.fsync(out.fileno())
-            return
+                # (a run resuming in-process), or the run itself stopped at its approval
+                # step; a live process of the same run (a resume or an abort while the
+                # run still runs) is refused too.
+                ours = (holder.get("run_id"), holder.get("pid")) == (self.run_id, os.getpid())
+                waiting_for_us = bool(holder.get("waiting")) and holder.get("run_id") == self.run_id
+                if (self._alive(holder) or holder.get("waiting")) and not (ours or waiting_for_us):
+                    raise BadInput(_held_message(self.target, self.run_id, holder))
+            write_atomic(self.path, json.dumps(entry))
 
     def hold_while_waiting(self) -> None:
         """The run stopped to wait for an approval: the lock stays, held by the run (not by
         this process) until the run resumes or is aborted."""
-        holder = self._holder()
-        if holder and holder.get("run_id") == self.run_id:
-            write_atomic(self.path, json.dumps({**holder, "waiting": True, "pid": None}))
+        with self._guard():
+            holder = self._holder()
+            if holder and holder.get("run_id") == self.run_id:
+                write_atomic(self.path, json.dumps({**holder, "waiting": True, "pid": None}))
 
     def release(self) -> None:
-        holder = self._holder()
-        if holder and holder.get("run_id") == self.run_id:
-            self.path.unlink(missing_ok=True)
+        with self._guard():
+            holder = self._holder()
+            if holder and holder.get("run_id") == self.run_id:
+                self.path.unlink(missing_ok=True)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """One process at a time reads or changes the lock file (an advisory lock on a file
+        beside it, released by the system if the process dies)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".guard"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _holder(self) -> dict[str, object] | None:
         try:

@@ -89,7 +89,9 @@ class Step:
     title: str
     calls: tuple[str, ...]  # the API calls or commands it makes: the plan and the IAM policy
     run: StepFunction
-    rollback: Callable[[RunContext], None] | None = None
+    # Undoes the step; may return what it kept (journaled with the rollback), e.g. a
+    # final snapshot of a deleted database.
+    rollback: Callable[[RunContext], dict[str, Any] | None] | None = None
     # Needs the source alive (a health check of the old primary, a graceful drain):
     # skipped in an unplanned run, where the source is dead (an MSK region failover).
     needs_source: bool = False

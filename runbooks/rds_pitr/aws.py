@@ -21,6 +21,12 @@ from runbooks.common.rds_wait import wait_for_instance
 from runbooks.rds_pitr.cutover import RUN_TAG, AwsCutover, created_by
 
 
+def final_snapshot(identifier: str) -> str:
+    """The snapshot a restored database leaves when it is deleted after taking writes; a
+    `<restored>-*` IAM grant covers it."""
+    return f"{identifier}-final"
+
+
 def capture(instance: dict[str, Any]) -> dict[str, Any]:
     """The source's settings that a restore must carry over (RestoreDBInstanceToPointInTime
     does not copy them all by itself), in its parameter names."""
@@ -257,6 +263,9 @@ class AwsSteps(AwsCutover):
 
     def restore(self, ctx: RunContext) -> dict[str, Any]:
         identifier = ctx.output("check-target", "target_identifier")
+        # Before the first call: a restore that stops midway (an Aurora writer refused after
+        # its cluster was made, a SIGTERM before the journal says so) is still rolled back.
+        ctx.note(restored=identifier, **({"writer": f"{identifier}-1"} if self.aurora else {}))
         if self.aurora:
             return self._restore_cluster(ctx, identifier)
         existing = self._describe(ctx, identifier)
@@ -275,28 +284,35 @@ class AwsSteps(AwsCutover):
         )
         return {"restored": identifier}
 
-    def drop_restored(self, ctx: RunContext) -> None:
+    def drop_restored(self, ctx: RunContext) -> dict[str, Any]:
         identifier = ctx.output("restore", "restored")
         serving = self.still_serving(ctx)
         if serving:  # the application may be writing to it: deleting it would lose that
             raise OpsError(
                 f"{serving} still names {identifier}: not deleting it before the cutover is undone"
             )
+        # Once the run cut over, the application may have written to the restored database:
+        # it goes with a final snapshot, so that nothing it took is lost.
+        final = final_snapshot(identifier) if "cutover" in ctx.outputs else None
+        kept = {"final_snapshot": final} if final else {}  # journaled with the rollback
         if self.aurora:
-            self._drop_cluster(ctx, identifier)
-            return
+            self._drop_cluster(ctx, identifier, final)
+            return kept
         instance = self._describe(ctx, identifier)
         if not created_by(instance, ctx.run_id):
-            return  # never delete what this run did not create
+            return {}  # never delete what this run did not create
         if instance.get("DeletionProtection"):
             self._rds(ctx).modify_db_instance(
                 DBInstanceIdentifier=identifier, DeletionProtection=False, ApplyImmediately=True
             )
         self._rds(ctx).delete_db_instance(
-            DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
+            DBInstanceIdentifier=identifier,
+            **({"FinalDBSnapshotIdentifier": final} if final else {"SkipFinalSnapshot": True}),
+            DeleteAutomatedBackups=True,
         )
+        return kept
 
-    def _drop_cluster(self, ctx: RunContext, identifier: str) -> None:
+    def _drop_cluster(self, ctx: RunContext, identifier: str, final: str | None) -> None:
         cluster = self._describe_cluster(ctx, identifier)
         if not created_by(cluster, ctx.run_id):
             return  # never delete what this run did not create
@@ -307,7 +323,10 @@ class AwsSteps(AwsCutover):
             rds.modify_db_cluster(
                 DBClusterIdentifier=identifier, DeletionProtection=False, ApplyImmediately=True
             )
-        rds.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True)
+        rds.delete_db_cluster(
+            DBClusterIdentifier=identifier,
+            **({"FinalDBSnapshotIdentifier": final} if final else {"SkipFinalSnapshot": True}),
+        )
 
     def wait_available(self, ctx: RunContext) -> dict[str, Any]:
         identifier = ctx.output("restore", "restored")

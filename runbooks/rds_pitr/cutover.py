@@ -22,6 +22,8 @@ from ops.runbook.model import RunContext
 from runbooks.common.rds_wait import wait_for_cluster, wait_for_instance
 
 RUN_TAG = "platform-ops:run-id"
+# The CNAME's TTL while it names the restored database: clients follow a move back soon.
+CUTOVER_TTL = 30
 ENDPOINT_FIELDS = ("host", "port")  # what a secret cutover changes; never the password
 
 
@@ -109,24 +111,26 @@ class AwsCutover:
             HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": record}]}
         )
 
-    def _set_cname(self, ctx: RunContext, zone_id: str, value: str) -> None:
+    def _set_cname(self, ctx: RunContext, zone_id: str, value: str, ttl: int = CUTOVER_TTL) -> None:
         assert self.component.dns is not None
         record = {
             "Name": self.component.dns.record,
             "Type": "CNAME",
-            "TTL": 30,
+            "TTL": ttl,
             "ResourceRecords": [{"Value": value}],
         }
         self._change_cname(ctx, zone_id, "UPSERT", record)
 
     def _cutover_dns(self, ctx: RunContext) -> dict[str, Any]:
         if ctx.noted("mode"):  # a resumed attempt: the CNAME may point at the target already
-            zone_id, previous = ctx.noted("zone_id"), ctx.noted("previous")
+            zone_id, previous, ttl = ctx.noted("zone_id"), ctx.noted("previous"), ctx.noted("ttl")
         else:
             zone_id = self._zone_id(ctx)
-            previous = self._cname(ctx, zone_id)  # None: no record before, the undo deletes it
+            found = self._record(ctx, zone_id)  # None: no record before, the undo deletes it
+            previous = None if found is None else str(found["ResourceRecords"][0]["Value"])
+            ttl = None if found is None else found.get("TTL")
         target = ctx.output("wait-available", "endpoint")["Address"]
-        done = {"mode": "route53", "zone_id": zone_id, "previous": previous, "endpoint": target}
+        done = {"mode": "route53", "zone_id": zone_id, "previous": previous, "ttl": ttl, "endpoint": target}
         ctx.note(**done)
         self._set_cname(ctx, zone_id, target)
         return done
@@ -176,7 +180,7 @@ class AwsCutover:
         if mode == "secret":
             self._undo_secret(ctx, done["previous"])
         elif mode == "route53":
-            self._undo_dns(ctx, done["zone_id"], done["previous"], done["endpoint"])
+            self._undo_dns(ctx, done["zone_id"], done["previous"], done["endpoint"], done.get("ttl"))
         elif mode == "rename":
             restored = done.get("restored") or ctx.output("restore", "restored")
             self._undo_rename(ctx, done["old_identifier"], restored)
@@ -202,9 +206,11 @@ class AwsCutover:
         if any(back.get(key) != previous.get(key) for key in ENDPOINT_FIELDS):
             raise OpsError(f"the secret {self._secret} did not take its previous host and port back")
 
-    def _undo_dns(self, ctx: RunContext, zone_id: str, previous: str | None, target: str) -> None:
-        if previous:
-            self._set_cname(ctx, zone_id, previous)
+    def _undo_dns(
+        self, ctx: RunContext, zone_id: str, previous: str | None, target: str, ttl: int | None
+    ) -> None:
+        if previous:  # back with the TTL it had (a run journaled before TTLs were noted: ours)
+            self._set_cname(ctx, zone_id, previous, ttl or CUTOVER_TTL)
         else:  # there was no record: delete the one the cutover made, if it is still ours
             record = self._record(ctx, zone_id)
             if record is not None and record["ResourceRecords"] == [{"Value": target}]:

@@ -36,6 +36,17 @@ from runbooks.rds_pitr.steps import PitrParams
 log = logging.getLogger(__name__)
 
 MARKER = "restored.json"  # written once a restore has been promoted: the restore happened
+OWNER = "run.json"  # written before the restore starts: the run whose restore it is
+
+
+def _restored_by(root: Path) -> str | None:
+    """The run that restored into `root` (None: written before runs said so)."""
+    try:
+        return str(json.loads((root / OWNER).read_text())["run_id"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
 # Written before a cutover names the restored server: it may hold records found nowhere
 # else. Removed once the cutover's rollback copied them back; dropping it is refused meanwhile.
 SERVING = "serving"
@@ -217,6 +228,9 @@ class LocalSteps:
     def restore(self, ctx: RunContext) -> dict[str, Any]:
         root = Path(ctx.output("check-target", "target_root"))
         marker = root / MARKER
+        if root.exists() and _restored_by(root) != ctx.run_id:
+            # Never adopt, nor start over, what another run restored under this name.
+            raise OpsError(f"{root} was restored by another run; choose another target_identifier")
         if marker.exists():  # restored before a crash, journaled after it: no second restore
             return json.loads(marker.read_text())  # type: ignore[no-any-return]
         if root.exists():  # a restore cut short: start it over
@@ -225,6 +239,8 @@ class LocalSteps:
         started = time.monotonic()
         port = free_port()
         ctx.note(restored_root=str(root), restored_port=port)  # a restore cut short is dropped too
+        root.mkdir(parents=True)
+        (root / OWNER).write_text(json.dumps({"run_id": ctx.run_id}))
         restored = restore_to(self._source(ctx), self.params.target_time, root, port)
         outputs = {
             "restored_root": str(root),
@@ -238,6 +254,8 @@ class LocalSteps:
 
     def drop_restored(self, ctx: RunContext) -> None:
         restored = self._restored(ctx)
+        if restored.paths.root.exists() and _restored_by(restored.paths.root) not in (ctx.run_id, None):
+            return  # never delete what this run did not restore
         record = LocalState.of(ctx.state).read_record()
         if record and record.primary and Path(record.primary.root) == restored.paths.root:
             raise OpsError(

@@ -85,6 +85,9 @@ def _aws_restore(aws: AwsSteps) -> Says:
     title = "restore to the target time with the source's settings"
     # The undo reads the cutover's endpoint first: it never deletes what is still served.
     serving = ENDPOINT_READ_CALLS[aws.params.cutover_mode] if aws.params.cutover else ()
+    # After a cutover the restored database goes with a final snapshot (it took writes).
+    snapshot_call = "rds:CreateDBClusterSnapshot" if aws.aurora else "rds:CreateDBSnapshot"
+    snapshot = (snapshot_call,) if aws.params.cutover else ()
     if aws.aurora:
         return Says(
             title,
@@ -102,12 +105,19 @@ def _aws_restore(aws: AwsSteps) -> Says:
                 "rds:DeleteDBInstance",
                 "rds:ModifyDBCluster",
                 "rds:DeleteDBCluster",
+                *snapshot,
             ),
         )
     return Says(
         title,
         ("rds:RestoreDBInstanceToPointInTime", "rds:AddTagsToResource", "rds:DescribeDBInstances"),
-        undo_calls=(*serving, "rds:DescribeDBInstances", "rds:ModifyDBInstance", "rds:DeleteDBInstance"),
+        undo_calls=(
+            *serving,
+            "rds:DescribeDBInstances",
+            "rds:ModifyDBInstance",
+            "rds:DeleteDBInstance",
+            *snapshot,
+        ),
     )
 
 
@@ -327,6 +337,11 @@ def _rds(kind: str, verbs: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(actions[verb] for verb in verbs)
 
 
+def _finals(restored: tuple[str, ...]) -> tuple[str, ...]:
+    """The final snapshots' names of the restored databases (see aws.final_snapshot)."""
+    return tuple(name if name.endswith("*") else f"{name}-final" for name in restored)
+
+
 def _database_grants(source: str, restored: tuple[str, ...], aurora: bool) -> list[IamGrant]:
     """What may be done to each database name: the source is read, restored from, stopped
     and started (and renamed aside by a rename swap); only what a run restores is tagged,
@@ -350,8 +365,14 @@ def _database_grants(source: str, restored: tuple[str, ...], aurora: bool) -> li
                     "cluster", ("Describe", "RestoreToPointInTime", "Create", "AddTags", "Modify", "Delete")
                 ),
             ),
-            # DeleteDBCluster names a final snapshot, never taken (SkipFinalSnapshot).
-            IamGrant("rds:cluster-snapshot", restored, ("rds:DeleteDBCluster",)),
+            # The final snapshot `<restored>-final` a rollback after a cutover takes as it
+            # deletes the restored cluster (a `-pitr-*` glob covers it).
+            IamGrant("rds:cluster", restored, ("rds:CreateDBClusterSnapshot",)),
+            IamGrant(
+                "rds:cluster-snapshot",
+                _finals(restored),
+                ("rds:DeleteDBCluster", "rds:CreateDBClusterSnapshot"),
+            ),
             # The restored cluster's writer (`<restored>-1`).
             IamGrant("rds:db", writers, _rds("db", ("Describe", "Create", "AddTags", "Delete"))),
             # The source cluster's writer, whose name RDS or its creator chose: read only.
@@ -368,6 +389,10 @@ def _database_grants(source: str, restored: tuple[str, ...], aurora: bool) -> li
             restored,
             _rds("db", ("Describe", "RestoreToPointInTime", "AddTags", "Modify", "Delete")),
         ),
+        # The final snapshot `<restored>-final` a rollback after a cutover takes as it
+        # deletes the restored instance (a `-pitr-*` glob covers it).
+        IamGrant("rds:db", restored, ("rds:CreateDBSnapshot",)),
+        IamGrant("rds:snapshot", _finals(restored), ("rds:CreateDBSnapshot",)),
         # The source renamed aside by a rename swap, and stopped or started again.
         IamGrant("rds:db", (f"{source}-old-*",), _rds("db", ("Describe", "Modify", "Stop", "Start"))),
         *(IamGrant(f"rds:{group}", ("*",), (restore,)) for group in ("og", "pg", "subgrp")),

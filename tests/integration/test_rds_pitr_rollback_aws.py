@@ -92,7 +92,8 @@ def _endpoints_seeded(factory: ClientFactory) -> str:
     factory.client("secretsmanager").create_secret(Name=SECRET, SecretString=json.dumps(secret))
     route53 = factory.client("route53")
     zone_id: str = route53.create_hosted_zone(Name=ZONE, CallerReference="rollback-test")["HostedZone"]["Id"]
-    record = {"Name": RECORD, "Type": "CNAME", "TTL": 30, "ResourceRecords": [{"Value": "old.example"}]}
+    # A TTL of its own (not the cutover's 30 s): the undo must give it back.
+    record = {"Name": RECORD, "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "old.example"}]}
     route53.change_resource_record_sets(
         HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]}
     )
@@ -117,7 +118,7 @@ def _endpoints(world: World) -> dict[str, Any]:
         "secret": json.loads(
             factory.client("secretsmanager").get_secret_value(SecretId=SECRET)["SecretString"]
         ),
-        "cname": cname["ResourceRecords"],
+        "cname": (cname["ResourceRecords"], cname["TTL"]),
         "instances": instances,
     }
 
@@ -208,6 +209,12 @@ def test_a_run_stopped_after_or_during_its_cutover_puts_the_endpoint_back(
     assert _endpoints(world) == before  # the endpoint back; no restored instance left
     assert _lock_holder(world) is None
     assert PASSWORD not in (world.runs / run_id / "journal.jsonl").read_text()
+    # The restored instance took the application's writes after the cutover: it is gone
+    # with a final snapshot, which the emulator holds and the journal names.
+    (dropped,) = [e for e in events if e.get("step") == "restore" and e["event"] == "step-rolled-back"]
+    snapshot = dropped["kept"]["final_snapshot"]
+    found = world.factory.client("rds").describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"]
+    assert [s["DBSnapshotIdentifier"] for s in found] == [snapshot]
 
 
 @pytest.mark.parametrize(

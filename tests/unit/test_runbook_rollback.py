@@ -5,14 +5,17 @@ succeeds, and an abort takes the run's lock."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from ops.errors import BadInput, OpsError
+from ops.errors import BadInput, Interrupted, OpsError
 from ops.inventory import load_environment
 from ops.runbook.controls import Control
 from ops.runbook.engine import RunbookEngine, load_record
@@ -173,3 +176,89 @@ def test_a_live_process_of_the_same_run_keeps_its_lock(tmp_path: Path) -> None:
     lock.path.write_text(json.dumps({**holder, "pid": 2**22 + 1}))  # that process died
     TargetLock(tmp_path, "db", "run-a").acquire()
     assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+
+
+def test_a_signal_during_a_rollback_waits_until_the_run_is_ended(tmp_path: Path) -> None:
+    """A second Ctrl-C while the run undoes itself: the rollback finishes, the run's end is
+    journaled, and only then the signal stops the process."""
+
+    def interrupt(signal_number: int, _frame: object) -> None:
+        raise Interrupted(signal_number)
+
+    world = {"pointer": "source"}
+    runbook = _Switch(world)
+    first_undo = runbook.steps(None, None)[0].rollback
+    assert first_undo is not None
+    undo = first_undo
+
+    class SignalledSwitch(_Switch):
+        def steps(self, env: Any, params: Any) -> list[Step]:
+            switch, check = super().steps(env, params)
+
+            def undo_signalled(ctx: RunContext) -> None:
+                os.kill(os.getpid(), signal.SIGTERM)  # arrives while the rollback runs
+                undo(ctx)
+
+            return [replace(switch, rollback=undo_signalled), check]
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with pytest.raises(Interrupted):
+            _run(tmp_path, SignalledSwitch(world), "before:post-check")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert world == {"pointer": "source"}
+    assert [e["event"] for e in _events(tmp_path)][-2:] == ["step-rolled-back", "run-failed"]
+
+
+def test_an_approval_is_undone_with_the_run_so_a_resumed_run_asks_again(tmp_path: Path) -> None:
+    class Approved(_Switch):
+        def steps(self, env: Any, params: Any) -> list[Step]:
+            switch, check = super().steps(env, params)
+            approve = Step("approve", StepKind.APPROVAL, "approve", (), lambda ctx: {})
+            return [approve, switch, check]
+
+    local = load_environment("local", INVENTORY)
+    env = replace(local, meta=local.meta.model_copy(update={"protected": True}))
+    asked: list[str] = []
+
+    def approve(step: Step) -> str:
+        asked.append(step.id)
+        return "bob"
+
+    world = {"pointer": "source"}
+    runbook = Approved(world)
+    with pytest.raises(OpsError):
+        RunbookEngine(StateDir(tmp_path), controls=(_FailAt("before:post-check"),)).run(
+            runbook, env, runbook.Params(), execute=True, approve=approve, run_id="switch-1"
+        )
+    assert world == {"pointer": "source"} and asked == ["approve"]
+    RunbookEngine(StateDir(tmp_path)).run(
+        runbook, env, runbook.Params(), execute=True, approve=approve, run_id="switch-1"
+    )
+    assert asked == ["approve", "approve"] and world == {"pointer": "restored"}
+
+
+def _race_for_the_lock(folder: str, run_id: str, start: Any, done: Any, results: Any) -> None:
+    start.wait()
+    try:
+        TargetLock(Path(folder), "db", run_id).acquire()
+        results.put(run_id)
+    except BadInput:
+        results.put("")
+    done.wait()  # hold it (alive) until every process has tried
+
+
+def test_of_many_processes_racing_for_a_lock_one_gets_it(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    start, done, results = context.Barrier(8), context.Barrier(8), context.Queue()
+    racers = [
+        context.Process(target=_race_for_the_lock, args=(str(tmp_path), f"run-{n}", start, done, results))
+        for n in range(8)
+    ]
+    for racer in racers:
+        racer.start()
+    winners = [results.get(timeout=60) for _ in racers]
+    for racer in racers:
+        racer.join(timeout=60)
+    assert len([w for w in winners if w]) == 1
