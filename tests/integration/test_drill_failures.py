@@ -82,6 +82,8 @@ def _failed_drill(platform: RunningPlatform, env: dict[str, str]) -> tuple[dict[
     """Run a drill made to fail: its JSON output, its stderr, the DrillSuccess values
     published meanwhile."""
     _after_newest_backup(platform)
+    # A drill an earlier test killed is closed (and its 0 published) before the window opens.
+    assert run_cli("drill", "history", env=platform.env).code == 0
     restores = _restores(platform)
     since = datetime.now(UTC)
     result = run_cli("drill", "run", "rds-pitr", "-o", "json", env={**platform.env, **env})

@@ -44,7 +44,7 @@ from tests.integration.test_rds_pitr_aws import (
     _lock_table,
     _seed,
     _settings_inventory,
-    _stand_in,
+    _stand_ins,
     _target,
 )
 from tests.runbook_controls import fail_at_env
@@ -142,7 +142,7 @@ def world(short_tmp: Path) -> Iterator[World]:
     servers: list[LocalPostgres] = []
     try:
         with enforced_emulator(short_tmp) as (admin, administrator, port):
-            servers += [_stand_in(short_tmp / "source-db"), _stand_in(short_tmp / "restored-db")]
+            servers += [*_stand_ins(short_tmp)]
             env = {
                 "OPS_AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
                 "AWS_DEFAULT_REGION": REGION,

@@ -47,7 +47,7 @@ def test_a_failure_after_the_cutover_moves_ingest_back_with_no_record_lost(
         failed = pitr(platform, env=fail_at_env("before:post-check"))
         traffic.more(100)  # still accepted after the rollback: on the source
     assert failed.code == 1, failed.err
-    assert "error: injected failure before post-check" in failed.err
+    assert "error: injected failure at before:post-check" in failed.err
     assert _copied_back(failed.err) > 0  # the restored server did take records meanwhile
     assert endpoint(platform) == source
     assert_healthy_on(platform, source["port"])
@@ -70,7 +70,11 @@ def test_sigterm_during_the_cutover_moves_ingest_back_with_no_record_lost(platfo
     assert restores(platform) == before
     journal = platform.state_dir / "runs" / newest_run(platform) / "journal.jsonl"
     events = [json.loads(line) for line in journal.read_text().splitlines()]
-    assert [e["step"] for e in events if e["event"] == "step-rolled-back"] == ["cutover", "restore"]
+    assert [e["step"] for e in events if e["event"] == "step-rolled-back"] == [
+        "cutover",
+        "approve-cutover",  # undone with the run: a resumed run is approved again
+        "restore",
+    ]
     assert events[-1]["event"] == "run-interrupted"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,13 @@ CHECK_PASSWORD = "checks-password-never-journaled"
 ROWS = {"financial_transactions": ("transaction_id", 40), "insurance_claims": ("claim_id", 15)}
 
 
+def _stand_ins(short_tmp: Path) -> list[LocalPostgres]:
+    """The source and restored stand-ins, in a folder of their own: every module that
+    seeds an AWS environment starts its own pair, in the session's one short folder."""
+    folder = Path(tempfile.mkdtemp(prefix="pg-", dir=short_tmp))
+    return [_stand_in(folder / "source-db"), _stand_in(folder / "restored-db")]
+
+
 def _stand_in(root: Path) -> LocalPostgres:
     """A PostgreSQL server with the checked tables and the same rows, committed now."""
     server = LocalPostgres(root, free_port())
@@ -51,7 +59,7 @@ def emulator(short_tmp: Path) -> Iterator[tuple[ClientFactory, dict[str, str]]]:
     servers: list[LocalPostgres] = []
     try:
         with emulator_server(short_tmp) as (factory, env):
-            servers += [_stand_in(short_tmp / "source-db"), _stand_in(short_tmp / "restored-db")]
+            servers += [*_stand_ins(short_tmp)]
             yield _seed(factory, env, *servers)
     finally:
         for server in servers:

@@ -29,7 +29,7 @@ from tests.integration.test_rds_pitr_aws import (
     _instances,
     _lock_table,
     _seed,
-    _stand_in,
+    _stand_ins,
     _target,
 )
 from tests.runbook_controls import fail_at_env, kill_at_env
@@ -58,7 +58,7 @@ def world(short_tmp: Path) -> Iterator[World]:
     servers: list[LocalPostgres] = []
     try:
         with emulator_server(short_tmp) as (factory, env):
-            servers += [_stand_in(short_tmp / "source-db"), _stand_in(short_tmp / "restored-db")]
+            servers += [*_stand_ins(short_tmp)]
             factory, env = _seed(factory, env, *servers)
             yield World(factory, env, _inventory(short_tmp), _endpoints_seeded(factory))
     finally:
