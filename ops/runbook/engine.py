@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -320,13 +321,26 @@ class RunbookEngine:
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM held back (delivered when the block ends)."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    """SIGINT and SIGTERM held back: noted while the block runs, then handled as they would
+    have been. Python runs signal handlers in the main thread whichever thread the system
+    gives the signal to, so the handlers are swapped rather than the thread's mask."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be swapped from the main thread
+        return
+    arrived: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+
+    def note(number: int, _frame: object) -> None:
+        arrived.append(number)
+
+    previous = {number: signal.signal(number, note) for number in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        if arrived:  # now, as it would have been handled
+            signal.raise_signal(arrived[0])
 
 
 def _undone(journal: Journal, left: list[str]) -> str:
