@@ -23,9 +23,11 @@ import argparse
 import io
 import json
 import pstats
+import site
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
@@ -270,8 +272,21 @@ def main() -> None:
         f"= {median['engine_overhead_share_pct']:.1f}% (target: under 5%)"
     )
     if summary:
-        (RESULTS / "pitr_local_profile.txt").write_text(summary + "\n")
+        (RESULTS / "pitr_local_profile.txt").write_text(without_machine_paths(summary) + "\n")
         print("\n" + summary)
+
+
+def without_machine_paths(text: str) -> str:
+    """The profile as a reader of the repository sees it: paths from the checkout, the
+    packages and Python's own library, not this machine's folders."""
+    roots = sorted(
+        {str(Path(p)) for p in [*site.getsitepackages(), sysconfig.get_paths()["stdlib"], str(REPO)]},
+        key=len,
+        reverse=True,
+    )
+    for root in roots:
+        text = text.replace(root + "/", "")
+    return text
 
 
 if __name__ == "__main__":
