@@ -265,7 +265,7 @@ def test_sigterm_stops_a_command_with_exit_130_and_one_line(platform: RunningPla
     assert process.poll() is None, "the demo ended before it could be interrupted"
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
-    assert process.returncode == 130
+    assert process.returncode == 130, err
     assert err.strip().splitlines() == ["error: interrupted"]
 
 
