@@ -233,11 +233,22 @@ def iam(
     if account is not None and not (len(account) == 12 and account.isdigit()):
         raise BadInput(f"--account {account!r}: an AWS account id is 12 digits")
     account = account or environment.meta.account_id
+    policy(runbook, environment, account or "000000000000", given)  # a bad -p is refused before AWS is asked
     if account is None:  # the ARNs name an account, never `*`: the one the credentials are in
-        account = str(context.aws_for(environment).client("sts").get_caller_identity()["Account"])
         hint = f"environments.{environment.name}.account_id in {environment.source}, or --account"
+        account = _caller_account(context, environment, hint)
         print(f"note: account {account} from your credentials (set {hint})", file=sys.stderr)
     print_json(policy(runbook, environment, account, given))
+
+
+def _caller_account(context: CliContext, environment: Any, hint: str) -> str:
+    from botocore.exceptions import NoCredentialsError
+
+    try:
+        return str(context.aws_for(environment).client("sts").get_caller_identity()["Account"])
+    except NoCredentialsError:
+        message = f"the policy's ARNs name the account: set {hint} (no AWS credentials to ask)"
+        raise BadInput(message) from None
 
 
 @app.command("approve")

@@ -305,3 +305,23 @@ def test_access_denied_names_the_missing_action_in_one_line() -> None:
     assert bare is not None and "lack the permission for PutItem" in bare[0] and "\n" not in bare[0]
     other = _aws_failure(ClientError({"Error": {"Code": "Throttling", "Message": "slow"}}, "Describe"))
     assert other == ("AWS Describe failed: Throttling: slow", ExitCode.FAILURE)
+
+
+def test_without_an_account_or_credentials_it_says_where_to_set_the_account(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bad parameter is refused before AWS is asked; with no account in the inventory
+    and no credentials to ask, one line names the inventory field and --account."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OPS_AWS_ENDPOINT_URL", raising=False)
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(name, "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bad = run_main("runbook", "iam", "rds-pitr", "--env", "prod", "-p", "bogus=1")
+    assert bad.code == ExitCode.BAD_INPUT and "--param bogus: unknown parameter" in bad.err
+    missing = run_main("runbook", "iam", "rds-pitr", "--env", "prod")
+    assert missing.code == ExitCode.BAD_INPUT
+    (line,) = missing.err.strip().splitlines()
+    assert line.startswith("error: the policy's ARNs name the account: set environments.prod.account_id in ")
+    assert line.endswith(", or --account (no AWS credentials to ask)")
