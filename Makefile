@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 CHECKOV := .tools/checkov/bin/checkov
 
+# Apache Kafka (broker and MirrorMaker 2) from Maven Central, pinned by tools/kafka/pom.xml:
+# copied once, and again only when the pin changes.
+KAFKA := .tools/kafka/.built
+
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml
@@ -26,10 +30,16 @@ $(CHECKOV): Makefile
 	.tools/checkov/bin/python -m pip install --quiet "checkov==$(CHECKOV_VERSION)"
 	touch $(CHECKOV)
 
+$(KAFKA): tools/kafka/pom.xml
+	rm -rf .tools/kafka/libs
+	mvn --quiet --batch-mode -f tools/kafka/pom.xml dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/.tools/kafka/libs
+	touch $(KAFKA)
+
 ## test: lint, type-check and the whole test suite
 # Two processes, a test file each at a time (a module's platform is started once): the
 # integration tests mostly wait on servers, so the suite takes about two thirds as long.
-test: lint $(CHECKOV)
+test: lint $(CHECKOV) $(KAFKA)
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)

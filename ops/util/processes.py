@@ -17,7 +17,7 @@ from ops.errors import OpsError
 # What a child process may take from the caller's environment: where programs are, the
 # locale and time zone, the temporary folder, where Python finds the toolkit. Nothing else
 # (credentials, tokens, passwords, AWS profiles).
-INHERITED = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH")
+INHERITED = ("PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH", "JAVA_HOME")
 INHERITED_PREFIXES = ("LC_",)
 
 
