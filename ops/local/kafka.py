@@ -134,3 +134,41 @@ def new_cluster_id() -> str:
     import base64
 
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+class LocalCluster:
+    """`size` KRaft nodes on loopback, each a broker and a voter of the controller quorum
+    (three make a cluster that keeps taking writes with one node down: replication factor
+    3, min.insync.replicas 2)."""
+
+    def __init__(self, root: Path, brokers: list[LocalBroker]) -> None:
+        self.root = root
+        self.brokers = brokers
+
+    @classmethod
+    def plan(cls, root: Path, size: int, ports: list[int]) -> LocalCluster:
+        """A cluster of `size` nodes from `2 * size` free ports (client, controller each)."""
+        if len(ports) != 2 * size:
+            raise ValueError(f"a cluster of {size} needs {2 * size} ports, not {len(ports)}")
+        nodes = [(n + 1, ports[2 * n], ports[2 * n + 1]) for n in range(size)]
+        voters = ",".join(f"{node}@127.0.0.1:{controller}" for node, _, controller in nodes)
+        replication = min(3, size)
+        brokers = [
+            LocalBroker(root / f"broker-{node}", BrokerSpec(node, port, controller, voters, replication))
+            for node, port, controller in nodes
+        ]
+        return cls(root, brokers)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(broker.bootstrap for broker in self.brokers)
+
+    def start(self, cluster_id: str) -> None:
+        for broker in self.brokers:
+            broker.format(cluster_id)
+        for broker in self.brokers:  # together: a quorum forms only once a majority runs
+            broker.start()
+
+    def stop(self) -> list[int]:
+        """Stop every node; the node ids that were running."""
+        return [b.spec.node_id for b in self.brokers if b.stop()]
