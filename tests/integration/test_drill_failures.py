@@ -59,9 +59,9 @@ def _drill_success(cloudwatch: Any, since: datetime, until: datetime) -> list[fl
 
 
 def only_failures(published: list[float]) -> bool:
-    """DrillSuccess=0 was published in the window, and nothing else. (The emulator may give
-    one datapoint back in two adjacent one-second periods when it lies on their boundary,
-    so the count of values is not the count of drills.)"""
+    """DrillSuccess=0 was published in the window, and nothing else. Not how many times:
+    CI runs have shown a second zero for one failed drill, whose publisher is not found yet
+    (harmless to the alarms, which read the Minimum)."""
     return bool(published) and set(published) == {0.0}
 
 
