@@ -13,6 +13,11 @@ CHECKOV := .tools/checkov/bin/checkov
 # copied once, and again only when the pin changes.
 KAFKA := .tools/kafka/.built
 
+# The OpenTelemetry Collector (ADOT's components that build here), pinned by
+# adot/builder.yaml, built by the Collector Builder of the same release from Go modules.
+OTELCOL := .tools/otelcol/.built
+OTELCOL_BUILDER := go.opentelemetry.io/collector/cmd/builder@v0.165.0
+
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml
@@ -22,7 +27,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## demo: the main job on the embedded local platform (no AWS account)
-demo: $(STAMP)
+demo: $(STAMP) $(KAFKA)
 	$(VENV)/bin/ops demo
 
 $(CHECKOV): Makefile
@@ -36,10 +41,16 @@ $(KAFKA): tools/kafka/pom.xml
 		-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/.tools/kafka/libs
 	touch $(KAFKA)
 
+$(OTELCOL): adot/builder.yaml
+	rm -rf .tools/otelcol
+	GOBIN=$(CURDIR)/.tools/otelcol/bin go install $(OTELCOL_BUILDER)
+	.tools/otelcol/bin/builder --config adot/builder.yaml
+	touch $(OTELCOL)
+
 ## test: lint, type-check and the whole test suite
 # Two processes, a test file each at a time (a module's platform is started once): the
 # integration tests mostly wait on servers, so the suite takes about two thirds as long.
-test: lint $(CHECKOV) $(KAFKA)
+test: lint $(CHECKOV) $(KAFKA) $(OTELCOL)
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)

@@ -60,6 +60,59 @@ def endpoint_parameter(env: Environment, component: str) -> str:
     return env.parameter_name(component, "endpoint")
 
 
+# --- the Kafka path: where producers and consumers find their cluster ---------------------
+# The environment variable naming the SSM parameter that holds the Kafka endpoint (JSON).
+KAFKA_PARAMETER_ENV = "OPS_KAFKA_ENDPOINT_PARAMETER"
+
+# Headers of every record the ingest path produces (the key is the record's id).
+RECORD_TYPE_HEADER = "record-type"  # financial_transaction | insurance_claim
+PRODUCER_HEADER = "producer"  # the producing process's id (a new one per start)
+SEQUENCE_HEADER = "sequence"  # that producer's sequence number, from 1, decimal
+
+
+@dataclass(frozen=True)
+class KafkaEndpoint:
+    """The cluster clients use now; a failover rewrites it (JSON in an SSM parameter, no
+    secrets). `topic_prefix` is set when the cluster holds the topics under a replicator's
+    prefix (`events.raw_financial_transactions` on a DR cluster that prefixes)."""
+
+    cluster: str  # the inventory's msk component whose brokers these are
+    bootstrap_servers: str
+    topic_prefix: str = ""
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @classmethod
+    def from_json(cls, text: str) -> KafkaEndpoint:
+        data = json.loads(text)
+        return cls(str(data["cluster"]), str(data["bootstrap_servers"]), str(data.get("topic_prefix", "")))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "cluster": self.cluster,
+                "bootstrap_servers": self.bootstrap_servers,
+                "topic_prefix": self.topic_prefix,
+            },
+            sort_keys=True,
+        )
+
+    def __str__(self) -> str:
+        return f"{self.cluster} ({self.bootstrap_servers})"
+
+
+def kafka_endpoint_parameter(env: Environment, component: str) -> str:
+    """The SSM parameter the clients of an msk component (its producers and consumers) read
+    their cluster from: the component's own brokers until a failover points it elsewhere."""
+    return env.parameter_name(component, "endpoint")
+
+
+def bootstrap_brokers_parameter(env: Environment, component: str) -> str:
+    """An msk cluster's own bootstrap brokers (plain text, as GetBootstrapBrokers gives them)."""
+    return env.parameter_name(component, "bootstrap-brokers")
+
+
 # --- what the Terraform modules write for the toolkit ---------------------------------------
 def loadtest_network_parameter(env: Environment) -> str:
     """terraform/modules/loadtest: the tasks' subnets and security groups (JSON)."""

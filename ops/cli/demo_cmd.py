@@ -40,7 +40,7 @@ def demo(
         f"[green]1/7[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
     )
     platform = LocalPlatform(environment, context.state())
-    with console.status("starting the local platform (emulator, PostgreSQL, ingest)..."):
+    with console.status("starting the local platform (emulator, PostgreSQL, Kafka, ingest, loader)..."):
         record, endpoint = run.start_platform(platform)
     console.print(
         f"[green]2/7[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
@@ -48,12 +48,23 @@ def demo(
     run_id = new_run_id()
     with console.status(f"sending {records} records to the ingest service..."):
         burst = run.run_traffic(record, run_id, records, seed)
-    stored, stored_invalid = run.count_stored(endpoint, run_id)
+    with console.status("waiting for the accepted records to reach PostgreSQL..."):
+        stored, stored_invalid = run.wait_stored(endpoint, run_id, burst.accepted)
     outcome = run.DemoOutcome(run_id, burst, stored, stored_invalid, run.slo_checks(environment, burst))
     console.print(
         f"[green]3/7[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
         f"{burst.rejected_as_expected} invalid rejected ({burst.throughput_rps:.0f} req/s)"
     )
+    if record.kafka:
+        with console.status("waiting for MirrorMaker 2 to copy them to the DR cluster..."):
+            outcome.kafka = run.kafka_flow(platform, record)
+        flow = outcome.kafka
+        lag = sum(flow["replication_lag"].values())
+        console.print(
+            f"      through Kafka: {flow['produced']} produced, {flow['acknowledged']} acknowledged, "
+            f"{'all' if lag == 0 else f'{lag} not yet'} replicated to DR, {flow['loaded']} loaded, "
+            f"{flow['redelivered']} redelivered"
+        )
     with console.status("planning and applying alarms, log groups, dashboards and ADOT..."):
         outcome.observability = run.apply_observability(environment, record)
     observed = outcome.observability

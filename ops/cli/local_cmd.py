@@ -13,10 +13,11 @@ from ops.errors import ExitCode
 from ops.telemetry.tracing import traced_command
 
 if TYPE_CHECKING:
-    from ops.local.platform import LocalPlatform, PartStatus
+    from ops.local.parts import PartStatus
+    from ops.local.platform import LocalPlatform
 
 app = typer.Typer(
-    help="The embedded local platform: AWS emulator, PostgreSQL, ingest service.",
+    help="The embedded local platform: AWS emulator, PostgreSQL, Kafka, ingest service, loader.",
     no_args_is_help=True,
 )
 
@@ -30,11 +31,22 @@ def _platform(ctx: typer.Context, env: str) -> LocalPlatform:
 
 @app.command()
 @traced_command
-def up(ctx: typer.Context, env: str = ENV_OPTION, output: OutputFormat = OUTPUT_OPTION) -> None:
+def up(
+    ctx: typer.Context,
+    env: str = ENV_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+    kafka: bool | None = typer.Option(
+        None,
+        "--kafka/--no-kafka",
+        help="Run the Kafka clusters, the replicator and the loader (the ingest service then "
+        "produces to Kafka), or leave them out (it writes the database). Default: as the "
+        "platform was made; a new one has them.",
+    ),
+) -> None:
     """Start every part that is not running (harmless when all are)."""
     platform = _platform(ctx, env)
     with console.status("starting the local platform...", spinner="dots"):
-        platform.up()
+        platform.up(kafka=kafka)
     _show(platform.status(), output, platform)
 
 

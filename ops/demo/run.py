@@ -3,6 +3,7 @@ that every accepted record (and no rejected one) is in PostgreSQL, and a report.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from ops.telemetry.tracing import span
 from ops.util.ids import new_run_id
 
 INGEST_SLO = "ingest"
+LOAD_TIMEOUT = 60.0  # accepted records reaching PostgreSQL and DR through Kafka
 
 
 @dataclass
@@ -37,6 +39,7 @@ class DemoOutcome:
     observability: ObserveOutcome | None = None
     pitr: dict[str, Any] | None = None
     campaign: dict[str, Any] | None = None
+    kafka: dict[str, Any] | None = None
     report: ReportPaths | None = None
 
     @property
@@ -157,6 +160,59 @@ def run_traffic(record: PlatformRecord, run_id: str, count: int, seed: int) -> B
         return send_burst(record.ingest_url, PayloadGenerator(run_id, seed=seed), count)
 
 
+def wait_stored(
+    endpoint: DatabaseEndpoint, run_id: str, accepted: int, timeout: float = LOAD_TIMEOUT
+) -> tuple[int, int]:
+    """`count_stored` once every accepted record is there, or when `timeout` is up: with
+    Kafka the loader writes them after the broker acknowledged them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        valid, invalid = count_stored(endpoint, run_id)
+        if valid >= accepted or time.monotonic() > deadline:
+            return valid, invalid
+        time.sleep(0.2)
+
+
+def kafka_flow(
+    platform: LocalPlatform, record: PlatformRecord, timeout: float = LOAD_TIMEOUT
+) -> dict[str, Any]:
+    """The records' way through Kafka, from the services' own metrics and the clusters:
+    produced and acknowledged (ingest), replicated to DR (MirrorMaker 2's lag read from both
+    clusters, waited to zero), loaded and redelivered (loader)."""
+    from ops.local.mirror import replication_lag
+
+    with span("demo.kafka"):
+        ingest = _metric_totals(f"{record.ingest_url}/metrics/")
+        lags: dict[str, int] = {}
+        deadline = time.monotonic() + timeout
+        for name in sorted(platform.kafka.replicators):
+            spec = platform.kafka.mirror(record, name).spec
+            while sum((lag := replication_lag(spec)).values()) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            lags[name] = sum(lag.values())
+        loader = _metric_totals(f"{record.loader_url}/metrics")
+    return {
+        "produced": int(ingest.get("ingest_produced_total", 0)),
+        "acknowledged": int(ingest.get("ingest_acknowledged_total", 0)),
+        "replication_lag": lags,
+        "loaded": int(loader.get("loader_stored_total", 0)),
+        "redelivered": int(loader.get("loader_redelivered_total", 0)),
+        "rejected": int(loader.get("loader_rejected_total", 0)),
+    }
+
+
+def _metric_totals(url: str) -> dict[str, float]:
+    """Each sample name's sum over its labels, from a Prometheus endpoint."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(url, timeout=5).text):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
 def count_stored(endpoint: DatabaseEndpoint, run_id: str) -> tuple[int, int]:
     """Rows of this run that reached the database: (valid ids, ids of invalid records)."""
     with span("demo.verify"), psycopg.connect(endpoint.conninfo) as conn:
@@ -210,6 +266,24 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
         chart_svg=bar_chart(labels, [float(c) for c in counts], "requests by latency (ms)"),
     )
     sections = [traffic]
+    if outcome.kafka is not None:
+        flow = outcome.kafka
+        sections.append(
+            Section(
+                "Through Kafka (ingest -> primary cluster -> MirrorMaker 2 -> DR; loader -> PostgreSQL)",
+                ("measure", "value"),
+                [
+                    ("produced by the ingest service", str(flow["produced"])),
+                    ("acknowledged by the brokers (answered 2xx)", str(flow["acknowledged"])),
+                    *(
+                        (f"replicator {name}: records DR lacks", str(lag))
+                        for name, lag in sorted(flow["replication_lag"].items())
+                    ),
+                    ("loaded into PostgreSQL", str(flow["loaded"])),
+                    ("redelivered (already stored, not written twice)", str(flow["redelivered"])),
+                ],
+            )
+        )
     if outcome.observability is not None:
         observed = outcome.observability
         sections.append(
@@ -285,4 +359,6 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
         data["pitr"] = outcome.pitr
     if outcome.campaign is not None:
         data["campaign"] = outcome.campaign
+    if outcome.kafka is not None:
+        data["kafka"] = outcome.kafka
     return write_report(folder, f"platform-ops demo {outcome.run_id}", data, [*sections, slos])

@@ -91,6 +91,9 @@ class MskReplicator(Monitored):
     target: str
     topics: list[str] = Field(min_length=1)
     consumer_groups: list[str] = []
+    # MSK Replicator's TopicNameConfiguration: the same names on the target (IDENTICAL), or
+    # prefixed with the source cluster's alias (PREFIXED_WITH_SOURCE_CLUSTER_ALIAS).
+    topic_names: Literal["identical", "prefixed"] = "identical"
 
 
 class Bucket(BaseModel):

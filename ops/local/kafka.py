@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ops.errors import OpsError
 from ops.util import processes
@@ -92,6 +93,11 @@ class LocalBroker:
             "transaction.state.log.replication.factor": str(spec.replication),
             "transaction.state.log.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
+            # A killed broker is fenced (and dropped from every ISR, so acks=all writes go
+            # on with the two left) after 4 s without a heartbeat, not the default 9 s: well
+            # within the ingest service's 10 s wait for an acknowledgement.
+            "broker.session.timeout.ms": "4000",
+            "broker.heartbeat.interval.ms": "1000",
         }
 
     def format(self, cluster_id: str) -> None:
@@ -130,10 +136,38 @@ class LocalBroker:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, base64url without padding (as Kafka's own)."""
+    """A KRaft cluster id: 16 random bytes, base64url without padding (as Kafka's own),
+    never starting with '-' (the storage tool would read it as an option)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def admin_settings(bootstrap: str, timeout: float = 5.0) -> dict[str, Any]:
+    """An admin client's settings for the toolkit's own reads: short timeouts, and
+    librdkafka's lines (a refused connection while a broker starts) to Python's logging at
+    debug, not to the terminal: the caller says what failed in one line."""
+    import logging
+
+    return {
+        "bootstrap.servers": bootstrap,
+        "socket.timeout.ms": int(timeout * 1000),
+        "reconnect.backoff.max.ms": 1000,
+        "logger": _QuietLogger(logging.getLogger("kafka.admin")),
+    }
+
+
+class _QuietLogger:
+    """librdkafka logs through `log(level, fmt, *args)`; everything goes at debug here."""
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+
+    def log(self, _level: int, fmt: str, *args: object) -> None:
+        self._logger.debug(fmt, *args)
 
 
 class LocalCluster:
@@ -172,3 +206,68 @@ class LocalCluster:
     def stop(self) -> list[int]:
         """Stop every node; the node ids that were running."""
         return [b.spec.node_id for b in self.brokers if b.stop()]
+
+    def live_nodes(self, timeout: float = 2.0) -> set[int]:
+        """The node ids the cluster's metadata lists as live brokers (empty: none answers)."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        try:
+            metadata = AdminClient(admin_settings(self.bootstrap, timeout)).list_topics(timeout=timeout)
+        except KafkaException:
+            return set()
+        return set(metadata.brokers)
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Until every node is a live broker of the cluster."""
+        wanted = {broker.spec.node_id for broker in self.brokers}
+        processes.wait_until(
+            lambda: self.live_nodes() >= wanted,
+            timeout,
+            f"the Kafka cluster in {self.root} ({len(wanted)} brokers)",
+            self.brokers[0].log_file,
+        )
+
+    def ensure_topics(self, topics: list[TopicSpec], timeout: float = 60.0) -> list[str]:
+        """Create the topics the cluster lacks (existing ones are left as they are); the
+        names created."""
+        from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+        admin = AdminClient(admin_settings(self.bootstrap))
+        existing = set(admin.list_topics(timeout=10).topics)
+        new = [
+            NewTopic(
+                t.name,
+                num_partitions=t.partitions,
+                replication_factor=t.replicas,
+                config={"min.insync.replicas": str(t.min_insync)},
+            )
+            for t in topics
+            if t.name not in existing
+        ]
+        if not new:
+            return []
+        for name, future in admin.create_topics(new, operation_timeout=timeout).items():
+            try:
+                future.result(timeout=timeout)
+            except Exception as error:  # KafkaException: one line naming the topic
+                raise OpsError(f"creating topic {name} on {self.bootstrap} failed: {error}") from None
+        return [t.topic for t in new]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic as a local cluster holds it: replicas capped at the cluster's size, and
+    min.insync.replicas one less than the replicas (2 of 3, as MSK's default), at least 1."""
+
+    name: str
+    partitions: int
+    replicas: int
+
+    @classmethod
+    def capped(cls, name: str, partitions: int, replication_factor: int, cluster_size: int) -> TopicSpec:
+        return cls(name, partitions, max(1, min(replication_factor, cluster_size)))
+
+    @property
+    def min_insync(self) -> int:
+        return max(1, min(2, self.replicas - 1))

@@ -18,13 +18,18 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from ops.aws.clients import ClientFactory
-from ops.contracts import PARAMETER_ENV, DatabaseEndpoint, endpoint_parameter
+from ops.contracts import (
+    KAFKA_PARAMETER_ENV,
+    PARAMETER_ENV,
+    DatabaseEndpoint,
+    endpoint_parameter,
+    kafka_endpoint_parameter,
+)
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
@@ -34,9 +39,13 @@ from ops.local.emulator import (
     emulator_healthy,
     emulator_target,
 )
+from ops.local.ingest.publisher import TOPICS_ENV
+from ops.local.loader import GROUPS_ENV, PORT_ENV
+from ops.local.parts import PartStatus
 from ops.local.postgres import SUPERUSER, LocalPostgres
 from ops.local.seed import seed_environment
 from ops.local.state import LocalState, PlatformRecord, ServerRecord
+from ops.local.streaming import LocalKafka
 from ops.state import StateDir
 from ops.util import processes
 from ops.util.ports import free_port, port_is_free
@@ -45,20 +54,9 @@ log = logging.getLogger(__name__)
 
 EMULATOR = "emulator"
 INGEST = "ingest"
+LOADER = "loader"
 POSTGRES = "postgres"
 START_TIMEOUT = 60.0
-
-
-@dataclass(frozen=True)
-class PartStatus:
-    name: str
-    running: bool
-    healthy: bool
-    address: str
-    pid: int | None
-    detail: str
-    # False for an old server a cutover replaced: listed, never a failure of the platform.
-    required: bool = True
 
 
 class LocalPlatform:
@@ -73,24 +71,43 @@ class LocalPlatform:
         self.env = env
         self.state = LocalState.of(state)
         self.warehouse_name, self.warehouse = _warehouse(env)
+        self.kafka = LocalKafka(env, self.state)
 
     # --- up ----------------------------------------------------------------------------
-    def up(self) -> PlatformRecord:
+    def up(self, kafka: bool | None = None) -> PlatformRecord:
+        """Start what is not running. `kafka` adds (True) or leaves out (False) the Kafka
+        clusters, the replicator and the loader; None keeps the platform as it was made
+        (a new one has them)."""
         self.state.ensure()
         with self._lock():
             record = self.state.read_record() or self._new_record()
+            if kafka is not None:
+                record.kafka = kafka
             self._up_postgres(record)
             seeded = self._up_emulator(record)
             if seeded is not None:
                 record.seeded = seeded
-            ingest_running = processes.running_pid(self.state.pid_file(INGEST))
-            if not ingest_running and not port_is_free(record.ingest_port):
-                record.ingest_port = free_port()
+            for name, port in ((INGEST, record.ingest_port), (LOADER, record.loader_port)):
+                if not processes.running_pid(self.state.pid_file(name)) and not port_is_free(port):
+                    self._set_port(record, name, free_port())
+            if record.kafka:
+                self.kafka.up(record)
+            else:
+                self._down_kafka()
             self._publish_parameters(record)
             self.state.write_record(record)
             self._up_ingest(record)
+            if record.kafka:
+                self._up_loader(record)
             self.state.write_record(record)
             return record
+
+    @staticmethod
+    def _set_port(record: PlatformRecord, part: str, port: int) -> None:
+        if part == INGEST:
+            record.ingest_port = port
+        else:
+            record.loader_port = port
 
     def _new_record(self) -> PlatformRecord:
         return PlatformRecord(
@@ -101,6 +118,8 @@ class LocalPlatform:
             postgres_port=free_port(),
             ingest_port=free_port(),
             database=self.warehouse.database,
+            kafka=True,
+            loader_port=free_port(),
         )
 
     def postgres(self, record: PlatformRecord) -> LocalPostgres:
@@ -181,12 +200,16 @@ class LocalPlatform:
             self.endpoint_parameter: self.warehouse_endpoint(record).to_json(),
             self.env.parameter_name("ingest", "url"): record.ingest_url,
         }
+        if record.kafka:
+            parameters.update(self.kafka.parameters(record))
         for name, value in parameters.items():
             ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
 
     def _up_ingest(self, record: PlatformRecord) -> None:
         pid_file = self.state.pid_file(INGEST)
-        if processes.running_pid(pid_file) and _ingest_health(record.ingest_url)[0]:
+        healthy, detail = _ingest_health(record.ingest_url)
+        same_mode = detail.startswith("kafka ") == record.kafka
+        if processes.running_pid(pid_file) and healthy and same_mode:
             log.info("ingest: already running on %s", record.ingest_url)
             return
         processes.stop(pid_file)
@@ -226,11 +249,50 @@ class LocalPlatform:
         )
 
     def _ingest_environment(self, record: PlatformRecord) -> dict[str, str]:
-        return {
+        env = {
             **self._child_environment(record),
             PARAMETER_ENV: self.endpoint_parameter,
             "OPS_AWS_ENDPOINT_URL": record.emulator_url,
         }
+        cluster = self.kafka.ingest_cluster() if record.kafka else None
+        if cluster is not None:  # produce to Kafka: the loader writes the database
+            env[KAFKA_PARAMETER_ENV] = kafka_endpoint_parameter(self.env, cluster)
+            topics = {route.record_type: route.topic for route in self.kafka.ingest_routes()}
+            env[TOPICS_ENV] = json.dumps(topics, sort_keys=True)
+        return env
+
+    def _up_loader(self, record: PlatformRecord) -> None:
+        """The stand-in for the streaming jobs: consumes the primary's consumer groups and
+        writes the warehouse."""
+        cluster = self.kafka.ingest_cluster()
+        if cluster is None:
+            return
+        pid_file = self.state.pid_file(LOADER)
+        if processes.running_pid(pid_file) and _loader_health(record.loader_url)[0]:
+            log.info("loader: already running on %s", record.loader_url)
+            return
+        processes.stop(pid_file)
+        groups = [
+            {"group": g.name, "topics": list(g.topics)} for g in self.kafka.clusters[cluster].consumer_groups
+        ]
+        env = {
+            **self._child_environment(record),
+            PARAMETER_ENV: self.endpoint_parameter,
+            KAFKA_PARAMETER_ENV: kafka_endpoint_parameter(self.env, cluster),
+            GROUPS_ENV: json.dumps(groups),
+            PORT_ENV: str(record.loader_port),
+            "OPS_AWS_ENDPOINT_URL": record.emulator_url,
+        }
+        log_file = self.state.log_file(LOADER)
+        processes.start_detached([sys.executable, "-m", "ops.local.loader"], pid_file, log_file, env=env)
+        processes.wait_until(
+            lambda: _loader_health(record.loader_url)[0], START_TIMEOUT, "the loader", log_file
+        )
+        log.info("loader: started on %s", record.loader_url)
+
+    def _down_kafka(self) -> list[str]:
+        stopped = ["loader"] if processes.stop(self.state.pid_file(LOADER)) else []
+        return stopped + self.kafka.down()
 
     def warehouse_endpoint(self, record: PlatformRecord) -> DatabaseEndpoint:
         """The primary's endpoint: the platform's own database, unless a cutover made a
@@ -244,15 +306,18 @@ class LocalPlatform:
         return DatabaseEndpoint.from_json(value["Parameter"]["Value"])
 
     def wait_ingest_on(self, record: PlatformRecord, endpoint: DatabaseEndpoint, timeout: float = 15) -> None:
-        """Wait until the ingest service has picked up `endpoint` (it re-reads the parameter);
-        at once when it does not run (nothing writes)."""
-        if processes.running_pid(self.state.pid_file(INGEST)) is None:
+        """Wait until what writes the warehouse (the loader with Kafka, else the ingest
+        service) has picked up `endpoint` (it re-reads the parameter); at once when it does
+        not run (nothing writes)."""
+        writer, health = (LOADER, _loader_health) if record.kafka else (INGEST, _ingest_health)
+        url = record.loader_url if record.kafka else record.ingest_url
+        if processes.running_pid(self.state.pid_file(writer)) is None:
             return
         processes.wait_until(
-            lambda: _ingest_health(record.ingest_url) == (True, f"database {endpoint}"),
+            lambda: health(url) == (True, f"database {endpoint}"),
             timeout,
-            f"the ingest service moving to {endpoint}",
-            self.state.log_file(INGEST),
+            f"the {writer} moving to {endpoint}",
+            self.state.log_file(writer),
         )
 
     # --- which server is the primary (written by runbooks' cutovers and their rollbacks) --
@@ -316,9 +381,11 @@ class LocalPlatform:
         `purge`, delete the state directory too."""
         stopped = []
         with self._lock():
-            for name in (INGEST, EMULATOR):
-                if processes.stop(self.state.pid_file(name)):
-                    stopped.append(name)
+            if processes.stop(self.state.pid_file(INGEST)):
+                stopped.append(INGEST)
+            stopped += self._down_kafka()
+            if processes.stop(self.state.pid_file(EMULATOR)):
+                stopped.append(EMULATOR)
             own = LocalPostgres(self.state.postgres_dir, 0)
             if own.is_running():
                 own.stop()
@@ -339,10 +406,12 @@ class LocalPlatform:
             return [
                 PartStatus(n, False, False, "-", None, "never started") for n in (EMULATOR, POSTGRES, INGEST)
             ]
+        kafka = [*self.kafka.status(record), self._loader_status(record)] if record.kafka else []
         return [
             self._emulator_status(record),
             self._postgres_status(record),
             self._ingest_status(record),
+            *kafka,
             *(self._old_status(record, old) for old in record.old_servers),
         ]
 
@@ -386,10 +455,22 @@ class LocalPlatform:
     def _ingest_status(self, record: PlatformRecord) -> PartStatus:
         pid = processes.running_pid(self.state.pid_file(INGEST))
         healthy, detail = _ingest_health(record.ingest_url) if pid else (False, "stopped")
-        primary = self.warehouse_endpoint(record)
-        if healthy and detail != f"database {primary}":  # up and writing, but not to the primary
-            healthy, detail = False, f"{detail}, not the primary {primary}"
+        if not record.kafka:
+            healthy, detail = self._on_primary(record, healthy, detail)
         return PartStatus(INGEST, pid is not None, healthy, record.ingest_url, pid, detail)
+
+    def _loader_status(self, record: PlatformRecord) -> PartStatus:
+        pid = processes.running_pid(self.state.pid_file(LOADER))
+        healthy, detail = _loader_health(record.loader_url) if pid else (False, "stopped")
+        healthy, detail = self._on_primary(record, healthy, detail)
+        return PartStatus(LOADER, pid is not None, healthy, record.loader_url, pid, detail)
+
+    def _on_primary(self, record: PlatformRecord, healthy: bool, detail: str) -> tuple[bool, str]:
+        """A writer up and writing, but not to the primary, is not healthy."""
+        primary = self.warehouse_endpoint(record)
+        if healthy and detail != f"database {primary}":
+            return False, f"{detail}, not the primary {primary}"
+        return healthy, detail
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -411,14 +492,34 @@ def _warehouse(env: Environment) -> tuple[str, Rds]:
     return name, databases[name]
 
 
-def _ingest_health(url: str) -> tuple[bool, str]:
+def _health(url: str) -> tuple[bool, dict[str, object] | str]:
     try:
         response = httpx.get(f"{url}/health", timeout=3)
     except httpx.HTTPError as error:
         return False, f"not answering ({type(error).__name__})"
     if response.status_code != 200:
         return False, f"unhealthy: {response.text[:80]}"
-    return True, f"database {response.json().get('database')}"
+    body = response.json()
+    return True, body if isinstance(body, dict) else {}
+
+
+def _ingest_health(url: str) -> tuple[bool, str]:
+    """The ingest service's health: where it writes, `database <endpoint>` or, producing
+    to Kafka, `kafka <endpoint>`."""
+    healthy, body = _health(url)
+    if not isinstance(body, dict):
+        return healthy, body
+    if "kafka" in body:
+        return True, f"kafka {body['kafka']}"
+    return True, f"database {body.get('database')}"
+
+
+def _loader_health(url: str) -> tuple[bool, str]:
+    """The loader's health: the database it writes (`database <endpoint>`)."""
+    healthy, body = _health(url)
+    if not isinstance(body, dict):
+        return healthy, body
+    return True, f"database {body.get('database')}"
 
 
 def require_running(state: StateDir) -> PlatformRecord:

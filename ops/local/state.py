@@ -27,6 +27,15 @@ class ServerRecord:
 
 
 @dataclass
+class ClusterRecord:
+    """A local Kafka cluster (an msk component): its KRaft cluster id, formatted once, and
+    its nodes' ports, a client and a controller port each, node 1 first."""
+
+    cluster_id: str
+    ports: list[int]
+
+
+@dataclass
 class PlatformRecord:
     """What `ops local up` chose and started; read by every later command."""
 
@@ -46,6 +55,13 @@ class PlatformRecord:
     primary: ServerRecord | None = None
     # Primaries a cutover replaced, kept running or stopped as the run said.
     old_servers: list[ServerRecord] = field(default_factory=list)
+    # Kafka: whether this platform runs it (`ops local up --no-kafka` leaves it out), each
+    # msk component's cluster, the loader's port, and which cluster each primary's clients
+    # use (a failover changes it; absent: the primary itself).
+    kafka: bool = False
+    kafka_clusters: dict[str, ClusterRecord] = field(default_factory=dict)
+    loader_port: int = 0
+    kafka_active: dict[str, str] = field(default_factory=dict)
 
     @property
     def emulator_url(self) -> str:
@@ -55,14 +71,20 @@ class PlatformRecord:
     def ingest_url(self) -> str:
         return f"http://127.0.0.1:{self.ingest_port}"
 
+    @property
+    def loader_url(self) -> str:
+        return f"http://127.0.0.1:{self.loader_port}"
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PlatformRecord:
         primary = data.pop("primary", None)
         old = data.pop("old_servers", [])
+        clusters = data.pop("kafka_clusters", {})
         return cls(
             **data,
             primary=ServerRecord(**primary) if primary else None,
             old_servers=[ServerRecord(**server) for server in old],
+            kafka_clusters={name: ClusterRecord(**cluster) for name, cluster in clusters.items()},
         )
 
     def old_server(self, root: Path) -> ServerRecord | None:
@@ -83,6 +105,11 @@ class LocalState(StateDir):
     @property
     def postgres_dir(self) -> Path:
         return self.root / "postgres"
+
+    @property
+    def kafka_dir(self) -> Path:
+        """One folder per Kafka cluster (its brokers), and the replicators'."""
+        return self.root / "kafka"
 
     @property
     def restores_dir(self) -> Path:

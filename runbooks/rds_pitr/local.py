@@ -50,6 +50,7 @@ def _restored_by(root: Path) -> str | None:
 # Written before a cutover names the restored server: it may hold records found nowhere
 # else. Removed once the cutover's rollback copied them back; dropping it is refused meanwhile.
 SERVING = "serving"
+PROBE_TIMEOUT = 30.0  # the probe record reaching the restored database (through Kafka: the loader)
 COPY_LOCK_TIMEOUT = "5s"
 
 
@@ -372,13 +373,24 @@ class LocalSteps:
                 f"the ingest service refused a probe record after cutover: HTTP {response.status_code}"
             )
         dbname = ctx.output("check-source", "dbname")
-        with psycopg.connect(self._restored(ctx).conninfo(dbname)) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM financial_transactions WHERE transaction_id = %s",
-                (probe["transaction_id"],),
-            ).fetchone()
-        if not row or row[0] != 1:
-            raise OpsError("the probe record did not reach the restored database")
+        conninfo = self._restored(ctx).conninfo(dbname)
+
+        def arrived() -> bool:
+            with psycopg.connect(conninfo) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM financial_transactions WHERE transaction_id = %s",
+                    (probe["transaction_id"],),
+                ).fetchone()
+            return bool(row and row[0] == 1)
+
+        # With Kafka the loader writes it after the broker acknowledged it: a bounded wait.
+        deadline = time.monotonic() + PROBE_TIMEOUT
+        while not arrived():
+            if time.monotonic() > deadline:
+                raise OpsError(
+                    f"the probe record did not reach the restored database within {PROBE_TIMEOUT:.0f} s"
+                )
+            time.sleep(0.2)
         return {"probe": probe["transaction_id"]}
 
     def backup_new_primary(self, ctx: RunContext) -> dict[str, Any]:

@@ -173,7 +173,7 @@ def _emulator_requests(platform: RunningPlatform) -> int:
         ("{cpuu: {threshold: 80}}", None, "alarms.cpuu"),  # unknown metric
         ("{cpu: {threshold: -5}}", None, "alarms.cpu.threshold"),  # negative threshold
         ("{cpu: {severity: pager}}", None, "alarms.cpu.severity"),  # unknown SNS topic
-        ("", ("      events: {broker_count: 2,", "      event: {broker_count: 2,"), "components.event"),
+        ("", ("      events: {broker_count: 3,", "      event: {broker_count: 3,"), "components.event"),
     ],
 )
 def test_bad_overrides_exit_2_with_one_line_and_no_aws_call(

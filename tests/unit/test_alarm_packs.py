@@ -119,8 +119,8 @@ def test_an_override_changes_one_alarm_and_keeps_the_rest(write_inventory) -> No
 
 def test_a_qualified_override_changes_one_broker_only(write_inventory) -> None:  # type: ignore[no-untyped-def]
     text = INVENTORY.read_text().replace(
-        "      events: {broker_count: 2, storage_gib: 100}",
-        "      events: {broker_count: 2, storage_gib: 100, alarms: {disk-used.broker-2: {threshold: 70}}}",
+        "      events: {broker_count: 3, storage_gib: 100}",
+        "      events: {broker_count: 3, storage_gib: 100, alarms: {disk-used.broker-2: {threshold: 70}}}",
     )
     alarms = _by_name(load_environment("local", write_inventory(text)))
     assert alarms["dataplat-local-events-disk-used-broker-2-critical"].threshold == 70
@@ -210,8 +210,8 @@ def _with_graded_disk_alarm(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _overridden(write_inventory: Callable[..., Path], overrides: str) -> Environment:
     text = INVENTORY.read_text().replace(
-        "      events: {broker_count: 2, storage_gib: 100}",
-        f"      events: {{broker_count: 2, storage_gib: 100, alarms: {overrides}}}",
+        "      events: {broker_count: 3, storage_gib: 100}",
+        f"      events: {{broker_count: 3, storage_gib: 100, alarms: {overrides}}}",
     )
     return load_environment("local", write_inventory(text))
 

@@ -1,7 +1,9 @@
 """The ingest service's HTTP API: POST records, /health, /metrics.
 
-Run by `ops local up` as `uvicorn ops.local.ingest.app:create_app --factory`. It reads its
-database endpoint from the SSM parameter named by OPS_INGEST_ENDPOINT_PARAMETER.
+Run by `ops local up` as `uvicorn ops.local.ingest.app:create_app --factory`. It writes each
+record to the database named by the SSM parameter OPS_INGEST_ENDPOINT_PARAMETER; or, when
+OPS_KAFKA_ENDPOINT_PARAMETER is set, produces it to Kafka (the cluster that parameter names)
+and leaves the database to the loader.
 """
 
 from __future__ import annotations
@@ -19,10 +21,22 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app
 from psycopg_pool import PoolTimeout
 
-from ops.aws.clients import AwsTarget, ClientFactory
-from ops.contracts import FINANCIAL_PATH, INSURANCE_PATH, PARAMETER_ENV, RECORD_TYPES, DatabaseEndpoint
+from ops.contracts import (
+    FINANCIAL_PATH,
+    INSURANCE_PATH,
+    KAFKA_PARAMETER_ENV,
+    PARAMETER_ENV,
+    RECORD_TYPES,
+    DatabaseEndpoint,
+)
+from ops.local.follow import ssm_reader
+from ops.local.ingest.publisher import Publisher, PublishFailed
 from ops.local.ingest.records import FinancialTransaction, InsuranceClaim
 from ops.local.ingest.store import Store
+
+Record = FinancialTransaction | InsuranceClaim
+# (record type, record id, record) -> the answer to the request
+Writer = Callable[[str, str, Record], JSONResponse]
 
 
 class Metrics:
@@ -43,27 +57,41 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
+        self.produced = Counter(
+            "ingest_produced",
+            "Records handed to the Kafka producer, by type",
+            ["record_type"],
+            registry=self.registry,
+        )
+        self.acknowledged = Counter(
+            "ingest_acknowledged",
+            "Records the Kafka broker acknowledged (each answered 2xx), by type",
+            ["record_type"],
+            registry=self.registry,
+        )
 
 
 def parameter_reader(parameter: str) -> Callable[[], DatabaseEndpoint]:
-    ssm = ClientFactory(AwsTarget().with_defaults(region=os.environ.get("AWS_DEFAULT_REGION"))).client("ssm")
-
-    def read() -> DatabaseEndpoint:
-        value = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
-        return DatabaseEndpoint.from_json(value)
-
-    return read
+    return ssm_reader(parameter, DatabaseEndpoint.from_json)
 
 
-def create_app(store: Store | None = None) -> FastAPI:
-    if store is None:
-        store = Store(parameter_reader(os.environ[PARAMETER_ENV]))
+def create_app(store: Store | None = None, publisher: Publisher | None = None) -> FastAPI:
+    if store is None and publisher is None:
+        if os.environ.get(KAFKA_PARAMETER_ENV):
+            publisher = Publisher.from_environment()
+        else:
+            store = Store(parameter_reader(os.environ[PARAMETER_ENV]))
     metrics = Metrics()
+    if publisher is not None:
+        write, check, close = _publishing(publisher, metrics), _kafka_health(publisher), publisher.close
+    else:
+        assert store is not None
+        write, check, close = _persisting(store, metrics), _database_health(store), store.close
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        store.close()
+        close()
 
     app = FastAPI(title="platform ingest service", lifespan=lifespan)
     app.mount("/metrics", make_asgi_app(registry=metrics.registry))
@@ -77,10 +105,31 @@ def create_app(store: Store | None = None) -> FastAPI:
             content={"detail": _plain_errors(error)},
         )
 
-    def persist(record_type: str, insert: Callable[[], bool], record_id: str) -> JSONResponse:
+    @app.post(FINANCIAL_PATH)
+    def ingest_financial_transaction(record: FinancialTransaction) -> JSONResponse:
+        return write("financial_transaction", record.transaction_id, record)
+
+    @app.post(INSURANCE_PATH)
+    def ingest_insurance_claim(record: InsuranceClaim) -> JSONResponse:
+        return write("insurance_claim", record.claim_id, record)
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        return check()
+
+    return app
+
+
+def _persisting(store: Store, metrics: Metrics) -> Writer:
+    """Each record written to the database (an id already there is a duplicate)."""
+
+    def write(record_type: str, record_id: str, record: Record) -> JSONResponse:
         started = time.perf_counter()
         try:
-            stored = insert()
+            if isinstance(record, FinancialTransaction):
+                stored = store.insert_transaction(record)
+            else:
+                stored = store.insert_claim(record)
         except (psycopg.Error, PoolTimeout) as error:
             store.invalidate()  # the endpoint may have moved: re-read the parameter
             metrics.records.labels(record_type, "failed").inc()
@@ -94,29 +143,70 @@ def create_app(store: Store | None = None) -> FastAPI:
         metrics.records.labels(record_type, outcome).inc()
         return JSONResponse({"message": f"{record_type} ingested", "id": record_id, "outcome": outcome})
 
-    @app.post(FINANCIAL_PATH)
-    def ingest_financial_transaction(record: FinancialTransaction) -> JSONResponse:
-        return persist(
-            "financial_transaction", lambda: store.insert_transaction(record), record.transaction_id
+    return write
+
+
+def _publishing(publisher: Publisher, metrics: Metrics) -> Writer:
+    """Each record produced to Kafka; 2xx only once the broker acknowledged it."""
+
+    def write(record_type: str, record_id: str, record: Record) -> JSONResponse:
+        started = time.perf_counter()
+        try:
+            delivery = publisher.publish(record_type, record_id, record.model_dump_json().encode())
+        except PublishFailed as failure:
+            if failure.produced:
+                metrics.produced.labels(record_type).inc()
+            metrics.records.labels(record_type, "failed").inc()
+            return JSONResponse(
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                content={"detail": f"kafka unavailable: {failure}"},
+            )
+        finally:
+            metrics.latency.labels(record_type).observe(time.perf_counter() - started)
+        metrics.produced.labels(record_type).inc()
+        metrics.acknowledged.labels(record_type).inc()
+        metrics.records.labels(record_type, "accepted").inc()
+        return JSONResponse(
+            {
+                "message": f"{record_type} ingested",
+                "id": record_id,
+                "outcome": "accepted",
+                "partition": delivery.partition,
+                "offset": delivery.offset,
+            }
         )
 
-    @app.post(INSURANCE_PATH)
-    def ingest_insurance_claim(record: InsuranceClaim) -> JSONResponse:
-        return persist("insurance_claim", lambda: store.insert_claim(record), record.claim_id)
+    return write
 
-    @app.get("/health")
-    def health() -> JSONResponse:
+
+def _database_health(store: Store) -> Callable[[], JSONResponse]:
+    def check() -> JSONResponse:
         try:
             endpoint = store.ping()
         except Exception as error:  # health reports any failure, it never raises
             store.invalidate()
-            return JSONResponse(
-                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-                content={"status": "unhealthy", "error": type(error).__name__},
-            )
+            return _unhealthy(error)
         return JSONResponse({"status": "ok", "database": str(endpoint)})
 
-    return app
+    return check
+
+
+def _kafka_health(publisher: Publisher) -> Callable[[], JSONResponse]:
+    def check() -> JSONResponse:
+        try:
+            endpoint = publisher.ping()
+        except Exception as error:  # health reports any failure, it never raises
+            return _unhealthy(error)
+        return JSONResponse({"status": "ok", "kafka": str(endpoint)})
+
+    return check
+
+
+def _unhealthy(error: Exception) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"status": "unhealthy", "error": type(error).__name__},
+    )
 
 
 def _plain_errors(error: RequestValidationError) -> list[dict[str, Any]]:

@@ -1,0 +1,269 @@
+"""The local platform with its Kafka (`ops local up --kafka`): a primary cluster of three
+KRaft brokers and a DR cluster of one, sized from the inventory, MirrorMaker 2 between them,
+the ingest service producing to the primary and the loader writing PostgreSQL. Under
+traffic: every acknowledged record is in PostgreSQL and on the DR cluster, the consumer
+groups' offsets reach DR; a broker killed loses no acknowledged record; two killed make the
+ingest service answer 503, never a 2xx for a record not stored, until they come back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from loadtest.payloads import PayloadGenerator
+from ops.contracts import PATHS, KafkaEndpoint
+from ops.util.processes import wait_until
+from tests.helpers import run_cli
+from tests.integration.conftest import RunningPlatform, started_platform
+
+TOPICS = {"financial_transaction": "raw_financial_transactions", "insurance_claim": "raw_insurance_claims"}
+KEYS = {"financial_transaction": "transaction_id", "insurance_claim": "claim_id"}
+TABLES = {"financial_transaction": "financial_transactions", "insurance_claim": "insurance_claims"}
+
+
+@pytest.fixture(scope="module")
+def kafka_platform(short_tmp: Path) -> Iterator[RunningPlatform]:
+    with started_platform(short_tmp / "kafka-platform", kafka=True) as running:
+        yield running
+
+
+def _status(platform: RunningPlatform) -> dict[str, dict[str, Any]]:
+    result = run_cli("local", "status", "--output", "json", env=platform.env)
+    return {part["name"]: part for part in json.loads(result.out)["parts"]}
+
+
+def _parameter(platform: RunningPlatform, name: str) -> str:
+    return str(platform.aws().client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+
+
+def _bootstrap(platform: RunningPlatform, cluster: str) -> str:
+    return _parameter(platform, f"/dataplat/local/{cluster}/bootstrap-brokers")
+
+
+class Traffic:
+    """Records posted to the ingest service from a few threads: which were answered 2xx
+    (acknowledged), and which were answered otherwise, by id."""
+
+    def __init__(self, platform: RunningPlatform, name: str) -> None:
+        self.url = platform.ingest_url
+        self.generator = PayloadGenerator(name, seed=7)
+        self.acknowledged: dict[str, str] = {}  # id -> record type
+        self.refused: dict[str, int] = {}  # id -> status (0: no answer)
+        self._lock = threading.Lock()
+
+    def _one(self, client: httpx.Client, index: int) -> None:
+        record_type = "financial_transaction" if index % 2 == 0 else "insurance_claim"
+        payload = getattr(self.generator, record_type)()
+        record_id = payload[KEYS[record_type]]
+        try:
+            status = client.post(PATHS[record_type], json=payload).status_code
+        except httpx.HTTPError:
+            status = 0
+        with self._lock:
+            if 200 <= status < 300:
+                self.acknowledged[record_id] = record_type
+            else:
+                self.refused[record_id] = status
+
+    def send(self, count: int, threads: int = 4) -> None:
+        with (
+            httpx.Client(base_url=self.url, timeout=20) as client,
+            ThreadPoolExecutor(max_workers=threads) as pool,
+        ):
+            list(pool.map(lambda i: self._one(client, i), range(count)))
+
+
+def _stored_ids(platform: RunningPlatform) -> set[str]:
+    with psycopg.connect(platform.pg_conninfo) as conn:
+        found: set[str] = set()
+        for record_type, table in TABLES.items():
+            rows = conn.execute(f"SELECT {KEYS[record_type]} FROM {table}").fetchall()
+            found.update(str(row[0]) for row in rows)
+        return found
+
+
+def _keys_on(bootstrap: str, topics: list[str], group: str) -> set[str]:
+    """Every key on the topics, read from the start by a fresh group."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
+    try:
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        metadata = admin.list_topics(timeout=10)
+        ends: dict[tuple[str, int], int] = {}
+        for topic in topics:
+            for partition in metadata.topics[topic].partitions:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                ends[(topic, partition)] = high
+        consumer.assign([TopicPartition(t, p, 0) for t, p in ends])
+        keys: set[str] = set()
+        positions = dict.fromkeys(ends, 0)
+
+        def caught_up() -> bool:
+            for message in consumer.consume(500, timeout=1):
+                key, topic, partition, offset = (
+                    message.key(),
+                    message.topic(),
+                    message.partition(),
+                    message.offset(),
+                )
+                if message.error() is None and key and topic and partition is not None and offset is not None:
+                    keys.add(key.decode())
+                    positions[(topic, partition)] = offset + 1
+            return all(positions[tp] >= end for tp, end in ends.items())
+
+        wait_until(caught_up, 60, f"reading {', '.join(topics)} on {bootstrap}")
+        return keys
+    finally:
+        consumer.close()
+
+
+def _kafka_pids(platform: RunningPlatform) -> list[int]:
+    """The JVMs (brokers and MirrorMaker 2) whose command line names this state folder."""
+    found = []
+    for process in psutil.process_iter(["pid", "name", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if "java" in (process.info["name"] or "") and str(platform.state_dir) in cmdline:
+            found.append(process.info["pid"])
+    return found
+
+
+def test_up_starts_both_clusters_the_replicator_and_the_loader_sized_from_the_inventory(
+    kafka_platform: RunningPlatform,
+) -> None:
+    parts = _status(kafka_platform)
+    brokers = sorted(name for name in parts if name.startswith("kafka "))
+    assert brokers == [
+        "kafka events broker 1",
+        "kafka events broker 2",
+        "kafka events broker 3",
+        "kafka events_dr broker 1",
+    ]
+    for name in [*brokers, "replicator events-to-dr", "loader", "ingest"]:
+        assert parts[name]["healthy"], parts[name]
+    assert parts["ingest"]["detail"].startswith("kafka events")
+    # The topics as the inventory has them: partitions, three replicas, two in sync.
+    admin = AdminClient({"bootstrap.servers": _bootstrap(kafka_platform, "events")})
+    topics = admin.list_topics(timeout=10).topics
+    assert len(topics["raw_financial_transactions"].partitions) == 12
+    assert len(topics["raw_insurance_claims"].partitions) == 6
+    assert all(len(p.replicas) == 3 for p in topics["raw_financial_transactions"].partitions.values())
+    # Each cluster's brokers and the clients' endpoint are published in the emulator's SSM.
+    assert len(_bootstrap(kafka_platform, "events").split(",")) == 3
+    assert len(_bootstrap(kafka_platform, "events_dr").split(",")) == 1
+    endpoint = KafkaEndpoint.from_json(_parameter(kafka_platform, "/dataplat/local/events/endpoint"))
+    assert endpoint == KafkaEndpoint("events", _bootstrap(kafka_platform, "events"), "")
+
+
+def test_up_again_starts_nothing_new(kafka_platform: RunningPlatform) -> None:
+    before = {name: part["pid"] for name, part in _status(kafka_platform).items()}
+    result = run_cli("local", "up", env=kafka_platform.env)
+    assert result.code == 0, result.err
+    after = {name: part["pid"] for name, part in _status(kafka_platform).items()}
+    assert after == before
+
+
+def test_every_acknowledged_record_is_in_postgres_and_on_dr_with_the_groups_offsets(
+    kafka_platform: RunningPlatform,
+) -> None:
+    traffic = Traffic(kafka_platform, "kafka-flow")
+    traffic.send(200)
+    assert len(traffic.acknowledged) == 200, traffic.refused
+    wait_until(
+        lambda: set(traffic.acknowledged) <= _stored_ids(kafka_platform),
+        60,
+        "every record stored",
+    )
+    dr = _bootstrap(kafka_platform, "events_dr")
+    wait_until(
+        lambda: set(traffic.acknowledged) <= _keys_on(dr, list(TOPICS.values()), "check-dr"),
+        90,
+        "every acknowledged record replicated to DR",
+    )
+    # The loader's groups committed on the primary; MirrorMaker 2 syncs them to DR.
+    dr_admin = AdminClient({"bootstrap.servers": dr})
+
+    def synced() -> bool:
+        from confluent_kafka import ConsumerGroupTopicPartitions
+
+        request = [ConsumerGroupTopicPartitions("glue-financial-etl")]
+        offsets = dr_admin.list_consumer_group_offsets(request)["glue-financial-etl"].result(timeout=10)
+        return any(tp.offset > 0 for tp in offsets.topic_partitions)
+
+    wait_until(synced, 90, "glue-financial-etl's offsets on DR")
+
+
+def test_broker_failures_one_then_two_then_back_and_down_leaves_no_jvm(
+    own_kafka_platform: RunningPlatform,
+) -> None:
+    """One platform for the whole story (each costs four JVMs to start)."""
+    platform = own_kafka_platform
+    # One broker killed under traffic: two of three hold min.insync.replicas 2, so nothing
+    # is refused and nothing acknowledged is lost.
+    traffic = Traffic(platform, "kafka-one-down")
+    sender = threading.Thread(target=traffic.send, args=(400, 4))
+    sender.start()
+    wait_until(lambda: len(traffic.acknowledged) >= 50, 60, "traffic flowing")
+    _kill_broker(platform, 3)
+    sender.join(120)
+    assert not sender.is_alive()
+    assert not traffic.refused, traffic.refused
+    primary = _bootstrap(platform, "events")
+    assert set(traffic.acknowledged) <= _keys_on(primary, list(TOPICS.values()), "check-primary")
+    wait_until(lambda: set(traffic.acknowledged) <= _stored_ids(platform), 90, "every record stored")
+
+    # A second one killed: the cluster cannot take a write; 503, never a 2xx.
+    _kill_broker(platform, 2)
+    during = Traffic(platform, "kafka-two-down")
+    during.send(8, threads=4)
+    assert during.refused and all(status == 503 for status in during.refused.values()), during.refused
+
+    # `ops local up` brings them back: 2xx again, and whatever was answered 2xx is stored.
+    result = run_cli("local", "up", env=platform.env)
+    assert result.code == 0, result.err
+    after = Traffic(platform, "kafka-back")
+    wait_until(lambda: _posts_again(after), 60, "the ingest service answering 2xx again")
+    expected = set(during.acknowledged) | set(after.acknowledged)
+    wait_until(lambda: expected <= _stored_ids(platform), 90, "the records stored after recovery")
+
+    assert len(_kafka_pids(platform)) == 5  # four brokers and MirrorMaker 2
+    result = run_cli("local", "down", env=platform.env)
+    assert result.code == 0, result.err
+    wait_until(lambda: not _kafka_pids(platform), 30, "every JVM gone")
+
+
+def _posts_again(traffic: Traffic) -> bool:
+    traffic.send(4, threads=2)
+    return bool(traffic.acknowledged)
+
+
+def _kill_broker(platform: RunningPlatform, node: int) -> None:
+    pid_file = platform.state_dir / "kafka" / "events" / f"broker-{node}" / "broker.pid"
+    pid = int(pid_file.read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not psutil.pid_exists(pid) or _zombie(pid), 30, f"broker {node} gone")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture
+def own_kafka_platform(short_tmp: Path, request: pytest.FixtureRequest) -> Iterator[RunningPlatform]:
+    """A Kafka platform for one test that kills or stops parts of it."""
+    with started_platform(short_tmp / f"own-{request.node.name}"[:40], kafka=True) as running:
+        yield running
