@@ -12,6 +12,7 @@ from typing import Literal
 
 Kind = Literal["extensions", "receivers", "processors", "exporters", "connectors"]
 KINDS: tuple[Kind, ...] = ("extensions", "receivers", "processors", "exporters", "connectors")
+Signal = Literal["traces", "metrics", "logs"]
 
 
 @dataclass(frozen=True)
@@ -103,5 +104,65 @@ LAMBDA_LAYER = Distribution(
         "connectors": frozenset(),
     },
 )
+
+_ALL: frozenset[Signal] = frozenset({"traces", "metrics", "logs"})
+_TRACES: frozenset[Signal] = frozenset({"traces"})
+_METRICS: frozenset[Signal] = frozenset({"metrics"})
+_LOGS: frozenset[Signal] = frozenset({"logs"})
+
+# The signals each receiver, processor and exporter of the lists above takes: in a pipeline
+# of another signal the collector refuses to start ("telemetry type is not supported").
+# Where from: the components our collector build has (adot/builder.yaml) as its `components`
+# command lists them (a signal with stability "Undefined" is one it does not take):
+# receivers otlp, prometheus, awsecscontainermetrics; processors batch, memory_limiter;
+# exporters debug, prometheusremotewrite (`prometheus_remote_write` there). Every other one,
+# from its documentation in opentelemetry-collector-contrib (the README's status table):
+# awsemf metrics, awsxray traces, resourcedetection all three, loadbalancing all three
+# (metrics in development), probabilistic_sampler traces and logs.
+SIGNALS: dict[Kind, dict[str, frozenset[Signal]]] = {
+    "receivers": {
+        "awsecscontainermetrics": _METRICS,
+        "awscontainerinsightreceiver": _METRICS,
+        "awsxray": _TRACES,
+        "statsd": _METRICS,
+        "prometheus": _METRICS,
+        "kafka": _ALL,
+        "jaeger": _TRACES,
+        "zipkin": _TRACES,
+        "otlp": _ALL,
+        "filelog": _LOGS,
+    },
+    "processors": {
+        "groupbytrace": _TRACES,
+        "tail_sampling": _TRACES,
+        "attributes": _ALL,
+        "resource": _ALL,
+        "probabilistic_sampler": frozenset({"traces", "logs"}),
+        "span": _TRACES,
+        "filter": _ALL,
+        "metricstransform": _METRICS,
+        "resourcedetection": _ALL,
+        "experimental_metricsgeneration": _METRICS,
+        "cumulativetodelta": _METRICS,
+        "deltatorate": _METRICS,
+        "batch": _ALL,
+        "memory_limiter": _ALL,
+        "k8sattributes": _ALL,
+    },
+    "exporters": {
+        "awsemf": _METRICS,
+        "prometheusremotewrite": _METRICS,
+        "prometheus": _METRICS,
+        "file": _ALL,
+        "kafka": _ALL,
+        "debug": _ALL,
+        "logging": _ALL,
+        "otlp": _ALL,
+        "otlphttp": _ALL,
+        "awsxray": _TRACES,
+        "loadbalancing": _ALL,
+        "awscloudwatchlogs": _LOGS,
+    },
+}
 
 DISTRIBUTIONS = {"collector": COLLECTOR, "lambda": LAMBDA_LAYER}

@@ -12,11 +12,15 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from adot.components import KINDS, Distribution
+from adot.components import KINDS, SIGNALS, Distribution, Kind
 
 SSM_LIMITS = {"standard": 4096, "advanced": 8192}  # bytes of a parameter's value
 Tier = Literal["standard", "advanced"]
 PIPELINE_TYPES = ("traces", "metrics", "logs")
+# The keys the collector decodes there; any other it refuses ("has invalid keys"), and a
+# misspelt one would otherwise drop what it was meant to hold.
+SERVICE_KEYS = ("extensions", "pipelines", "telemetry")
+PIPELINE_KEYS: tuple[Kind, ...] = ("receivers", "processors", "exporters")
 TEMPLATE = re.compile(r"\{\{.*?\}\}")
 
 
@@ -28,6 +32,21 @@ class Problem:
 
     def render(self, source: str) -> str:
         return f"{source}:{self.line}: {self.path}: {self.message}"
+
+
+def _empty_name(id_: str) -> bool:
+    """`batch/`: the collector refuses an id whose name after the first '/' is empty."""
+    return "/" in id_ and not id_.split("/", 1)[1]
+
+
+def _not_a_list(value: Any) -> str | None:
+    """What is wrong with a list of ids that is not one (None: it is one, or absent); the
+    collector refuses it and ours would read a string's letters as ids."""
+    if value is None or isinstance(value, list):
+        return None
+    if isinstance(value, str):
+        return f"must be a list, not a string: write [{value}]"
+    return f"must be a list, not a {'mapping' if isinstance(value, dict) else type(value).__name__}"
 
 
 def _line(node: Any, key: Any, default: int) -> int:
@@ -62,16 +81,30 @@ class Checker:
                         f"{type_!r} is not shipped by {self.distribution.name} "
                         f"(an opentelemetry-collector-contrib component?); use one it ships",
                     )
+                elif _empty_name(str(component_id)):
+                    self.add(
+                        _line(self.section(kind), component_id, 1),
+                        f"{kind}.{component_id}",
+                        f"the name after '/' is empty: name it ({type_}/NAME) or drop the '/'",
+                    )
 
     def check_service(self) -> None:
         service = self.doc.get("service")
         if not isinstance(service, CommentedMap):
             self.add(1, "service", "missing: a configuration needs service.pipelines")
             return
-        for index, extension in enumerate(service.get("extensions") or []):
-            if extension not in self.section("extensions"):
+        for key in service:
+            if key not in SERVICE_KEYS:
+                self.add(_line(service, key, 1), f"service.{key}", f"unknown key ({', '.join(SERVICE_KEYS)})")
+        extensions = service.get("extensions")
+        wrong = _not_a_list(extensions)
+        if wrong:
+            self.add(_line(service, "extensions", 1), "service.extensions", wrong)
+        defined = {str(e) for e in self.section("extensions")}
+        for index, extension in enumerate(extensions if isinstance(extensions, list) else []):
+            if str(extension) not in defined:
                 self.add(
-                    _line(service["extensions"], index, _line(service, "extensions", 1)),
+                    _line(extensions, index, _line(service, "extensions", 1)),
                     "service.extensions",
                     f"{extension!r} is not defined under extensions",
                 )
@@ -84,31 +117,60 @@ class Checker:
 
     def check_pipeline(self, pipeline_id: str, pipeline: Any, line: int) -> None:
         path = f"service.pipelines.{pipeline_id}"
-        if pipeline_id.split("/", 1)[0] not in PIPELINE_TYPES:
+        signal = pipeline_id.split("/", 1)[0]
+        if signal not in PIPELINE_TYPES:
             self.add(
                 line, path, f"a pipeline is traces, metrics or logs (optionally /name), not {pipeline_id!r}"
             )
+        elif _empty_name(pipeline_id):
+            self.add(line, path, f"the name after '/' is empty: name it ({signal}/NAME) or drop the '/'")
         if not isinstance(pipeline, CommentedMap):
             self.add(line, path, "must be a mapping with receivers, processors and exporters")
             return
-        for kind in ("receivers", "processors", "exporters"):
-            names = pipeline.get(kind) or []
-            if kind != "processors" and not names:
+        for key in pipeline:
+            if key not in PIPELINE_KEYS:
                 self.add(
-                    _line(pipeline, kind, line), f"{path}.{kind}", "empty: a pipeline needs at least one"
+                    _line(pipeline, key, line), f"{path}.{key}", f"unknown key ({', '.join(PIPELINE_KEYS)})"
                 )
-            for index, name in enumerate(names):
-                if name not in self.section(kind):
-                    self.add(
-                        _line(names, index, _line(pipeline, kind, line)),
-                        f"{path}.{kind}",
-                        f"{name!r} is not defined under {kind}",
-                    )
+        for kind in PIPELINE_KEYS:
+            where = _line(pipeline, kind, line)
+            wrong = _not_a_list(pipeline.get(kind))
+            if wrong:
+                self.add(where, f"{path}.{kind}", wrong)
+                continue
+            names: list[Any] = pipeline.get(kind) or []
+            if kind != "processors" and not names:
+                self.add(where, f"{path}.{kind}", "empty: a pipeline needs at least one")
+            self.check_names(path, kind, signal, names, where)
         self.check_order(path, pipeline, line)
+
+    def check_names(self, path: str, kind: Kind, signal: str, names: list[Any], line: int) -> None:
+        """Each id of a pipeline's list: defined, of a component that takes the pipeline's signal,
+        and, for processors, listed once (the collector takes a receiver or exporter listed
+        twice, but refuses a processor: "references processor ... multiple times")."""
+        defined = {str(c) for c in self.section(kind)}
+        seen: set[str] = set()
+        for index, name in enumerate(str(n) for n in names):
+            where = _line(names, index, line)
+            if name not in defined:
+                self.add(where, f"{path}.{kind}", f"{name!r} is not defined under {kind}")
+                continue
+            takes = SIGNALS.get(kind, {}).get(name.split("/", 1)[0])
+            if signal in PIPELINE_TYPES and takes is not None and signal not in takes:
+                only = " or ".join(s for s in PIPELINE_TYPES if s in takes)
+                self.add(
+                    where,
+                    f"{path}.{kind}",
+                    f"{name!r} does not take {signal}, only {only}: use it in a {only} pipeline",
+                )
+            if kind == "processors" and name in seen:
+                self.add(where, f"{path}.{kind}", f"{name!r} is listed more than once: list it once")
+            seen.add(name)
 
     def check_order(self, path: str, pipeline: CommentedMap, line: int) -> None:
         """memory_limiter first (refuse data before memory runs out), batch last."""
-        processors = [str(p) for p in pipeline.get("processors") or []]
+        listed = pipeline.get("processors")
+        processors = [str(p) for p in listed] if isinstance(listed, list) else []
         if not processors:
             return
         where = _line(pipeline, "processors", line)
@@ -119,7 +181,11 @@ class Checker:
 
     def check_exporter_settings(self) -> None:
         exporters, extensions = self.section("exporters"), self.section("extensions")
-        enabled = list((self.doc.get("service") or {}).get("extensions") or [])
+        service = self.doc.get("service")
+        listed = service.get("extensions") if isinstance(service, dict) else None
+        # A single id given as a string is already reported (it must be a list): read it as
+        # meant, so that its authenticator is not reported a second time.
+        enabled = [str(e) for e in listed] if isinstance(listed, list) else [str(listed or "")]
         for exporter_id, settings in exporters.items():
             type_ = str(exporter_id).split("/", 1)[0]
             settings = settings if isinstance(settings, CommentedMap) else CommentedMap()

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from ops.errors import BadInput, OpsError
-from ops.local.kafka import HEAP, admin_settings, java, kafka_libs
+from ops.local.kafka import JVM_OPTIONS, admin_settings, java, kafka_libs
 from ops.util import processes
 
 TopicNames = Literal["identical", "prefixed"]
@@ -206,7 +207,15 @@ class LocalMirror:
         pid = self.running()
         if pid is not None:
             return pid
-        command = [java(), HEAP, *LOG_TIME, "-cp", f"{kafka_libs()}/*", MAIN_CLASS, str(self.write_config())]
+        command = [
+            java(),
+            *JVM_OPTIONS,
+            *LOG_TIME,
+            "-cp",
+            f"{kafka_libs()}/*",
+            MAIN_CLASS,
+            str(self.write_config()),
+        ]
         return processes.start_detached(
             command, self.pid_file, self.log_file, env=processes.child_environment()
         )
@@ -230,7 +239,20 @@ def _failed(alias: str, bootstrap: str, what: str, error: BaseException) -> OpsE
 
 def _record_counts(alias: str, bootstrap: str, topics: Sequence[str]) -> dict[str, int | None]:
     """Per topic: end offset - start offset summed over its partitions; None if the
-    cluster has no such topic."""
+    cluster has no such topic. A partition whose leader is moving (a topic just created, a
+    broker restarting) is asked again until ADMIN_TIMEOUT, then it is an error."""
+    deadline = time.monotonic() + ADMIN_TIMEOUT
+    while True:
+        try:
+            return _record_counts_once(alias, bootstrap, topics)
+        except OpsError as error:
+            retriable = isinstance(error.__cause__, KafkaException) and error.__cause__.args[0].retriable()
+            if not retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _record_counts_once(alias: str, bootstrap: str, topics: Sequence[str]) -> dict[str, int | None]:
     admin = _admin(bootstrap)
     try:
         # Every topic's metadata: asking for one by name could auto-create it.

@@ -91,6 +91,10 @@ class LocalPlatform:
                 if not processes.running_pid(self.state.pid_file(name)) and not port_is_free(port):
                     self._set_port(record, name, free_port())
             if record.kafka:
+                # The clusters' ids and ports are kept before any broker is formatted with
+                # them: a failed start must not leave data under an id the record lacks.
+                self.kafka.ensure_record(record)
+                self.state.write_record(record)
                 self.kafka.up(record)
             else:
                 self._down_kafka()

@@ -92,8 +92,11 @@ class LocalKafka:
     def up(self, record: PlatformRecord) -> None:
         """Start every cluster and replicator not running; create missing topics."""
         self.ensure_record(record)
+        # Every cluster's JVMs start together (each takes seconds on its own), then each is
+        # waited for and given its topics.
+        starting = [name for name in sorted(self.clusters) if self._start_cluster(record, name)]
         for name in sorted(self.clusters):
-            self._up_cluster(record, name)
+            self._ready_cluster(record, name, waited=name in starting)
         for name in sorted(self.replicators):
             mirror = self.mirror(record, name)
             if mirror.running():
@@ -102,7 +105,8 @@ class LocalKafka:
             log.info("replicator %s: starting MirrorMaker 2", name)
             mirror.start()
 
-    def _up_cluster(self, record: PlatformRecord, name: str) -> None:
+    def _start_cluster(self, record: PlatformRecord, name: str) -> bool:
+        """Start the brokers of `name` that do not run; False when all ran and answered."""
         cluster = self.cluster(record, name)
         running = [broker for broker in cluster.brokers if broker.running()]
         if not running:
@@ -112,9 +116,14 @@ class LocalKafka:
                 cluster = self.cluster(record, name)
         if len(running) == len(cluster.brokers) and cluster.live_nodes() >= self._node_ids(cluster):
             log.info("kafka %s: already running on %s", name, cluster.bootstrap)
-        else:
-            log.info("kafka %s: starting %d broker(s) on %s", name, len(cluster.brokers), cluster.bootstrap)
-            cluster.start(record.kafka_clusters[name].cluster_id)
+            return False
+        log.info("kafka %s: starting %d broker(s) on %s", name, len(cluster.brokers), cluster.bootstrap)
+        cluster.start(record.kafka_clusters[name].cluster_id)
+        return True
+
+    def _ready_cluster(self, record: PlatformRecord, name: str, waited: bool) -> None:
+        cluster = self.cluster(record, name)
+        if waited:
             cluster.wait_ready()
         msk = self.clusters[name]
         topics = [

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -213,9 +214,13 @@ def test_the_demo_runs_end_to_end_and_writes_its_report(short_tmp: Path) -> None
     state = {"OPS_STATE_DIR": str(short_tmp / "demo")}
     try:
         result = run_cli("demo", "--records", "120", env=state)
+        jvms = _jvms_of(short_tmp / "demo")
     finally:
-        run_cli("local", "down", env=state)
+        down = run_cli("local", "down", env=state)
     assert result.code == 0, result.out + result.err
+    # The platform ran Kafka (four brokers and MirrorMaker 2); `down` leaves no JVM.
+    assert len(jvms) == 5 and down.code == 0, (jvms, down.err)
+    wait_until(lambda: not _jvms_of(short_tmp / "demo"), 30, "every JVM gone")
     reports = sorted((short_tmp / "demo" / "reports").glob("demo-*"))
     data = json.loads((reports[-1] / "report.json").read_text())
     assert data["traffic"]["sent"] == 120
@@ -232,6 +237,20 @@ def test_the_demo_runs_end_to_end_and_writes_its_report(short_tmp: Path) -> None
     assert (reports[-1] / "report.html").read_text().count("<svg") == 1
     assert "Observability as code" in (reports[-1] / "report.md").read_text()
     assert "| accepted | 120 |" in (reports[-1] / "report.md").read_text()
+    # Through Kafka: every accepted record produced, acknowledged, replicated and loaded.
+    flow = data["kafka"]
+    assert flow["acknowledged"] >= 120 and flow["loaded"] >= 120
+    assert flow["replication_lag"] == {"events_replicator": 0}
+
+
+def _jvms_of(state_dir: Path) -> list[int]:
+    """The JVMs (Kafka brokers, MirrorMaker 2) whose command line names this state folder."""
+    return [
+        process.info["pid"]
+        for process in psutil.process_iter(["pid", "name", "cmdline"])
+        if "java" in (process.info["name"] or "")
+        and str(state_dir) in " ".join(process.info["cmdline"] or [])
+    ]
 
 
 def test_a_cloud_environment_is_refused_with_one_line(platform: RunningPlatform) -> None:

@@ -13,7 +13,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from ruamel.yaml import YAML
 
-from adot.components import COLLECTOR, LAMBDA_LAYER
+from adot.components import COLLECTOR, LAMBDA_LAYER, SIGNALS
 from adot.generate import collector_configs
 from adot.validate import validate_text
 from ops.inventory.loader import load_inventory
@@ -117,6 +117,50 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
             10,
             "exporters.awsemf.metric_declarations[0].metric_name_selectors: '^ops\\\\.(' is not a regex",
         ),
+        # What the collector refuses at start-up (tests/integration/test_collector.py agrees).
+        # Each names a different field: the integration test names a case by its field.
+        (
+            "      processors: [memory_limiter, batch]\n      exporters: [awsxray]",
+            "      procesors: [memory_limiter, batch]\n      exporters: [awsxray]",
+            18,
+            "service.pipelines.traces.procesors: unknown key (receivers, processors, exporters)",
+        ),
+        (
+            "  extensions: [sigv4auth]\n",
+            "  extensions: [sigv4auth]\n  extension: [sigv4auth]\n",
+            15,
+            "service.extension: unknown key (extensions, pipelines, telemetry)",
+        ),
+        (
+            "      processors: [memory_limiter, batch]\n      exporters: [prometheusremotewrite]",
+            "      processors: [memory_limiter, batch, batch]\n      exporters: [prometheusremotewrite]",
+            22,
+            "service.pipelines.metrics.processors: 'batch' is listed more than once: list it once",
+        ),
+        (
+            "      exporters: [awsxray]",
+            "      exporters: [awsxray, prometheusremotewrite]",
+            19,
+            "service.pipelines.traces.exporters: 'prometheusremotewrite' does not take traces, only metrics",
+        ),
+        (
+            "  batch: {}\n",
+            "  batch: {}\n  batch/: {}\n",
+            8,
+            "processors.batch/: the name after '/' is empty: name it (batch/NAME) or drop the '/'",
+        ),
+        (
+            "    traces:\n",
+            "    traces/:\n",
+            16,
+            "service.pipelines.traces/: the name after '/' is empty: name it (traces/NAME) or drop the '/'",
+        ),
+        (
+            "      exporters: [prometheusremotewrite]",
+            "      exporters: prometheusremotewrite",
+            23,
+            "service.pipelines.metrics.exporters: must be a list, not a string: write [prometheus",
+        ),
     ],
 )
 def test_a_broken_configuration_exits_2_with_one_line(
@@ -127,6 +171,63 @@ def test_a_broken_configuration_exits_2_with_one_line(
     assert result.code == 2
     (problem,) = result.err.strip().splitlines()
     assert problem == f"error: {path}:{line}: {says}" or problem.startswith(f"error: {path}:{line}: {says}")
+
+
+def _problems(*edits: tuple[str, str]) -> list[str]:
+    text = GOOD
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return [f"{p.line}: {p.path}: {p.message}" for p in validate_text(text, COLLECTOR)]
+
+
+def test_a_receiver_in_a_pipeline_of_a_signal_it_does_not_take() -> None:
+    # Two edits (define it, use it): the parametrized cases above are one edit each.
+    problems = _problems(
+        ("receivers:\n", "receivers:\n  awsecscontainermetrics: {}\n"),
+        ("      receivers: [otlp]\n", "      receivers: [otlp, awsecscontainermetrics]\n"),
+    )
+    assert problems == [
+        "18: service.pipelines.traces.receivers: 'awsecscontainermetrics' does not take traces, "
+        "only metrics: use it in a metrics pipeline"
+    ]
+
+
+def test_a_processor_twice_is_refused_and_a_receiver_or_exporter_twice_is_not() -> None:
+    """As the collector does (v0.165): it refuses only a processor a pipeline lists twice."""
+    assert _problems(("[otlp]", "[otlp, otlp]"), ("[awsxray]", "[awsxray, awsxray]")) == []
+    assert _problems(("[memory_limiter, batch]", "[memory_limiter, memory_limiter, batch]")) == [
+        "18: service.pipelines.traces.processors: 'memory_limiter' is listed more than once: list it once"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        (
+            "processors: [memory_limiter, batch]",
+            "processors: batch",
+            "must be a list, not a string: write [batch]",
+        ),
+        ("receivers: [otlp]", "receivers: {otlp: {}}", "must be a list, not a mapping"),
+        (
+            "  extensions: [sigv4auth]",
+            "  extensions: sigv4auth",
+            "must be a list, not a string: write [sigv4auth]",
+        ),
+    ],
+)
+def test_a_list_given_as_something_else_is_one_problem_not_one_per_letter(
+    old: str, new: str, says: str
+) -> None:
+    (problem,) = _problems((old, new))
+    assert problem.endswith(says)
+
+
+def test_every_pipeline_component_of_each_distribution_has_its_signals() -> None:
+    for distribution in (COLLECTOR, LAMBDA_LAYER):
+        for kind in ("receivers", "processors", "exporters"):
+            assert distribution.components[kind] <= set(SIGNALS[kind]), (distribution.name, kind)
 
 
 def test_a_configuration_too_large_for_its_ssm_tier_is_refused(tmp_path: Path) -> None:

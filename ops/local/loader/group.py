@@ -90,6 +90,9 @@ class GroupLoader:
                 "isolation.level": "read_committed",
                 # A restarted broker is found within a second, not librdkafka's default 10 s.
                 "reconnect.backoff.max.ms": 1000,
+                # A member lost with its broker is replaced after 10 s, not the default 45 s.
+                "session.timeout.ms": 10000,
+                "heartbeat.interval.ms": 1000,
                 "logger": logging.getLogger(f"kafka.consumer.{self.spec.group}"),
             }
         )
