@@ -212,7 +212,7 @@ class LocalPlatform:
     def _up_ingest(self, record: PlatformRecord) -> None:
         pid_file = self.state.pid_file(INGEST)
         healthy, detail = _ingest_health(record.ingest_url)
-        same_mode = detail.startswith("kafka ") == record.kafka
+        same_mode = detail.startswith("kafka ") == self.via_kafka(record)
         if processes.running_pid(pid_file) and healthy and same_mode:
             log.info("ingest: already running on %s", record.ingest_url)
             return
@@ -265,6 +265,12 @@ class LocalPlatform:
             env[TOPICS_ENV] = json.dumps(topics, sort_keys=True)
         return env
 
+    def via_kafka(self, record: PlatformRecord) -> bool:
+        """The ingest path goes through Kafka: this platform runs it and the inventory
+        routes the ingest functions to a cluster (else the ingest service writes the
+        database itself and there is no loader)."""
+        return record.kafka and self.kafka.ingest_cluster() is not None
+
     def _up_loader(self, record: PlatformRecord) -> None:
         """The stand-in for the streaming jobs: consumes the primary's consumer groups and
         writes the warehouse."""
@@ -313,8 +319,9 @@ class LocalPlatform:
         """Wait until what writes the warehouse (the loader with Kafka, else the ingest
         service) has picked up `endpoint` (it re-reads the parameter); at once when it does
         not run (nothing writes)."""
-        writer, health = (LOADER, _loader_health) if record.kafka else (INGEST, _ingest_health)
-        url = record.loader_url if record.kafka else record.ingest_url
+        via_kafka = self.via_kafka(record)
+        writer, health = (LOADER, _loader_health) if via_kafka else (INGEST, _ingest_health)
+        url = record.loader_url if via_kafka else record.ingest_url
         if processes.running_pid(self.state.pid_file(writer)) is None:
             return
         processes.wait_until(
@@ -410,7 +417,9 @@ class LocalPlatform:
             return [
                 PartStatus(n, False, False, "-", None, "never started") for n in (EMULATOR, POSTGRES, INGEST)
             ]
-        kafka = [*self.kafka.status(record), self._loader_status(record)] if record.kafka else []
+        kafka = self.kafka.status(record) if record.kafka else []
+        if self.via_kafka(record):
+            kafka.append(self._loader_status(record))
         return [
             self._emulator_status(record),
             self._postgres_status(record),
@@ -459,7 +468,7 @@ class LocalPlatform:
     def _ingest_status(self, record: PlatformRecord) -> PartStatus:
         pid = processes.running_pid(self.state.pid_file(INGEST))
         healthy, detail = _ingest_health(record.ingest_url) if pid else (False, "stopped")
-        if not record.kafka:
+        if not self.via_kafka(record):
             healthy, detail = self._on_primary(record, healthy, detail)
         return PartStatus(INGEST, pid is not None, healthy, record.ingest_url, pid, detail)
 
