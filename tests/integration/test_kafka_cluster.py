@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from ops.local.kafka import LocalCluster, new_cluster_id
@@ -74,20 +74,38 @@ class Writer:
 
 
 def _stored(bootstrap: str) -> set[str]:
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "check", "auto.offset.reset": "earliest"}
-    )
-    consumer.subscribe([TOPIC])
-    read: set[str] = set()
-    empty = 0
+    """Every key on the topic, read up to each partition's end as the brokers report it.
+    Partitions are assigned, not subscribed: no group coordinator (it may have been on the
+    killed broker) is needed to read."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "check", "enable.auto.commit": False})
     try:
-        while empty < 5:  # five empty polls in a row: the topic is read to its end
-            batch = consumer.consume(num_messages=500, timeout=1)
-            empty = 0 if batch else empty + 1
-            read |= {key.decode() for m in batch if m.error() is None and isinstance(key := m.key(), bytes)}
+        partitions = (
+            AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics[TOPIC].partitions
+        )
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in partitions
+        }
+        consumer.assign([TopicPartition(TOPIC, p, 0) for p in ends])
+        positions = dict.fromkeys(ends, 0)
+        read: set[str] = set()
+
+        def at_the_end() -> bool:
+            for message in consumer.consume(num_messages=500, timeout=1):
+                key, partition, offset = message.key(), message.partition(), message.offset()
+                if (
+                    message.error() is None
+                    and isinstance(key, bytes)
+                    and partition is not None
+                    and offset is not None
+                ):
+                    read.add(key.decode())
+                    positions[partition] = offset + 1
+            return all(positions[p] >= end for p, end in ends.items())
+
+        wait_until(at_the_end, 60, f"reading {TOPIC} to its end")
+        return read
     finally:
         consumer.close()
-    return read
 
 
 def _kill(cluster: LocalCluster, index: int) -> None:

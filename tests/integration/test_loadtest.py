@@ -231,7 +231,9 @@ def test_live_metrics_reach_prometheus_and_cloudwatch_while_it_runs(
             text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
         except httpx.HTTPError:
             text = ""
-        if 'ops_loadtest_users{campaign="ramp-' in text and "ops_loadtest_requests{" in text:
+        users = [line for line in text.splitlines() if line.startswith('ops_loadtest_users{campaign="ramp-')]
+        # The gauge exists from the start at 0: wait until the users it counts are running.
+        if users and float(users[0].split()[-1]) >= 1 and "ops_loadtest_requests{" in text:
             scraped.append(text)
             return True
         return process.poll() is not None  # the run ended first: the assertions below say so
