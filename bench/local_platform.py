@@ -1,5 +1,6 @@
-"""Benchmark of the embedded local platform: cold and warm `ops local up`, the ingest
-service's throughput under the demo's burst, and `ops local down`.
+"""Benchmark of the embedded local platform (with Kafka, as `ops local up` makes it): cold
+and warm `ops local up`, the ingest service's throughput under the demo's burst, and
+`ops local down`.
 
 Run: .venv/bin/python bench/local_platform.py [--records N] [--rounds R]
 Writes bench/results/local_platform.json and prints a table. Loopback only.
@@ -25,12 +26,14 @@ from ops.demo.traffic import percentile, send_burst  # noqa: E402
 
 def ops(state: Path, *args: str) -> float:
     started = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "ops", "--state-dir", str(state), *args],
-        check=True,
         capture_output=True,
+        text=True,
         cwd=REPO,
     )
+    if done.returncode != 0:  # say why, not only that it failed
+        raise SystemExit(f"ops {' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
     return time.perf_counter() - started
 
 
