@@ -19,7 +19,9 @@ from ops.errors import OpsError
 from ops.util import processes
 
 KAFKA_LIBS_ENV = "OPS_KAFKA_LIBS"
-START_TIMEOUT = 60.0
+# A cluster forms once a majority of its JVMs run, which on a busy 2-core machine (a test
+# suite beside it) can take over a minute: 2 minutes, then one line naming its log.
+START_TIMEOUT = 120.0
 HEAP = "-Xmx256m"  # three brokers and a replicator on a 2-core, small machine
 # The serial collector: one GC thread per JVM, not one per core each, for five JVMs on
 # two cores with small heaps (their pauses stay short at 256 MB).
