@@ -1,8 +1,8 @@
 """The real OpenTelemetry Collector (built from adot/builder.yaml; OPS_OTELCOL names another
 build) against the toolkit: every generated configuration passes its `validate` once the
 three components that cannot be built have stand-ins; `ops adot validate` and it agree on a
-corpus, or the difference is in docs/observability.md's table (or is a known bug of ours,
-marked xfail); and the toolkit's telemetry reaches a running collector over OTLP."""
+corpus, or the difference is in docs/observability.md's table; and the toolkit's telemetry
+reaches a running collector over OTLP."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import psutil
 import pytest
@@ -48,7 +48,6 @@ class Case:
     name: str
     text: str
     distribution: str = "collector"  # what `ops adot validate --distribution` is given
-    bug: str | None = None  # where ours is wrong: the case is marked xfail (strict)
 
 
 def _generated() -> list[Case]:
@@ -417,12 +416,7 @@ service:
     assert verdict.ok, verdict.errors
 
 
-def _case_param(case: Case) -> Any:
-    marks = [pytest.mark.xfail(strict=True, raises=AssertionError, reason=case.bug)] if case.bug else []
-    return pytest.param(case, id=case.name, marks=marks)
-
-
-@pytest.mark.parametrize("case", [_case_param(c) for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_ours_and_the_collector_agree_or_the_difference_is_documented(
     case: Case, verdicts: dict[str, Verdicts]
 ) -> None:
@@ -434,7 +428,6 @@ def test_ours_and_the_collector_agree_or_the_difference_is_documented(
             f"they differ and docs/observability.md does not say why: {_say(verdict)}"
         )
     else:
-        assert case.bug is None, "a bug of ours is not a documented difference"
         assert ours_ok != collector_ok, (
             f"listed in docs/observability.md, but they agree now: {_say(verdict)}"
         )
