@@ -70,23 +70,48 @@ PRODUCER_HEADER = "producer"  # the producing process's id (a new one per start)
 SEQUENCE_HEADER = "sequence"  # that producer's sequence number, from 1, decimal
 
 
+def origin_header(cluster: str) -> str:
+    """The header (empty value) marking a record produced to msk component `cluster`: a
+    replicator drops the records marked with its target's, so that two directions of
+    replication with identical topic names never send a record round (ops/local/mirror.py)."""
+    return f"origin.{cluster}"
+
+
 @dataclass(frozen=True)
 class KafkaEndpoint:
     """The cluster clients use now; a failover rewrites it (JSON in an SSM parameter, no
     secrets). `topic_prefix` is set when the cluster holds the topics under a replicator's
-    prefix (`events.raw_financial_transactions` on a DR cluster that prefixes)."""
+    prefix (`events.raw_financial_transactions` on a DR cluster that prefixes).
+
+    A failover also holds the clients while it moves them, as AWS's procedure stops them
+    (the ingest functions' concurrency at 0, the streaming jobs stopped): with
+    `producers_paused` the ingest path refuses records (503) and produces nothing; with
+    `consumers_stopped` the consumers commit what they wrote and leave their groups."""
 
     cluster: str  # the inventory's msk component whose brokers these are
     bootstrap_servers: str
     topic_prefix: str = ""
+    producers_paused: bool = False
+    consumers_stopped: bool = False
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
+    @property
+    def location(self) -> tuple[str, str, str]:
+        """Where the clients connect: a change of it (not of a hold) means a new client."""
+        return (self.cluster, self.bootstrap_servers, self.topic_prefix)
+
     @classmethod
     def from_json(cls, text: str) -> KafkaEndpoint:
         data = json.loads(text)
-        return cls(str(data["cluster"]), str(data["bootstrap_servers"]), str(data.get("topic_prefix", "")))
+        return cls(
+            str(data["cluster"]),
+            str(data["bootstrap_servers"]),
+            str(data.get("topic_prefix", "")),
+            bool(data.get("producers_paused", False)),
+            bool(data.get("consumers_stopped", False)),
+        )
 
     def to_json(self) -> str:
         return json.dumps(
@@ -94,6 +119,8 @@ class KafkaEndpoint:
                 "cluster": self.cluster,
                 "bootstrap_servers": self.bootstrap_servers,
                 "topic_prefix": self.topic_prefix,
+                "producers_paused": self.producers_paused,
+                "consumers_stopped": self.consumers_stopped,
             },
             sort_keys=True,
         )

@@ -28,6 +28,13 @@ How it is configured for a DR cluster whose consumer groups resume with few dupl
   older than what it read at start: such a partition resumes up to that distance earlier, or
   has no translated offset at all (it then starts from the consumer's auto.offset.reset).
 - The replicator's producer writes with acks=all (and idempotence), as the platform's.
+- No loops, as MSK Replicator prevents them: the platform's producers mark each record with
+  the cluster they produced it to (`ops.contracts.origin_header`), and a replicator drops
+  the records marked as produced on its target. So a failover's reverse replicator (DR ->
+  primary, identical names) can run beside the original: each copies only what was not
+  produced on the cluster it writes to. (A mark cannot be added by the replicator itself:
+  MM2 writes headers as bytes, and Connect's InsertHeader makes strings.) A dropped record
+  has no offset sync: MM2 syncs only the records it wrote.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from typing import Any, Literal
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
+from ops.contracts import origin_header
 from ops.errors import BadInput, OpsError
 from ops.local.kafka import JVM_OPTIONS, admin_settings, java, kafka_libs
 from ops.util import processes
@@ -120,6 +128,27 @@ class MirrorSpec:
         """The name of source topic `topic` on the target cluster."""
         return topic if self.topic_names == "identical" else f"{self.source}.{topic}"
 
+    def reversed(self, name: str) -> MirrorSpec:
+        """The other direction (target -> source), identical names: a failover's reverse
+        replicator, which copies back what is produced on the DR cluster."""
+        if self.topic_names != "identical":
+            raise BadInput(
+                f"replicator {self.name}: a reverse replicator needs identical topic names "
+                f"(topic_names is {self.topic_names})"
+            )
+        return MirrorSpec(
+            name=name,
+            source=self.target,
+            source_bootstrap=self.target_bootstrap,
+            target=self.source,
+            target_bootstrap=self.source_bootstrap,
+            topics=self.topics,
+            groups=self.groups,
+            topic_names="identical",
+            source_size=self.target_size,
+            target_size=self.source_size,
+        )
+
 
 class LocalMirror:
     def __init__(self, root: Path, spec: MirrorSpec) -> None:
@@ -182,6 +211,15 @@ class LocalMirror:
             f"{flow}emit.checkpoints.interval.seconds": "1",
             f"{flow}sync.group.offsets.enabled": "true",
             f"{flow}sync.group.offsets.interval.seconds": "1",
+            # Loop prevention (see the module's docstring).
+            f"{flow}transforms": "dropProducedOnTarget",
+            f"{flow}transforms.dropProducedOnTarget.type": "org.apache.kafka.connect.transforms.Filter",
+            f"{flow}transforms.dropProducedOnTarget.predicate": "producedOnTarget",
+            f"{flow}predicates": "producedOnTarget",
+            f"{flow}predicates.producedOnTarget.type": (
+                "org.apache.kafka.connect.transforms.predicates.HasHeaderKey"
+            ),
+            f"{flow}predicates.producedOnTarget.name": origin_header(target),
         }
         if spec.groups:
             settings[f"{flow}groups"] = ",".join(_exact(group) for group in spec.groups)

@@ -16,9 +16,16 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from ops.contracts import origin_header
 from ops.errors import OpsError
 from ops.local.kafka import KAFKA_LIBS_ENV, LocalCluster, new_cluster_id
-from ops.local.mirror import MAIN_CLASS, LocalMirror, MirrorSpec, replication_lag, synced_group_offsets
+from ops.local.mirror import (
+    MAIN_CLASS,
+    LocalMirror,
+    MirrorSpec,
+    replication_lag,
+    synced_group_offsets,
+)
 from ops.util.ports import free_port
 from ops.util.processes import wait_until
 
@@ -75,7 +82,7 @@ class Pairs:
 def pairs(short_tmp: Path) -> Iterator[Pairs]:
     started = Pairs(short_tmp / "mirror-maker")
     try:
-        for name in ("identical", "prefixed"):
+        for name in ("identical", "prefixed", "both-ways"):
             started.launch(name)
         yield started
     finally:
@@ -118,7 +125,8 @@ def _create_topic(bootstrap: str, topic: str) -> None:
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(timeout=30)
 
 
-def _produce(bootstrap: str, topic: str, sequences: range) -> None:
+def _produce(bootstrap: str, topic: str, sequences: range, origin: str = "events") -> None:
+    """Records marked as the platform's producers mark them: produced on `origin`."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
     refused: list[object] = []
     for sequence in sequences:
@@ -126,7 +134,7 @@ def _produce(bootstrap: str, topic: str, sequences: range) -> None:
             topic,
             key=f"TX-{sequence:05d}",
             value=b'{"amount": 1}',
-            headers={"sequence": str(sequence)},
+            headers={"sequence": str(sequence), origin_header(origin): b""},
             on_delivery=lambda error, _: refused.append(error) if error is not None else None,
         )
     assert producer.flush(30) == 0 and not refused
@@ -292,6 +300,83 @@ def test_prefixed_names_put_the_source_alias_first(pairs: Pairs, mirrors: list[L
     replica = "events.raw_financial_transactions"
     assert _records(target.bootstrap, replica) == _records(source.bootstrap, TOPIC)
     assert TOPIC not in AdminClient({"bootstrap.servers": target.bootstrap}).list_topics(timeout=10).topics
+
+
+def _produce_to_every_partition(bootstrap: str, topic: str, key: str, origin: str) -> None:
+    """One record with key `key` into each of the topic's 3 partitions."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    headers = {"sequence": "-1", origin_header(origin): b""}
+    for partition in range(3):
+        producer.produce(topic, key=key, value=b"{}", partition=partition, headers=headers)
+    assert producer.flush(30) == 0
+
+
+def _keys(bootstrap: str, topic: str) -> list[tuple[str, str]]:
+    """Every record of `topic` read from the start: its key and its origin mark, in
+    partition order."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    partitions = admin.list_topics(timeout=10).topics[topic].partitions
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "keys", "enable.auto.commit": False})
+    found: list[tuple[str, str]] = []
+    try:
+        for partition in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            if high == low:
+                continue
+            consumer.assign([TopicPartition(topic, partition, low)])
+            read: list[Any] = []
+
+            def read_all(wanted: int = high - low, into: list[Any] = read) -> bool:
+                into.extend(m for m in consumer.consume(num_messages=500, timeout=1) if m.error() is None)
+                return len(into) >= wanted
+
+            wait_until(read_all, 30, f"reading {topic}[{partition}]")
+            for message in read:
+                origins = [key for key, _ in message.headers() or [] if key.startswith("origin.")]
+                found.append((bytes(message.key() or b"").decode(), ",".join(origins)))
+        return found
+    finally:
+        consumer.close()
+
+
+def test_a_reverse_replicator_beside_the_original_copies_back_only_what_was_produced_on_dr(
+    pairs: Pairs, mirrors: list[LocalMirror]
+) -> None:
+    """A failover's two directions at once, identical names: no record goes round."""
+    source, target = pairs.get("both-ways")
+    forward = _spec(source, target, groups=[])
+    _create_topic(source.bootstrap, TOPIC)
+    _produce(source.bootstrap, TOPIC, range(60))
+    mirrors.append(LocalMirror(pairs.root / "mirror-forward", forward))
+    mirrors[-1].start()
+    wait_until(lambda: _caught_up(forward), 90, "the records replicated", mirrors[-1].log_file)
+
+    reverse = forward.reversed("events-dr-to-events")
+    assert (reverse.source, reverse.target, reverse.topic_names) == ("events_dr", "events", "identical")
+    mirrors.append(LocalMirror(pairs.root / "mirror-reverse", reverse))
+    mirrors[-1].start()
+    _produce(target.bootstrap, TOPIC, range(1000, 1030), origin="events_dr")  # after a failover
+
+    # A marker in every partition of each side, crossed over: each replicator has read
+    # everything before it (a record gone round would be there by then).
+    _produce_to_every_partition(target.bootstrap, TOPIC, "marker-on-dr", "events_dr")
+    _produce_to_every_partition(source.bootstrap, TOPIC, "marker-on-source", "events")
+
+    def markers_crossed() -> bool:
+        on_source = [key for key, _ in _keys(source.bootstrap, TOPIC)]
+        on_target = [key for key, _ in _keys(target.bootstrap, TOPIC)]
+        return on_source.count("marker-on-dr") == 3 and on_target.count("marker-on-source") == 3
+
+    wait_until(markers_crossed, 120, "the markers replicated both ways", mirrors[-1].log_file)
+    for cluster in (source, target):
+        keys = _keys(cluster.bootstrap, TOPIC)
+        names = [key for key, _ in keys]
+        assert len(names) == len(set(names)) + 4, cluster.bootstrap  # each key once (markers: 3 each)
+        assert len(keys) == 60 + 30 + 6
+    # The marks travel with the records: each says where it was produced.
+    for cluster in (source, target):
+        marks = dict(_keys(cluster.bootstrap, TOPIC))
+        assert (marks["TX-00000"], marks["TX-01000"]) == ("origin.events", "origin.events_dr")
 
 
 def _mirror_jvms(properties: Path) -> list[int]:

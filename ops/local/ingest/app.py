@@ -30,7 +30,7 @@ from ops.contracts import (
     DatabaseEndpoint,
 )
 from ops.local.follow import ssm_reader
-from ops.local.ingest.publisher import Publisher, PublishFailed
+from ops.local.ingest.publisher import ProducersPaused, Publisher, PublishFailed
 from ops.local.ingest.records import FinancialTransaction, InsuranceClaim
 from ops.local.ingest.store import Store
 
@@ -46,7 +46,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.records = Counter(
             "ingest_records",
-            "Records received, by type and outcome (accepted, duplicate, rejected, failed)",
+            "Records received, by type and outcome (accepted, duplicate, rejected, failed, paused)",
             ["record_type", "outcome"],
             registry=self.registry,
         )
@@ -153,6 +153,14 @@ def _publishing(publisher: Publisher, metrics: Metrics) -> Writer:
         started = time.perf_counter()
         try:
             delivery = publisher.publish(record_type, record_id, record.model_dump_json().encode())
+        except ProducersPaused as paused:
+            # As a throttled function answers: come back shortly (the failover releases it).
+            metrics.records.labels(record_type, "paused").inc()
+            return JSONResponse(
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                content={"detail": str(paused)},
+                headers={"Retry-After": "1"},
+            )
         except PublishFailed as failure:
             if failure.produced:
                 metrics.produced.labels(record_type).inc()
@@ -195,9 +203,15 @@ def _kafka_health(publisher: Publisher) -> Callable[[], JSONResponse]:
     def check() -> JSONResponse:
         try:
             endpoint = publisher.ping()
+            state = publisher.state()
         except Exception as error:  # health reports any failure, it never raises
             return _unhealthy(error)
-        return JSONResponse({"status": "ok", "kafka": str(endpoint)})
+        producers = {
+            "cluster": state.endpoint.cluster,
+            "paused": state.paused,
+            "in_flight": state.in_flight,
+        }
+        return JSONResponse({"status": "ok", "kafka": str(endpoint), "producers": producers})
 
     return check
 

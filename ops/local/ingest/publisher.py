@@ -28,8 +28,9 @@ from ops.contracts import (
     RECORD_TYPES,
     SEQUENCE_HEADER,
     KafkaEndpoint,
+    origin_header,
 )
-from ops.local.follow import FOLLOW_SECONDS, Followed, ssm_reader
+from ops.local.follow import KAFKA_FOLLOW_SECONDS, Followed, ssm_reader
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,24 @@ class PublishFailed(Exception):
         self.produced = produced
 
 
+class ProducersPaused(PublishFailed):
+    """A failover holds the producers (the endpoint says so): nothing was produced."""
+
+    def __init__(self, endpoint: KafkaEndpoint) -> None:
+        super().__init__(f"producers paused by a failover of {endpoint.cluster}", produced=False)
+
+
+@dataclass(frozen=True)
+class PublisherState:
+    """What /health reports of the Kafka path: the cluster, whether a failover holds the
+    producers, and how many records are produced but not yet answered. A failover waits
+    for `paused` with nothing in flight before it waits for the replicator."""
+
+    endpoint: KafkaEndpoint
+    paused: bool
+    in_flight: int
+
+
 def topics_from_environment() -> dict[str, str]:
     text = os.environ.get(TOPICS_ENV)
     return dict(DEFAULT_TOPICS) if not text else {str(k): str(v) for k, v in json.loads(text).items()}
@@ -82,7 +101,7 @@ class Publisher:
         self,
         read_endpoint: Callable[[], KafkaEndpoint],
         topics: Mapping[str, str],
-        ttl: float = FOLLOW_SECONDS,
+        ttl: float = KAFKA_FOLLOW_SECONDS,
         message_timeout_ms: int = MESSAGE_TIMEOUT_MS,
     ) -> None:
         missing = sorted(set(RECORD_TYPES.values()) - set(topics))
@@ -97,6 +116,10 @@ class Publisher:
         self._producer_id = str(uuid.uuid4())
         self._sequence = 0
         self._fatal = False
+        # Produced, delivery report not yet served. A lock of its own: delivery reports are
+        # served by flush() too, which runs under _lock when the producer is retired.
+        self._counting = threading.Lock()
+        self._in_flight = 0
         self._closing = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -114,6 +137,8 @@ class Publisher:
         acknowledged: Future[tuple[int, int]] = Future()
 
         def delivered(error: KafkaError | None, message: Message) -> None:
+            with self._counting:
+                self._in_flight -= 1
             if error is not None:
                 self._fatal = self._fatal or error.fatal()
                 acknowledged.set_exception(KafkaException(error))
@@ -125,18 +150,23 @@ class Publisher:
                 endpoint, producer = self._current()
             except Exception as error:
                 raise PublishFailed(f"no Kafka producer: {_one_line(error)}", produced=False) from None
+            if endpoint.producers_paused:
+                raise ProducersPaused(endpoint)
             topic = endpoint.topic(self._topics[record_type])
             sequence = self._sequence + 1
             headers: list[tuple[str, str | bytes | None]] = [
                 (RECORD_TYPE_HEADER, record_type),
                 (PRODUCER_HEADER, self._producer_id),
                 (SEQUENCE_HEADER, str(sequence)),
+                (origin_header(endpoint.cluster), b""),
             ]
             try:
                 producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivered)
             except (BufferError, KafkaException) as error:
                 self._endpoint.invalidate()
                 raise PublishFailed(f"not produced: {_one_line(error)}", produced=False) from None
+            with self._counting:
+                self._in_flight += 1
             self._sequence = sequence
             producer_id = self._producer_id
         try:
@@ -162,6 +192,13 @@ class Publisher:
             raise
         return endpoint
 
+    def state(self) -> PublisherState:
+        """The endpoint as last read, and the producers' hold and work in flight."""
+        with self._lock:
+            endpoint, _ = self._current()
+        with self._counting:
+            return PublisherState(endpoint, endpoint.producers_paused, self._in_flight)
+
     def close(self) -> None:
         self._closing.set()
         if self._poller is not None:
@@ -180,7 +217,8 @@ class Publisher:
             _retire(self._producer, 0)
             self._producer = None
             self._producer_id, self._sequence = str(uuid.uuid4()), 0
-        if self._producer is None or endpoint != self._producing_to:
+        moved = self._producing_to is None or endpoint.location != self._producing_to.location
+        if self._producer is None or moved:
             if self._producer is not None:
                 log.warning("the Kafka endpoint moved from %s to %s", self._producing_to, endpoint)
                 _retire(self._producer, SWITCH_FLUSH_SECONDS)

@@ -44,7 +44,16 @@ class GroupLoader:
         self._metrics = metrics
         self._stop = stop
         self._state_lock = threading.Lock()
-        self._state: dict[str, Any] = {"kafka": None, "topics": [], "partitions": 0, "lag": None}
+        # `consuming`: subscribed (False while a failover holds the consumers);
+        # `partitions`: assigned to this member now.
+        self._state: dict[str, Any] = {
+            "kafka": None,
+            "cluster": None,
+            "consuming": False,
+            "topics": [],
+            "partitions": 0,
+            "lag": None,
+        }
         self._lag_labels: set[tuple[str, str, str]] = set()
         self._lag_at = 0.0
 
@@ -60,7 +69,19 @@ class GroupLoader:
             while not self._stop.is_set():
                 try:
                     endpoint = self._kafka.get()
-                    if consumer is None or endpoint != consuming_from:
+                    if endpoint.consumers_stopped:  # a failover holds the consumers
+                        if consumer is not None:
+                            log.warning("%s: stopped by a failover of %s", self.spec.group, endpoint.cluster)
+                            self._close(consumer)
+                            consumer = None
+                        self._stopped(endpoint)
+                        self._stop.wait(POLL_SECONDS)
+                        continue
+                    if (
+                        consumer is None
+                        or consuming_from is None
+                        or endpoint.location != consuming_from.location
+                    ):
                         if consumer is not None:
                             log.warning("%s: the Kafka endpoint moved to %s", self.spec.group, endpoint)
                             self._close(consumer)
@@ -99,8 +120,19 @@ class GroupLoader:
         consumer.subscribe(topics)
         log.info("%s: subscribed to %s on %s", self.spec.group, ", ".join(topics), endpoint)
         with self._state_lock:
-            self._state.update(kafka=str(endpoint), topics=topics, partitions=0, lag=None)
+            self._state.update(
+                kafka=str(endpoint),
+                cluster=endpoint.cluster,
+                consuming=True,
+                topics=topics,
+                partitions=0,
+                lag=None,
+            )
         return consumer
+
+    def _stopped(self, endpoint: KafkaEndpoint) -> None:
+        with self._state_lock:
+            self._state.update(kafka=str(endpoint), cluster=endpoint.cluster, consuming=False, topics=[])
 
     def _close(self, consumer: Consumer) -> None:
         """Leave the group (offsets are committed after each batch: nothing is pending)."""
@@ -187,6 +219,9 @@ class GroupLoader:
     # --- lag ----------------------------------------------------------------------------
     def _refresh_lag(self, consumer: Consumer) -> None:
         if time.monotonic() - self._lag_at < LAG_SECONDS:
+            assigned = len(consumer.assignment())  # local: a failover waits on it
+            with self._state_lock:
+                self._state.update(partitions=assigned)
             return
         self._lag_at = time.monotonic()
         labels: set[tuple[str, str, str]] = set()

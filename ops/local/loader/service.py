@@ -10,7 +10,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 
 from ops.contracts import DatabaseEndpoint, KafkaEndpoint
-from ops.local.follow import Followed, ssm_reader
+from ops.local.follow import KAFKA_FOLLOW_SECONDS, Followed, ssm_reader
 from ops.local.ingest.store import Store
 from ops.local.loader.config import LoaderConfig
 from ops.local.loader.group import GroupLoader
@@ -27,7 +27,9 @@ class Loader:
     ) -> None:
         self.config = config
         self.metrics = LoaderMetrics()
-        self.kafka = kafka or Followed(ssm_reader(config.kafka_parameter, KafkaEndpoint.from_json))
+        self.kafka = kafka or Followed(
+            ssm_reader(config.kafka_parameter, KafkaEndpoint.from_json), KAFKA_FOLLOW_SECONDS
+        )
         database = ssm_reader(config.database_parameter, DatabaseEndpoint.from_json)
         self.store = store or Store(database, pool_size=len(config.groups) + 2)
         self.stopping = threading.Event()
@@ -76,7 +78,7 @@ class Loader:
 
     def _admin_for(self, endpoint: KafkaEndpoint) -> AdminClient:
         with self._admin_lock:
-            if self._admin is None or self._admin[0] != endpoint:
+            if self._admin is None or self._admin[0].location != endpoint.location:
                 config: dict[str, str | int | float | bool] = {
                     "bootstrap.servers": endpoint.bootstrap_servers,
                     "reconnect.backoff.max.ms": 1000,
