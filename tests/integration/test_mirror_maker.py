@@ -305,7 +305,7 @@ def test_prefixed_names_put_the_source_alias_first(pairs: Pairs, mirrors: list[L
 def _produce_to_every_partition(bootstrap: str, topic: str, key: str, origin: str) -> None:
     """One record with key `key` into each of the topic's 3 partitions."""
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    headers = {"sequence": "-1", origin_header(origin): b""}
+    headers: dict[str, str | bytes | None] = {"sequence": "-1", origin_header(origin): b""}
     for partition in range(3):
         producer.produce(topic, key=key, value=b"{}", partition=partition, headers=headers)
     assert producer.flush(30) == 0
