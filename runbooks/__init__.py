@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from ops.errors import BadInput
 from ops.runbook.model import Runbook
+from runbooks.msk_failover import MskFailback, MskFailover
 from runbooks.rds_pitr import RdsPitr
 
-REGISTRY: dict[str, Runbook] = {runbook.name: runbook for runbook in (RdsPitr(),)}
+REGISTRY: dict[str, Runbook] = {
+    runbook.name: runbook for runbook in (RdsPitr(), MskFailover(), MskFailback())
+}
 
 
 def get_runbook(name: str) -> Runbook:

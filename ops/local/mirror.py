@@ -335,16 +335,71 @@ def synced_group_offsets(spec: MirrorSpec, group: str) -> dict[tuple[str, int], 
     """The offsets `group` has committed on the target cluster for the replicated topics
     (what MM2's group offset sync wrote, until the group runs there), by (target topic,
     partition)."""
-    admin = _admin(spec.target_bootstrap)
+    wanted = [spec.target_topic(topic) for topic in spec.topics]
+    return committed_offsets(spec.target, spec.target_bootstrap, group, wanted)
+
+
+def committed_offsets(
+    alias: str, bootstrap: str, group: str, topics: Sequence[str]
+) -> dict[tuple[str, int], int]:
+    """The offsets `group` has committed on a cluster for `topics`, by (topic, partition)."""
+    admin = _admin(bootstrap)
     request = [ConsumerGroupTopicPartitions(group)]
     try:
         futures = admin.list_consumer_group_offsets(request, request_timeout=ADMIN_TIMEOUT)
         result = futures[group].result(timeout=ADMIN_TIMEOUT)
     except (KafkaException, concurrent.futures.TimeoutError) as error:
-        raise _failed(spec.target, spec.target_bootstrap, f"group {group}'s offsets", error) from error
-    wanted = {spec.target_topic(topic) for topic in spec.topics}
+        raise _failed(alias, bootstrap, f"group {group}'s offsets", error) from error
     return {
         (tp.topic, tp.partition): int(tp.offset)
         for tp in result.topic_partitions or []
-        if tp.topic in wanted and tp.error is None and tp.offset >= 0
+        if tp.topic in topics and tp.error is None and tp.offset >= 0
     }
+
+
+def end_offsets(alias: str, bootstrap: str, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """Each partition's end offset (the next record's), by (topic, partition); a topic the
+    cluster lacks has none."""
+    admin = _admin(bootstrap)
+    try:
+        metadata = admin.list_topics(timeout=ADMIN_TIMEOUT).topics
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            if topic in metadata
+            for partition in metadata[topic].partitions
+        ]
+        return _offsets(admin, partitions, OffsetSpec.latest()) if partitions else {}  # type: ignore[no-untyped-call]
+    except (KafkaException, concurrent.futures.TimeoutError) as error:
+        raise _failed(alias, bootstrap, "end offsets", error) from error
+
+
+def partition_counts(alias: str, bootstrap: str) -> dict[str, int]:
+    """Every topic of a cluster and its number of partitions."""
+    try:
+        metadata = _admin(bootstrap).list_topics(timeout=ADMIN_TIMEOUT).topics
+    except KafkaException as error:
+        raise _failed(alias, bootstrap, "topics", error) from error
+    return {name: len(topic.partitions) for name, topic in metadata.items()}
+
+
+def catch_up_seconds(spec: MirrorSpec, timeout: float) -> float:
+    """How long the target takes to hold as many records per topic as the source holds
+    now: the replication latency, measured (to the poll's 0.2 s). Raises OpsError after
+    `timeout`. Counts compare because each replicator copies only what was produced on its
+    source and a failback waits until the reverse one has copied everything back."""
+    started = time.monotonic()
+    wanted = _record_counts(spec.source, spec.source_bootstrap, spec.topics)
+    names = {topic: spec.target_topic(topic) for topic in spec.topics}
+    while True:
+        have = _record_counts(spec.target, spec.target_bootstrap, list(names.values()))
+        behind = {t: (wanted[t] or 0) - (have[names[t]] or 0) for t in spec.topics}
+        if all(count <= 0 for count in behind.values()):
+            return round(time.monotonic() - started, 3)
+        if time.monotonic() - started > timeout:
+            late = ", ".join(f"{t}: {n}" for t, n in sorted(behind.items()) if n > 0)
+            raise OpsError(
+                f"{spec.target} did not catch up with {spec.source} within {timeout:.0f} s "
+                f"(records behind: {late}); is replicator {spec.name} running?"
+            )
+        time.sleep(0.2)

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from ops.aws.clients import ClientFactory
 from ops.contracts import (
     KAFKA_PARAMETER_ENV,
@@ -39,6 +37,7 @@ from ops.local.emulator import (
     emulator_healthy,
     emulator_target,
 )
+from ops.local.health import ingest_health, loader_health
 from ops.local.ingest.publisher import TOPICS_ENV
 from ops.local.loader import GROUPS_ENV, PORT_ENV
 from ops.local.parts import PartStatus
@@ -211,7 +210,7 @@ class LocalPlatform:
 
     def _up_ingest(self, record: PlatformRecord) -> None:
         pid_file = self.state.pid_file(INGEST)
-        healthy, detail = _ingest_health(record.ingest_url)
+        healthy, detail = ingest_health(record.ingest_url)
         same_mode = detail.startswith("kafka ") == self.via_kafka(record)
         if processes.running_pid(pid_file) and healthy and same_mode:
             log.info("ingest: already running on %s", record.ingest_url)
@@ -234,7 +233,7 @@ class LocalPlatform:
         ]
         processes.start_detached(command, pid_file, log_file, env=self._ingest_environment(record))
         processes.wait_until(
-            lambda: _ingest_health(record.ingest_url)[0], START_TIMEOUT, "the ingest service", log_file
+            lambda: ingest_health(record.ingest_url)[0], START_TIMEOUT, "the ingest service", log_file
         )
         log.info("ingest: started on %s", record.ingest_url)
 
@@ -278,7 +277,7 @@ class LocalPlatform:
         if cluster is None:
             return
         pid_file = self.state.pid_file(LOADER)
-        if processes.running_pid(pid_file) and _loader_health(record.loader_url)[0]:
+        if processes.running_pid(pid_file) and loader_health(record.loader_url)[0]:
             log.info("loader: already running on %s", record.loader_url)
             return
         processes.stop(pid_file)
@@ -296,7 +295,7 @@ class LocalPlatform:
         log_file = self.state.log_file(LOADER)
         processes.start_detached([sys.executable, "-m", "ops.local.loader"], pid_file, log_file, env=env)
         processes.wait_until(
-            lambda: _loader_health(record.loader_url)[0], START_TIMEOUT, "the loader", log_file
+            lambda: loader_health(record.loader_url)[0], START_TIMEOUT, "the loader", log_file
         )
         log.info("loader: started on %s", record.loader_url)
 
@@ -320,7 +319,7 @@ class LocalPlatform:
         service) has picked up `endpoint` (it re-reads the parameter); at once when it does
         not run (nothing writes)."""
         via_kafka = self.via_kafka(record)
-        writer, health = (LOADER, _loader_health) if via_kafka else (INGEST, _ingest_health)
+        writer, health = (LOADER, loader_health) if via_kafka else (INGEST, ingest_health)
         url = record.loader_url if via_kafka else record.ingest_url
         if processes.running_pid(self.state.pid_file(writer)) is None:
             return
@@ -467,14 +466,14 @@ class LocalPlatform:
 
     def _ingest_status(self, record: PlatformRecord) -> PartStatus:
         pid = processes.running_pid(self.state.pid_file(INGEST))
-        healthy, detail = _ingest_health(record.ingest_url) if pid else (False, "stopped")
+        healthy, detail = ingest_health(record.ingest_url) if pid else (False, "stopped")
         if not self.via_kafka(record):
             healthy, detail = self._on_primary(record, healthy, detail)
         return PartStatus(INGEST, pid is not None, healthy, record.ingest_url, pid, detail)
 
     def _loader_status(self, record: PlatformRecord) -> PartStatus:
         pid = processes.running_pid(self.state.pid_file(LOADER))
-        healthy, detail = _loader_health(record.loader_url) if pid else (False, "stopped")
+        healthy, detail = loader_health(record.loader_url) if pid else (False, "stopped")
         healthy, detail = self._on_primary(record, healthy, detail)
         return PartStatus(LOADER, pid is not None, healthy, record.loader_url, pid, detail)
 
@@ -503,36 +502,6 @@ def _warehouse(env: Environment) -> tuple[str, Rds]:
         raise BadInput(f"{env.source}: environment {env.name!r} has no rds component; add one")
     name = sorted(databases)[0]
     return name, databases[name]
-
-
-def _health(url: str) -> tuple[bool, dict[str, object] | str]:
-    try:
-        response = httpx.get(f"{url}/health", timeout=3)
-    except httpx.HTTPError as error:
-        return False, f"not answering ({type(error).__name__})"
-    if response.status_code != 200:
-        return False, f"unhealthy: {response.text[:80]}"
-    body = response.json()
-    return True, body if isinstance(body, dict) else {}
-
-
-def _ingest_health(url: str) -> tuple[bool, str]:
-    """The ingest service's health: where it writes, `database <endpoint>` or, producing
-    to Kafka, `kafka <endpoint>`."""
-    healthy, body = _health(url)
-    if not isinstance(body, dict):
-        return healthy, body
-    if "kafka" in body:
-        return True, f"kafka {body['kafka']}"
-    return True, f"database {body.get('database')}"
-
-
-def _loader_health(url: str) -> tuple[bool, str]:
-    """The loader's health: the database it writes (`database <endpoint>`)."""
-    healthy, body = _health(url)
-    if not isinstance(body, dict):
-        return healthy, body
-    return True, f"database {body.get('database')}"
 
 
 def require_running(state: StateDir) -> PlatformRecord:

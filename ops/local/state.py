@@ -62,6 +62,13 @@ class PlatformRecord:
     kafka_clusters: dict[str, ClusterRecord] = field(default_factory=dict)
     loader_port: int = 0
     kafka_active: dict[str, str] = field(default_factory=dict)
+    # What a failover holds of a primary's clients while it moves them ("producers",
+    # "consumers"): published in the endpoint parameter (ops.contracts.KafkaEndpoint).
+    kafka_holds: dict[str, list[str]] = field(default_factory=dict)
+    # Reverse replicators a failover created (DR -> primary), by the inventory replicator
+    # they reverse: {"name": ..., "run_id": ...}. `up` starts them again; a failback
+    # deletes them.
+    kafka_reverse: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def emulator_url(self) -> str:

@@ -88,6 +88,16 @@ class LocalKafka:
         )
         return LocalMirror(self.state.kafka_dir / f"mirror-{name}", spec)
 
+    def reverse_mirror(self, record: PlatformRecord, name: str) -> LocalMirror:
+        """The reverse replicator a failover created for inventory replicator `name`."""
+        created = record.kafka_reverse.get(name)
+        if created is None:
+            raise OpsError(f"{self.state.record_file}: no reverse replicator of {name}")
+        forward = self.mirror(record, name)
+        return LocalMirror(
+            self.state.kafka_dir / f"mirror-{name}-reverse", forward.spec.reversed(created["name"])
+        )
+
     # --- up ----------------------------------------------------------------------------
     def up(self, record: PlatformRecord) -> None:
         """Start every cluster and replicator not running; create missing topics."""
@@ -104,6 +114,11 @@ class LocalKafka:
                 continue
             log.info("replicator %s: starting MirrorMaker 2", name)
             mirror.start()
+        for name in sorted(record.kafka_reverse):  # a failover's, until its failback
+            mirror = self.reverse_mirror(record, name)
+            if not mirror.running():
+                log.info("reverse replicator %s: starting MirrorMaker 2", mirror.spec.name)
+                mirror.start()
 
     def _start_cluster(self, record: PlatformRecord, name: str) -> bool:
         """Start the brokers of `name` that do not run; False when all ran and answered."""
@@ -158,7 +173,14 @@ class LocalKafka:
             for replicator in self.replicators.values():
                 if (replicator.source, replicator.target) == (primary, active):
                     prefix = f"{primary}." if replicator.topic_names == "prefixed" else ""
-        return KafkaEndpoint(active, self.cluster(record, active).bootstrap, prefix)
+        holds = record.kafka_holds.get(primary, [])
+        return KafkaEndpoint(
+            active,
+            self.cluster(record, active).bootstrap,
+            prefix,
+            producers_paused="producers" in holds,
+            consumers_stopped="consumers" in holds,
+        )
 
     # --- the ingest path ----------------------------------------------------------------
     def ingest_routes(self) -> list[IngestRoute]:
@@ -230,16 +252,20 @@ class LocalKafka:
                 )
         for name in sorted(self.replicators):
             parts.append(self._mirror_status(record, name))
+        for name in sorted(record.kafka_reverse):
+            parts.append(self._mirror_status(record, name, reverse=True))
         return parts
 
-    def _mirror_status(self, record: PlatformRecord, name: str) -> PartStatus:
+    def _mirror_status(self, record: PlatformRecord, name: str, reverse: bool = False) -> PartStatus:
         replicator = self.replicators[name]
         title = f"replicator {replicator.replicator_name}"
         if not {replicator.source, replicator.target} <= set(record.kafka_clusters):
             return PartStatus(title, False, False, "-", None, "never started")
-        mirror = self.mirror(record, name)
+        mirror = self.reverse_mirror(record, name) if reverse else self.mirror(record, name)
+        if reverse:
+            title = f"reverse replicator {mirror.spec.name}"
         pid = mirror.running()
-        address = f"{replicator.source} -> {replicator.target}"
+        address = f"{mirror.spec.source} -> {mirror.spec.target}"
         if pid is None:
             return PartStatus(title, False, False, address, None, "stopped")
         try:
@@ -247,5 +273,5 @@ class LocalKafka:
         except OpsError as error:
             return PartStatus(title, True, False, address, pid, f"lag unknown: {error}")
         behind = sum(lag.values())
-        detail = f"MirrorMaker 2, {replicator.topic_names} topic names, lag {behind} record(s)"
+        detail = f"MirrorMaker 2, {mirror.spec.topic_names} topic names, lag {behind} record(s)"
         return PartStatus(title, True, True, address, pid, detail)

@@ -24,8 +24,9 @@ from ops.runbook.drill import METRIC_NAMESPACE
 from ops.runbook.model import IamGrant, Runbook, Step
 from ops.runbook.notify import topic_for
 
-# Step calls that are not AWS's: the local provider's database and HTTP calls.
-NOT_AWS = {"postgres", "http"}
+# Step calls that are not AWS's: the local provider's database, HTTP, Kafka protocol and
+# process calls.
+NOT_AWS = {"postgres", "http", "broker", "process"}
 # The lock (ops/runbook/dynamo_lock.py) and, in a protected environment, the approvals
 # that live in the same table.
 LOCK_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")

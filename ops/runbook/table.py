@@ -43,6 +43,7 @@ class StepRow:
     aws: Saying | None = None
     undo: str | None = None  # the provider's method that rolls the step back
     when: Callable[[Any], bool] = always  # from the parameters: is the step in the plan
+    needs_source: bool = False  # skipped by an unplanned run (ops.runbook.model.Step)
 
     def says(self, provider_name: str, provider: object) -> Says | None:
         says: Saying | None = getattr(self, provider_name)
@@ -65,6 +66,15 @@ def steps_of(table: Sequence[StepRow], provider_name: str, provider: object, par
         run = _nothing if row.kind is StepKind.APPROVAL else getattr(provider, row.id.replace("-", "_"))
         undo = getattr(provider, row.undo) if row.undo else None
         steps.append(
-            Step(row.id, row.kind, says.title, says.calls, run, undo, rollback_calls=says.undo_calls)
+            Step(
+                row.id,
+                row.kind,
+                says.title,
+                says.calls,
+                run,
+                undo,
+                needs_source=row.needs_source,
+                rollback_calls=says.undo_calls,
+            )
         )
     return steps
