@@ -131,7 +131,9 @@ class _LocalMove:
         if ctx.noted("paused_at") is None:  # a resumed step keeps the first attempt's moment
             ctx.note(paused_at=_now())
         clients = self._clients(ctx)
-        clients.wait_producers(clients.change(producers_paused=True))
+        endpoint = clients.change(producers_paused=True)
+        ctx.checkpoint("changed")  # held, not confirmed nor journaled yet
+        clients.wait_producers(endpoint)
         return {"paused_at": ctx.noted("paused_at")}
 
     def release_producers(self, ctx: RunContext) -> None:
@@ -143,15 +145,20 @@ class _LocalMove:
         clients.wait_producers(clients.change(producers_paused=True))
 
     def resume_producers(self, ctx: RunContext) -> dict[str, Any]:
+        ctx.note(resuming=True)  # stopped midway: the rollback holds them again
         clients = self._clients(ctx)
-        producers = clients.wait_producers(clients.change(producers_paused=False))
+        endpoint = clients.change(producers_paused=False)
+        ctx.checkpoint("changed")
+        producers = clients.wait_producers(endpoint)
         return {"resumed_at": _now(), "cluster": producers.get("cluster")}
 
     def stop_consumers(self, ctx: RunContext) -> dict[str, Any]:
         if ctx.noted("stopped_at") is None:
             ctx.note(stopped_at=_now())
         clients = self._clients(ctx)
-        clients.wait_consumers(clients.change(consumers_stopped=True))
+        endpoint = clients.change(consumers_stopped=True)
+        ctx.checkpoint("changed")
+        clients.wait_consumers(endpoint)
         return {"stopped_at": ctx.noted("stopped_at"), "redelivered_before": clients.redelivered()}
 
     def release_consumers(self, ctx: RunContext) -> None:
@@ -163,8 +170,11 @@ class _LocalMove:
         clients.wait_consumers(clients.change(consumers_stopped=True))
 
     def start_consumers(self, ctx: RunContext) -> dict[str, Any]:
+        ctx.note(starting=True)  # stopped midway: the rollback stops them again
         clients = self._clients(ctx)
-        groups = clients.wait_consumers(clients.change(consumers_stopped=False))
+        endpoint = clients.change(consumers_stopped=False)
+        ctx.checkpoint("changed")
+        groups = clients.wait_consumers(endpoint)
         return {"started_at": _now(), "groups": sorted(groups)}
 
     # --- replication --------------------------------------------------------------------
@@ -234,6 +244,7 @@ class _LocalMove:
         if ctx.noted("from") is None:
             ctx.note(**{"from": clients.published().cluster})
         endpoint = clients.change(active=self.destination)
+        ctx.checkpoint("changed")
         return {"cluster": endpoint.cluster, "switched_at": _now()}
 
     def switch_back(self, ctx: RunContext) -> None:
@@ -349,6 +360,8 @@ class LocalFailover(_LocalMove):
     def check_replication(self, ctx: RunContext) -> dict[str, Any]:
         objective = self.env.spec.objectives.get(self.primary)
         rpo = float(objective.rpo) if objective else DEFAULT_RPO_SECONDS
+        assert isinstance(self.params, FailoverParams)
+        rpo = self.params.replication_objective_seconds or rpo
         latency = catch_up_seconds(self._forward(ctx).spec, rpo)
         return {"latency_seconds": latency, "objective_seconds": rpo}
 
@@ -382,7 +395,9 @@ class LocalFailover(_LocalMove):
         reverse = self._reverse(ctx)
         if reverse.spec.name != name:
             raise OpsError(f"a reverse replicator {reverse.spec.name} exists already (not this run's)")
-        return {"reverse": name, "pid": reverse.start()}
+        pid = reverse.start()
+        ctx.checkpoint("changed")
+        return {"reverse": name, "pid": pid}
 
     def delete_reverse(self, ctx: RunContext) -> None:
         """Undo: only this run's reverse replicator (its Connect offsets stay on the primary:
@@ -431,6 +446,7 @@ class LocalFailback(_LocalMove):
         ctx.note(created=created)  # the undo makes it again
         if self.params.replicator in record.kafka_reverse:
             self._reverse(ctx).stop()
+            ctx.checkpoint("changed")
 
         def deleted(changed: PlatformRecord) -> None:
             changed.kafka_reverse.pop(self.params.replicator, None)

@@ -35,6 +35,12 @@ class FailoverParams(BaseModel):
     lag_timeout_seconds: float = Field(
         default=120, gt=0, le=3600, description="how long to wait for a replicator's lag to reach zero"
     )
+    replication_objective_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="the pre-flight's bound on DR's replication latency; default the cluster's RPO",
+    )
     offset_sync_timeout_seconds: float = Field(
         default=30,
         gt=0,

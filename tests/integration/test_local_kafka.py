@@ -12,26 +12,18 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
-import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from loadtest.payloads import PayloadGenerator
-from ops.contracts import PATHS, KafkaEndpoint
+from ops.contracts import KafkaEndpoint
 from ops.util.processes import wait_until
 from tests.helpers import run_cli
 from tests.integration.conftest import RunningPlatform, started_platform
-
-TOPICS = {"financial_transaction": "raw_financial_transactions", "insurance_claim": "raw_insurance_claims"}
-KEYS = {"financial_transaction": "transaction_id", "insurance_claim": "claim_id"}
-TABLES = {"financial_transaction": "financial_transactions", "insurance_claim": "insurance_claims"}
+from tests.integration.kafka_traffic import TOPICS, Traffic, keys_on, stored_ids
 
 
 @pytest.fixture(scope="module")
@@ -51,82 +43,6 @@ def _parameter(platform: RunningPlatform, name: str) -> str:
 
 def _bootstrap(platform: RunningPlatform, cluster: str) -> str:
     return _parameter(platform, f"/dataplat/local/{cluster}/bootstrap-brokers")
-
-
-class Traffic:
-    """Records posted to the ingest service from a few threads: which were answered 2xx
-    (acknowledged), and which were answered otherwise, by id."""
-
-    def __init__(self, platform: RunningPlatform, name: str) -> None:
-        self.url = platform.ingest_url
-        self.generator = PayloadGenerator(name, seed=7)
-        self.acknowledged: dict[str, str] = {}  # id -> record type
-        self.refused: dict[str, int] = {}  # id -> status (0: no answer)
-        self._lock = threading.Lock()
-
-    def _one(self, client: httpx.Client, index: int) -> None:
-        record_type = "financial_transaction" if index % 2 == 0 else "insurance_claim"
-        payload = getattr(self.generator, record_type)()
-        record_id = payload[KEYS[record_type]]
-        try:
-            status = client.post(PATHS[record_type], json=payload).status_code
-        except httpx.HTTPError:
-            status = 0
-        with self._lock:
-            if 200 <= status < 300:
-                self.acknowledged[record_id] = record_type
-            else:
-                self.refused[record_id] = status
-
-    def send(self, count: int, threads: int = 4) -> None:
-        with (
-            httpx.Client(base_url=self.url, timeout=20) as client,
-            ThreadPoolExecutor(max_workers=threads) as pool,
-        ):
-            list(pool.map(lambda i: self._one(client, i), range(count)))
-
-
-def _stored_ids(platform: RunningPlatform) -> set[str]:
-    with psycopg.connect(platform.pg_conninfo) as conn:
-        found: set[str] = set()
-        for record_type, table in TABLES.items():
-            rows = conn.execute(f"SELECT {KEYS[record_type]} FROM {table}").fetchall()
-            found.update(str(row[0]) for row in rows)
-        return found
-
-
-def _keys_on(bootstrap: str, topics: list[str], group: str) -> set[str]:
-    """Every key on the topics, read from the start by a fresh group."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest"})
-    try:
-        admin = AdminClient({"bootstrap.servers": bootstrap})
-        metadata = admin.list_topics(timeout=10)
-        ends: dict[tuple[str, int], int] = {}
-        for topic in topics:
-            for partition in metadata.topics[topic].partitions:
-                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-                ends[(topic, partition)] = high
-        consumer.assign([TopicPartition(t, p, 0) for t, p in ends])
-        keys: set[str] = set()
-        positions = dict.fromkeys(ends, 0)
-
-        def caught_up() -> bool:
-            for message in consumer.consume(500, timeout=1):
-                key, topic, partition, offset = (
-                    message.key(),
-                    message.topic(),
-                    message.partition(),
-                    message.offset(),
-                )
-                if message.error() is None and key and topic and partition is not None and offset is not None:
-                    keys.add(key.decode())
-                    positions[(topic, partition)] = offset + 1
-            return all(positions[tp] >= end for tp, end in ends.items())
-
-        wait_until(caught_up, 60, f"reading {', '.join(topics)} on {bootstrap}")
-        return keys
-    finally:
-        consumer.close()
 
 
 def test_up_starts_both_clusters_the_replicator_and_the_loader_sized_from_the_inventory(
@@ -171,13 +87,13 @@ def test_every_acknowledged_record_is_in_postgres_and_on_dr_with_the_groups_offs
     traffic.send(200)
     assert len(traffic.acknowledged) == 200, traffic.refused
     wait_until(
-        lambda: set(traffic.acknowledged) <= _stored_ids(kafka_platform),
+        lambda: set(traffic.acknowledged) <= stored_ids(kafka_platform),
         60,
         "every record stored",
     )
     dr = _bootstrap(kafka_platform, "events_dr")
     wait_until(
-        lambda: set(traffic.acknowledged) <= _keys_on(dr, list(TOPICS.values()), "check-dr"),
+        lambda: set(traffic.acknowledged) <= keys_on(dr, list(TOPICS.values()), "check-dr"),
         90,
         "every acknowledged record replicated to DR",
     )
@@ -211,8 +127,8 @@ def test_broker_failures_one_then_two_then_back(kafka_platform: RunningPlatform)
     assert not sender.is_alive()
     assert not traffic.refused, traffic.refused
     primary = _bootstrap(platform, "events")
-    assert set(traffic.acknowledged) <= _keys_on(primary, list(TOPICS.values()), "check-primary")
-    wait_until(lambda: set(traffic.acknowledged) <= _stored_ids(platform), 90, "every record stored")
+    assert set(traffic.acknowledged) <= keys_on(primary, list(TOPICS.values()), "check-primary")
+    wait_until(lambda: set(traffic.acknowledged) <= stored_ids(platform), 90, "every record stored")
     try:
         # A second one killed: the cluster cannot take a write; 503, never a 2xx.
         _kill_broker(platform, 2)
@@ -226,7 +142,7 @@ def test_broker_failures_one_then_two_then_back(kafka_platform: RunningPlatform)
     after = Traffic(platform, "kafka-back")
     wait_until(lambda: _posts_again(after), 60, "the ingest service answering 2xx again")
     expected = set(during.acknowledged) | set(after.acknowledged)
-    wait_until(lambda: expected <= _stored_ids(platform), 90, "the records stored after recovery")
+    wait_until(lambda: expected <= stored_ids(platform), 90, "the records stored after recovery")
     assert all(part["healthy"] for part in _status(platform).values())
 
 
