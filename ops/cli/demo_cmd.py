@@ -37,13 +37,13 @@ def demo(
     environment = inventory.environment(env)
     check_inventory(inventory)
     console.print(
-        f"[green]1/7[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
+        f"[green]1/8[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
     )
     platform = LocalPlatform(environment, context.state())
     with console.status("starting the local platform (emulator, PostgreSQL, Kafka, ingest, loader)..."):
         record, endpoint = run.start_platform(platform)
     console.print(
-        f"[green]2/7[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
+        f"[green]2/8[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
     )
     run_id = new_run_id()
     with console.status(f"sending {records} records to the ingest service..."):
@@ -52,7 +52,7 @@ def demo(
         stored, stored_invalid = run.wait_stored(endpoint, run_id, burst.accepted)
     outcome = run.DemoOutcome(run_id, burst, stored, stored_invalid, run.slo_checks(environment, burst))
     console.print(
-        f"[green]3/7[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
+        f"[green]3/8[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
         f"{burst.rejected_as_expected} invalid rejected ({burst.throughput_rps:.0f} req/s)"
     )
     if record.kafka:
@@ -70,7 +70,7 @@ def demo(
     observed = outcome.observability
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(observed.by_kind.items()))
     console.print(
-        f"[green]4/7[/] observability: planned {observed.planned['create']} to create, "
+        f"[green]4/8[/] observability: planned {observed.planned['create']} to create, "
         f"{observed.planned['update']} to update; applied {observed.applied} ({kinds}; the ADOT "
         f"configurations checked by `ops adot validate`'s rules first); second plan: "
         f"{observed.second_plan_pending} changes"
@@ -78,19 +78,33 @@ def demo(
     with console.status("point-in-time recovery of the warehouse while traffic runs..."):
         outcome.pitr = run.pitr_under_traffic(environment, platform, record, seed)
     console.print(
-        f"[green]5/7[/] PITR with cutover under traffic: RTO {outcome.pitr['RecoveryTime']} s, "
+        f"[green]5/8[/] PITR with cutover under traffic: RTO {outcome.pitr['RecoveryTime']} s, "
         f"RPO {outcome.pitr['RPOSeconds']} s, rows verified {outcome.pitr['RowsVerified']}"
     )
+    if platform.via_kafka(record):
+        with console.status("MSK failover to DR and failback while traffic runs..."):
+            outcome.failover = run.msk_failover_under_traffic(environment, platform, record, seed)
+        moved = outcome.failover
+        over, back = moved["msk-failover"], moved["msk-failback"]
+        console.print(
+            f"[green]6/8[/] MSK failover and failback under traffic: writes unavailable "
+            f"{over['WriteUnavailableSeconds']} s and {back['WriteUnavailableSeconds']} s, "
+            f"{moved['acknowledged']} acknowledged, {moved['lost']} lost, duplicates delivered "
+            f"{over['DuplicatesDelivered']} + {back['DuplicatesDelivered']}, stored twice "
+            f"{over['StoredTwice'] + back['StoredTwice']}"
+        )
+    else:
+        console.print("[yellow]6/8[/] MSK failover skipped: the platform runs without Kafka")
     with console.status("load-test campaign smoke (Locust, 2 workers)..."):
         outcome.campaign = run.smoke_campaign(environment, platform, record)
     campaign = outcome.campaign
     console.print(
-        f"[green]6/7[/] campaign smoke: {campaign['requests']} requests, "
+        f"[green]7/8[/] campaign smoke: {campaign['requests']} requests, "
         f"{campaign['throughput_rps']} req/s, SLO {'met' if campaign['slo_met'] else 'MISSED'}"
     )
     outcome.report = run.write_demo_report(context.state().reports_dir / f"demo-{run_id}", inventory, outcome)
     _summary(outcome)
-    console.print(f"[green]7/7[/] report: {outcome.report.html} (also report.md, report.json)")
+    console.print(f"[green]8/8[/] report: {outcome.report.html} (also report.md, report.json)")
     if down:
         platform.down()
         console.print("local platform stopped")
@@ -100,7 +114,9 @@ def demo(
         console.print("[red]observability check failed[/]: apply failed or the second plan is not clean")
         raise typer.Exit(ExitCode.FAILURE)
     if not outcome.data_ok:
-        console.print("[red]data check failed[/]: stored records do not match accepted ones")
+        console.print(
+            "[red]data check failed[/]: stored records do not match acknowledged ones (traffic or failover)"
+        )
         raise typer.Exit(ExitCode.FAILURE)
     if not outcome.slo_met:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ops.cli.context import CliContext
     from ops.inventory.environment import Environment
     from ops.runbook.drill import DrillHost
+    from ops.runbook.drill_load import DrillLoad
     from ops.runbook.model import Runbook
 
 app = typer.Typer(
@@ -30,9 +31,16 @@ def run(
     name: str,
     env: str = ENV_OPTION,
     component: str = typer.Option("warehouse", "--component", help="The component to drill."),
+    load: str | None = typer.Option(
+        None,
+        "--load",
+        metavar="CAMPAIGN",
+        help="Run this campaign (loadtest/campaigns or a YAML file) on local Locust workers meanwhile.",
+    ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Restore to a scratch name, validate, measure, tear down; exit 4 if an objective is missed."""
+    """Restore to a scratch name, validate, measure, tear down; exit 4 if an objective is missed.
+    With --load, the campaign's verdict is reported; it does not change the exit code."""
     from ops.runbook.drill import close_dead_drills, run_drill
     from runbooks import get_runbook
 
@@ -41,10 +49,12 @@ def run(
     environment = context.environment(env)
     if component not in environment.spec.components:
         raise BadInput(f"--component {component!r}: not a component of {environment.name}")
+    campaign = _campaign_load(context, environment, load) if load is not None else None
     host = _host(context)
     close_dead_drills(host, environment.name)
-    with console.status(f"drilling {name} on {environment.prefix}-{component}..."):
-        result = run_drill(host, environment, runbook, component)
+    under = f" under load {campaign.campaign_id}" if campaign else ""
+    with console.status(f"drilling {name} on {environment.prefix}-{component}{under}..."):
+        result = run_drill(host, environment, runbook, component, campaign)
     if output is OutputFormat.json:
         print_json(result.as_dict())
     else:
@@ -52,6 +62,10 @@ def run(
         console.print(f"drill {result.drill_id}: {verdict if result.success else '[red]failed[/]'}")
         console.print(f"  RTO {result.rto_seconds} s (objective {result.rto_objective} s)")
         console.print(f"  RPO {result.rpo_seconds} s (objective {result.rpo_objective} s)")
+        if result.load is not None:
+            console.print(f"  load {_load_line(result.load)}", markup=False)
+        if result.report:
+            console.print(f"  report: {result.report}", markup=False)
     if not result.success:
         raise OpsError(f"drill {result.drill_id} failed: {result.error}")
     if not result.objectives_met:
@@ -96,6 +110,26 @@ def history(
     if len(rtos) >= 2:
         trend = "faster" if rtos[-1] < rtos[0] else "slower"
         console.print(f"RTO trend: {rtos[0]} s -> {rtos[-1]} s ({trend}); last {len(rtos)} drills")
+
+
+def _campaign_load(context: CliContext, environment: Environment, name: str) -> DrillLoad:
+    """The campaign a drill runs under, checked before anything starts: a bad campaign is
+    one line (exit 2), a local platform that is not up one line (exit 1)."""
+    from ops.cli.drill_load import CampaignLoad, check_load
+    from ops.local.platform import require_running
+
+    spec = check_load(name, environment)
+    target = require_running(context.state()).ingest_url
+    return CampaignLoad(spec, environment, target, context.state().root)
+
+
+def _load_line(load: dict[str, Any]) -> str:
+    """The load's verdict in one line (its SLO is reported, the exit code is the drill's)."""
+    if "requests" not in load:
+        return f"{load['campaign_id']}: {load.get('error', 'no verdict')}"
+    slo = "SLO met" if load["slo_met"] else "SLO missed"
+    end = "stopped at the drill's end" if load["stopped_by_drill"] else "ended before the drill"
+    return f"{load['campaign_id']}: {load['requests']} requests, {load['failures']} failed; {slo}; {end}"
 
 
 def _unmet(entry: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ import psycopg
 from loadtest.payloads import PayloadGenerator
 from ops.campaign.results import checks_payload
 from ops.contracts import DatabaseEndpoint
-from ops.demo.traffic import BurstResult, percentile, send_burst
+from ops.demo.traffic import BurstResult, PacedTraffic, percentile, send_burst
 from ops.inventory.environment import Environment
 from ops.inventory.loader import Inventory
 from ops.local.platform import LocalPlatform
@@ -38,16 +38,19 @@ class DemoOutcome:
     slo_checks: list[tuple[str, str, str, bool]] = field(default_factory=list)
     observability: ObserveOutcome | None = None
     pitr: dict[str, Any] | None = None
+    failover: dict[str, Any] | None = None
     campaign: dict[str, Any] | None = None
     kafka: dict[str, Any] | None = None
     report: ReportPaths | None = None
 
     @property
     def data_ok(self) -> bool:
+        moved = self.failover
         return (
             self.stored == self.burst.accepted
             and self.stored_invalid == 0
             and not self.burst.wrongly_accepted
+            and (moved is None or (moved["lost"] == 0 and _stored_twice(moved) == 0))
         )
 
     @property
@@ -91,6 +94,51 @@ def pitr_under_traffic(
         **outcome.record.outputs,
         "run_id": outcome.record.run_id,
         "report": str(outcome.folder / "report.html"),
+    }
+
+
+def _stored_twice(moved: dict[str, Any]) -> int:
+    return sum(int(moved[runbook].get("StoredTwice") or 0) for runbook in ("msk-failover", "msk-failback"))
+
+
+FAILOVER_RATE = 40.0  # records a second while the Kafka clients move (the local SLO's rate x2)
+
+
+def msk_failover_under_traffic(
+    env: Environment, platform: LocalPlatform, record: PlatformRecord, seed: int
+) -> dict[str, Any]:
+    """A planned msk-failover to the DR cluster and the msk-failback, while ingest traffic
+    runs: each move's write unavailability and consumer pause, the records read twice, and
+    that every acknowledged record is in PostgreSQL once."""
+    from ops.local.platform import require_running
+    from ops.runbook.engine import RunbookEngine, parse_params
+    from runbooks import REGISTRY
+
+    engine = RunbookEngine(platform.state)
+    name = f"msk-{new_run_id()}"
+    traffic = PacedTraffic(record.ingest_url, PayloadGenerator(name, seed=seed), rate=FAILOVER_RATE)
+    moves: dict[str, dict[str, Any]] = {}
+    with span("demo.msk_failover"), traffic:
+        traffic.wait_for(int(FAILOVER_RATE))
+        for runbook in ("msk-failover", "msk-failback"):
+            before = time.monotonic()
+            params = parse_params(REGISTRY[runbook], {})
+            outcome = engine.run(REGISTRY[runbook], env, params, execute=True, approve=lambda _: None)
+            traffic.wait_for(traffic.count() + int(FAILOVER_RATE))  # flowing again
+            moves[runbook] = {
+                **outcome.record.outputs,
+                "run_id": outcome.record.run_id,
+                "client_longest_gap_s": round(traffic.longest_gap(before), 2),
+            }
+    endpoint = platform.warehouse_endpoint(require_running(platform.state))
+    acknowledged = len(traffic.acknowledged)
+    stored, _ = wait_stored(endpoint, name, acknowledged)
+    return {
+        **moves,
+        "acknowledged": acknowledged,
+        "stored": stored,
+        "lost": max(0, acknowledged - stored),
+        "refused_while_held": sum(1 for status in traffic.refused.values() if status == 503),
     }
 
 
@@ -316,6 +364,36 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
                 ],
             )
         )
+    if outcome.failover is not None:
+        moved = outcome.failover
+        rows: list[tuple[str, ...]] = []
+        for runbook in ("msk-failover", "msk-failback"):
+            out = moved[runbook]
+            rows.append(
+                (
+                    runbook,
+                    f"{out['WriteUnavailableSeconds']} s (clients: {out['client_longest_gap_s']} s)",
+                    f"{out['ConsumerPauseSeconds']} s",
+                    str(sum((out.get("ExpectedRereads") or {}).values())),
+                    str(out["DuplicatesDelivered"]),
+                    str(out["StoredTwice"]),
+                )
+            )
+        sections.append(
+            Section(
+                f"MSK failover and failback under traffic: {moved['acknowledged']} records acknowledged, "
+                f"{moved['stored']} stored, {moved['lost']} lost",
+                (
+                    "run",
+                    "write unavailability",
+                    "consumers paused",
+                    "re-reads expected",
+                    "duplicates",
+                    "stored twice",
+                ),
+                rows,
+            )
+        )
     if outcome.campaign is not None:
         sections.append(
             Section(
@@ -357,6 +435,8 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
         data["observability"] = outcome.observability.__dict__
     if outcome.pitr is not None:
         data["pitr"] = outcome.pitr
+    if outcome.failover is not None:
+        data["msk_failover"] = outcome.failover
     if outcome.campaign is not None:
         data["campaign"] = outcome.campaign
     if outcome.kafka is not None:

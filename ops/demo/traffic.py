@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -11,6 +13,9 @@ import httpx
 
 from loadtest.payloads import PayloadGenerator
 from ops.contracts import PATHS
+
+# The id field of each record type.
+KEYS = {"financial_transaction": "transaction_id", "insurance_claim": "claim_id"}
 
 
 @dataclass
@@ -90,3 +95,89 @@ def _post(client: httpx.Client, record_type: str, payload: dict[str, Any]) -> tu
     latency = (time.perf_counter() - started) * 1000
     outcome = response.json().get("outcome", "") if response.status_code == 200 else ""
     return response.status_code, outcome, latency
+
+
+class PacedTraffic:
+    """Records posted at about `rate` a second from `workers` threads until `stop()` or
+    `limit` seconds (bounded load), for runs that move the ingest path under traffic: the
+    id and type of each acknowledged record, the moments of acknowledgements (the longest
+    stretch without one is the write unavailability clients saw) and the refusals by status."""
+
+    def __init__(
+        self, base_url: str, generator: PayloadGenerator, rate: float, workers: int = 4, limit: float = 300
+    ) -> None:
+        self.base_url = base_url
+        self.generator = generator
+        self.rate = rate
+        self.limit = limit
+        self.acknowledged: dict[str, str] = {}  # id -> record type
+        self.acknowledged_on: dict[str, str] = {}  # id -> the cluster the ingest service named
+        self.refused: dict[str, int] = {}  # id -> status (0: no answer)
+        self._moments: list[float] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._next = itertools.count()
+        self._started = 0.0
+        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
+
+    def __enter__(self) -> PacedTraffic:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.acknowledged)
+
+    def wait_for(self, count: int, timeout: float = 60) -> bool:
+        """Until `count` records are acknowledged (False after `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while self.count() < count and time.monotonic() < deadline and not self._stop.is_set():
+            time.sleep(0.05)
+        return self.count() >= count
+
+    def longest_gap(self, since: float = 0.0) -> float:
+        """The longest time between two acknowledgements after `since` (monotonic), s."""
+        with self._lock:
+            moments = sorted(m for m in self._moments if m >= since)
+        return max((b - a for a, b in itertools.pairwise(moments)), default=0.0)
+
+    def _work(self) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=20) as client:
+            while not self._stop.is_set():
+                index = next(self._next)
+                due = self._started + index / self.rate
+                if due - self._started > self.limit:
+                    return
+                self._stop.wait(max(0.0, due - time.monotonic()))
+                record_type = "financial_transaction" if index % 2 == 0 else "insurance_claim"
+                with self._lock:  # the generator is not thread-safe
+                    payload = getattr(self.generator, record_type)()
+                record_id = str(payload[KEYS[record_type]])
+                cluster, status = "", 0
+                try:
+                    response = client.post(PATHS[record_type], json=payload)
+                    status = response.status_code
+                    if 200 <= status < 300:
+                        cluster = str(response.json().get("cluster", ""))
+                except (httpx.HTTPError, ValueError):
+                    status = 0
+                with self._lock:
+                    if 200 <= status < 300:
+                        self.acknowledged[record_id] = record_type
+                        self.acknowledged_on[record_id] = cluster
+                        self._moments.append(time.monotonic())
+                    else:
+                        self.refused[record_id] = status

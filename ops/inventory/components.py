@@ -67,6 +67,9 @@ class ConsumerGroup(BaseModel):
     model_config = STRICT
     name: str = Field(min_length=1)
     topics: list[str] = Field(min_length=1)
+    # The Glue job (a `glue` component's job name) whose runs consume as this group:
+    # msk-failover stops its runs before a move and starts them after, on AWS.
+    job: str | None = Field(default=None, min_length=1)
 
 
 class Msk(Monitored):

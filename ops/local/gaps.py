@@ -21,13 +21,18 @@ UNEMULATED_OPERATIONS: dict[str, tuple[str, ...]] = {
         "GetBootstrapBrokers",
         "ListNodes",
         "RebootBroker",
+        "DescribeClusterOperationV2",
         "CreateReplicator",
         "DescribeReplicator",
+        "ListReplicators",
+        "DeleteReplicator",
+        "UpdateReplicationInfo",
         "UpdateConnectivity",
     ),
     "grafana": ("CreateWorkspace", "DescribeWorkspace", "CreateWorkspaceServiceAccountToken"),
     "cloudwatch": ("PutCompositeAlarm", "PutAnomalyDetector"),
     "ecs": ("UpdateClusterSettings",),
+    "glue": ("BatchStopJobRun",),
 }
 
 # The same, as the target lacks them ("cloudwatch:PutCompositeAlarm"): a provider whose writes

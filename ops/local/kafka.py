@@ -276,3 +276,132 @@ class TopicSpec:
     @property
     def min_insync(self) -> int:
         return max(1, min(2, self.replicas - 1))
+
+
+# --- health: what a rolling reboot waits for and stops on --------------------------------
+@dataclass(frozen=True)
+class PartitionHealth:
+    """A cluster's partitions as its metadata says: the live brokers, each under-replicated
+    partition (`topic[p]`) with the replicas missing from its ISR, and the partitions with
+    no leader (offline)."""
+
+    live: frozenset[int]
+    under_replicated: dict[str, frozenset[int]]
+    offline: tuple[str, ...]
+    partitions: int
+
+
+def partition_health(bootstrap: str, timeout: float = 5.0, admin: Any = None) -> PartitionHealth:
+    """Every partition of every topic (the internal ones too): ISR against replicas, and
+    its leader. Raises OpsError when no broker answers."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    client = admin if admin is not None else AdminClient(admin_settings(bootstrap, timeout))
+    try:
+        metadata = client.list_topics(timeout=timeout)
+    except KafkaException as error:
+        raise OpsError(f"no broker of {bootstrap} answered for metadata: {error}") from None
+    under: dict[str, frozenset[int]] = {}
+    offline: list[str] = []
+    count = 0
+    for topic, info in sorted(metadata.topics.items()):
+        for index, partition in sorted(info.partitions.items()):
+            count += 1
+            name = f"{topic}[{index}]"
+            if partition.leader < 0:
+                offline.append(name)
+            missing = frozenset(partition.replicas) - frozenset(partition.isrs)
+            if missing:
+                under[name] = missing
+    return PartitionHealth(frozenset(metadata.brokers), under, tuple(offline), count)
+
+
+DESCRIBE_QUORUM = 55  # the Kafka protocol's DescribeQuorum request (KIP-595), version 0
+METADATA_TOPIC = "__cluster_metadata"
+
+
+def quorum_leader(address: str, timeout: float = 3.0) -> int | None:
+    """The active controller of a KRaft cluster, as a broker forwards the question to it
+    (DescribeQuorum on the metadata partition): its node id, or None when no controller
+    answers in time (no quorum) or the broker cannot be reached.
+
+    librdkafka's DescribeCluster does not tell: a KRaft broker answers it with any live
+    broker's id, quorum or not."""
+    import socket
+    import struct
+
+    def uvarint(value: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            out.append(byte | (0x80 if value else 0))
+            if not value:
+                return bytes(out)
+
+    client = b"platform-ops"
+    topic = METADATA_TOPIC.encode()
+    header = struct.pack(">hhih", DESCRIBE_QUORUM, 0, 1, len(client)) + client + uvarint(0)
+    # Topics [{name, partitions [{index 0}]}], compact arrays (length + 1), no tagged fields.
+    body = uvarint(2) + uvarint(len(topic) + 1) + topic + uvarint(2) + struct.pack(">i", 0)
+    body += uvarint(0) + uvarint(0) + uvarint(0)
+    request = header + body
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            conn.sendall(struct.pack(">i", len(request)) + request)
+            answer = _read_exactly(conn, struct.unpack(">i", _read_exactly(conn, 4))[0])
+    except (OSError, ValueError):
+        return None
+    return _leader_of(answer)
+
+
+def _read_exactly(conn: Any, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise ValueError("the broker closed the connection")
+        data += chunk
+    return data
+
+
+def _leader_of(answer: bytes) -> int | None:
+    """The leader id in a DescribeQuorum v0 response (None: an error, or no leader)."""
+    import struct
+
+    position = 4  # the correlation id
+
+    def uvarint() -> int:
+        nonlocal position
+        value, shift = 0, 0
+        while True:
+            byte = answer[position]
+            position += 1
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+
+    def skip_tags() -> None:
+        nonlocal position
+        for _ in range(uvarint()):
+            uvarint()  # the tag
+            size = uvarint()
+            position += size  # its bytes
+
+    try:
+        skip_tags()  # the response header's
+        (error,) = struct.unpack_from(">h", answer, position)
+        position += 2
+        if error or uvarint() < 2:  # an error, or no topic
+            return None
+        name_size = uvarint() - 1
+        position += name_size  # the topic name
+        if uvarint() < 2:  # no partition
+            return None
+        _index, partition_error, leader = struct.unpack_from(">ihi", answer, position)
+    except (IndexError, struct.error):
+        return None
+    return leader if partition_error == 0 and leader >= 0 else None

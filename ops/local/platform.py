@@ -38,6 +38,7 @@ from ops.local.emulator import (
     emulator_target,
 )
 from ops.local.health import ingest_health, loader_health
+from ops.local.ingest.acks import ACK_LOG_ENV
 from ops.local.ingest.publisher import TOPICS_ENV
 from ops.local.loader import GROUPS_ENV, PORT_ENV
 from ops.local.parts import PartStatus
@@ -262,6 +263,7 @@ class LocalPlatform:
             env[KAFKA_PARAMETER_ENV] = kafka_endpoint_parameter(self.env, cluster)
             topics = {route.record_type: route.topic for route in self.kafka.ingest_routes()}
             env[TOPICS_ENV] = json.dumps(topics, sort_keys=True)
+            env[ACK_LOG_ENV] = str(self.state.ack_log)
         return env
 
     def via_kafka(self, record: PlatformRecord) -> bool:

@@ -69,6 +69,12 @@ class PlatformRecord:
     # they reverse: {"name": ..., "run_id": ...}. `up` starts them again; a failback
     # deletes them.
     kafka_reverse: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Replicators an unplanned failover detached from their lost source (by inventory name:
+    # the run's id): `up` leaves them stopped, so what was stranded on the source reaches
+    # DR only when a failback re-publishes it, approved.
+    kafka_detached: dict[str, str] = field(default_factory=dict)
+    # The stranded records an unplanned failover listed, by primary: {"run_id", "file"}.
+    kafka_stranded: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def emulator_url(self) -> str:
@@ -117,6 +123,11 @@ class LocalState(StateDir):
     def kafka_dir(self) -> Path:
         """One folder per Kafka cluster (its brokers), and the replicators'."""
         return self.root / "kafka"
+
+    @property
+    def ack_log(self) -> Path:
+        """The ingest service's acknowledgement log (ops/local/ingest/acks.py)."""
+        return self.kafka_dir / "acks.jsonl"
 
     @property
     def restores_dir(self) -> Path:

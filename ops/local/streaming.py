@@ -109,6 +109,13 @@ class LocalKafka:
             self._ready_cluster(record, name, waited=name in starting)
         for name in sorted(self.replicators):
             mirror = self.mirror(record, name)
+            if name in record.kafka_detached:
+                log.info(
+                    "replicator %s: detached by run %s (a failback re-attaches it)",
+                    name,
+                    record.kafka_detached[name],
+                )
+                continue
             if mirror.running():
                 log.info("replicator %s: already running", name)
                 continue
@@ -266,6 +273,9 @@ class LocalKafka:
             title = f"reverse replicator {mirror.spec.name}"
         pid = mirror.running()
         address = f"{mirror.spec.source} -> {mirror.spec.target}"
+        if pid is None and not reverse and name in record.kafka_detached:
+            detail = f"detached by run {record.kafka_detached[name]} (unplanned failover)"
+            return PartStatus(title, False, True, address, None, detail)
         if pid is None:
             return PartStatus(title, False, False, address, None, "stopped")
         try:

@@ -30,9 +30,11 @@ import psutil
 from ops.errors import BadInput, Interrupted, OpsError
 from ops.inventory.environment import Environment
 from ops.runbook.controls import Control
+from ops.runbook.drill_load import DrillLoad, LoadOutcome
 from ops.runbook.engine import RunbookEngine, load_record, parse_params, runs_dir
-from ops.runbook.journal import Journal
+from ops.runbook.journal import Journal, RunRecord
 from ops.runbook.model import Runbook
+from ops.runbook.report import write_drill_report
 from ops.state import StateDir
 from ops.util.ids import new_run_id
 
@@ -62,6 +64,10 @@ class DrillResult:
     pid: int = 0
     host: str = ""
     process_started: float = 0.0  # the process's start time: a reused pid is another process
+    # Under load (`--load`): the campaign's id and name, then its verdict (LoadOutcome.summary);
+    # `error` when the load failed. Its SLO is reported; it does not set the drill's success.
+    load: dict[str, Any] | None = None
+    report: str = ""  # the drill's report.html
 
     @property
     def objectives_met(self) -> bool:
@@ -105,10 +111,19 @@ def history_file(state: StateDir) -> Path:
     return state.root / "drills" / "history.jsonl"
 
 
-def run_drill(host: DrillHost, env: Environment, runbook: Runbook, component: str) -> DrillResult:
+def drill_folder(state: StateDir, drill_id: str) -> Path:
+    """Where a drill's report is written."""
+    return state.root / "drills" / drill_id
+
+
+def run_drill(
+    host: DrillHost, env: Environment, runbook: Runbook, component: str, load: DrillLoad | None = None
+) -> DrillResult:
     """Record the drill as started; run, measure, tear down (whatever happened: the run's
-    own rollbacks); record how it ended and publish it. An interruption is re-raised once
-    the drill is recorded and published; any other error ends the drill as failed."""
+    own rollbacks); record how it ended, write its report and publish it. An interruption
+    is re-raised once the drill is recorded and published; any other error ends the drill
+    as failed. Under `load`, the load flows before the first step and is stopped once the
+    drill is torn down, whatever ended it; a load that does not start fails the drill."""
     started = datetime.now(UTC)
     drill_id = new_run_id("drill")
     params = parse_params(runbook, runbook.drill_params(env, component, started, drill_id))
@@ -129,6 +144,7 @@ def run_drill(host: DrillHost, env: Environment, runbook: Runbook, component: st
         pid=me.pid,
         host=socket.gethostname(),
         process_started=me.create_time(),
+        load={"campaign": load.campaign, "campaign_id": load.campaign_id} if load else None,
     )
     # Reach the environment first: a drill that could not publish its end does not start.
     host.aws_for(env)
@@ -137,6 +153,11 @@ def run_drill(host: DrillHost, env: Environment, runbook: Runbook, component: st
     outcome = None
     stopped: BaseException | None = None
     try:
+        if load is not None:
+            load.start()  # flowing before the first step: every step is seen under it
+            # Restore to the moment the steps begin, not to before Locust's start-up: the
+            # RPO is the run's, not the wait's.
+            params = parse_params(runbook, runbook.drill_params(env, component, datetime.now(UTC), drill_id))
         # A drill is never on production traffic: no cutover, so no approval is asked for.
         outcome = engine.run(runbook, env, params, execute=True, approve=lambda _: None, run_id=drill_id)
         outputs = outcome.record.outputs
@@ -153,7 +174,12 @@ def run_drill(host: DrillHost, env: Environment, runbook: Runbook, component: st
         result.teardown_left = _tear_down(host.state, engine, runbook, env, params, drill_id, outcome)
     else:  # the engine rolled the run back before it re-raised: only read what it left
         result.teardown_left = _left_by_run(host.state, drill_id)
+    seen = None
+    if load is not None:
+        seen, interrupted = _stop_load(load, result)
+        stopped = stopped or interrupted
     _end(result, "completed" if result.success else "failed")
+    result.report = _report(host.state, result, seen)
     _append(host.state, "ended", result)
     try:
         host.publish(env, result)
@@ -168,6 +194,40 @@ def run_drill(host: DrillHost, env: Environment, runbook: Runbook, component: st
     if stopped is not None:
         raise stopped
     return result
+
+
+def _stop_load(load: DrillLoad, result: DrillResult) -> tuple[LoadOutcome | None, BaseException | None]:
+    """Stop the load (it leaves no process, even when it raises) and keep its verdict in the
+    result. A load that fails at its end does not change the drill's result: its error is
+    recorded with it. A second interruption while it stops is handed back, to be re-raised
+    once the drill is recorded."""
+    assert result.load is not None
+    try:
+        seen = load.stop()
+    except Exception as error:
+        result.load["error"] = describe(error)
+        log.error("drill %s: load %s: %s", result.drill_id, load.campaign_id, describe(error))
+        return None, None
+    except BaseException as error:  # SIGINT/SIGTERM again, while it stopped
+        result.load["error"] = describe(error)
+        return None, error
+    result.load.update(seen.summary())
+    return seen, None
+
+
+def _report(state: StateDir, result: DrillResult, load: LoadOutcome | None) -> str:
+    """The drill's report (HTML, Markdown, JSON); a report that cannot be written is logged,
+    and does not change how the drill ended."""
+    journal = Journal(runs_dir(state) / result.run_id)
+    try:
+        events = journal.events()
+        record = RunRecord.from_journal(result.run_id, journal) if events else None
+        folder = drill_folder(state, result.drill_id)
+        paths = write_drill_report(folder, result.as_dict(), record, events, load)
+    except Exception as error:
+        log.error("drill %s: report not written: %s", result.drill_id, describe(error))
+        return ""
+    return str(paths.html)
 
 
 def _tear_down(

@@ -24,9 +24,9 @@ from ops.runbook.drill import METRIC_NAMESPACE
 from ops.runbook.model import IamGrant, Runbook, Step
 from ops.runbook.notify import topic_for
 
-# Step calls that are not AWS's: the local provider's database, HTTP, Kafka protocol and
-# process calls.
-NOT_AWS = {"postgres", "http", "broker", "process"}
+# Step calls that are not AWS's: the local provider's database, HTTP, Kafka protocol,
+# process and file calls.
+NOT_AWS = {"postgres", "http", "broker", "process", "file"}
 # The lock (ops/runbook/dynamo_lock.py) and, in a protected environment, the approvals
 # that live in the same table.
 LOCK_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem")
@@ -122,7 +122,8 @@ def resources_of(action: str, grants: list[IamGrant], region: str, account: str)
             raise OpsError(f"{action} acts on {service}:{kind}, and the runbook names none")
         template = data["resources"][kind]["arn"]
         for grant in named:
-            found[_condition(grant)].update(_arn(template, region, account, n) for n in grant.names)
+            where = grant.region or region
+            found[_condition(grant)].update(_arn(template, where, account, n) for n in grant.names)
     if not found:
         raise OpsError(f"{action} acts on a resource, and the runbook names none of its kinds")
     return found

@@ -125,6 +125,8 @@ class IamGrant:
     actions: tuple[str, ...]
     # (IAM condition operator, key, values), e.g. ("StringEquals", "cloudwatch:namespace", (...,))
     condition: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # The resources' region when not the environment's (a DR cluster, its replicator).
+    region: str | None = None
 
 
 def mode_values(annotation: Any) -> tuple[Any, ...] | None:

@@ -5,8 +5,11 @@ package that imports ops.local. Every step and every undo is safe to run again."
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +18,9 @@ from psycopg import sql
 
 from ops.contracts import FINANCIAL_PATH
 from ops.errors import BadInput, OpsError
+from ops.inventory.components import Msk
 from ops.inventory.environment import Environment
+from ops.local.ingest.acks import read_acks
 from ops.local.kafka_clients import KafkaClients
 from ops.local.mirror import (
     LocalMirror,
@@ -24,10 +29,11 @@ from ops.local.mirror import (
     committed_offsets,
     end_offsets,
     partition_counts,
-    replication_lag,
 )
 from ops.local.platform import LocalPlatform, require_running
+from ops.local.provenance import end_offsets_of, keys_at, keys_since, last_replicated, origin_lag
 from ops.local.state import PlatformRecord
+from ops.runbook.engine import runs_dir
 from ops.runbook.model import RunContext
 from ops.util.processes import wait_until
 from runbooks.msk_failover.steps import FailbackParams, FailoverParams, replicator_of
@@ -93,7 +99,8 @@ class _LocalMove:
         record = self._record(ctx)
         if not platform.via_kafka(record):
             raise OpsError(f"{platform.env.source}: the ingest path does not go through Kafka here")
-        for name in (self.primary, self.dr):
+        lost = self._unplanned_run()
+        for name in (self.dr,) if lost else (self.primary, self.dr):
             cluster = platform.kafka.cluster(record, name)
             missing = {b.spec.node_id for b in cluster.brokers} - cluster.live_nodes()
             if missing:
@@ -113,8 +120,15 @@ class _LocalMove:
             raise OpsError(f"the clients use {published.cluster}, not {self.origin}: run {hint} instead")
         return {"primary": self.primary, "dr": self.dr, "endpoint": published.to_json()}
 
+    def _unplanned_run(self) -> bool:
+        return getattr(self.params, "mode", "planned") == "unplanned"
+
     def check_topics(self, ctx: RunContext) -> dict[str, Any]:
-        origin = partition_counts(self.origin, self._bootstrap(ctx, self.origin))
+        if self._unplanned_run():  # the primary does not answer: its topics as the inventory says
+            msk = self.env.components_of(Msk)[self.primary]
+            origin = {topic.name: topic.partitions for topic in msk.topics}
+        else:
+            origin = partition_counts(self.origin, self._bootstrap(ctx, self.origin))
         destination = partition_counts(self.destination, self._bootstrap(ctx, self.destination))
         for topic in self.replicator.topics:
             if topic not in destination:
@@ -181,15 +195,28 @@ class _LocalMove:
     def wait_replicated(self, ctx: RunContext) -> dict[str, Any]:
         spec = self._spec(ctx)
         ctx.checkpoint("waiting")
+        started = time.monotonic()
+        self._wait_copied(spec, self.params.lag_timeout_seconds)
+        return {"replicated_at": _now(), "waited_seconds": round(time.monotonic() - started, 3)}
+
+    @staticmethod
+    def _wait_copied(spec: MirrorSpec, timeout: float) -> None:
+        """Until the target holds every record produced on the source (by origin: records
+        copied twice or produced on the target do not hide a gap)."""
         lag: dict[str, int] = {}
 
         def caught_up() -> bool:
-            lag.update(replication_lag(spec))
+            lag.update(origin_lag(spec.source_bootstrap, spec.target_bootstrap, spec.topics, spec.source))
             return not any(lag.values())
 
-        started = time.monotonic()
-        wait_until(caught_up, self.params.lag_timeout_seconds, f"replicator {spec.name}'s lag to reach zero")
-        return {"replicated_at": _now(), "waited_seconds": round(time.monotonic() - started, 3)}
+        try:
+            wait_until(caught_up, timeout, f"replicator {spec.name}'s lag to reach zero")
+        except OpsError:
+            behind = ", ".join(f"{topic}: {count}" for topic, count in sorted(lag.items()) if count)
+            raise OpsError(
+                f"replicator {spec.name} did not copy every record to {spec.target} within {timeout:.0f} s "
+                f"(records behind: {behind}); `ops local status` shows it"
+            ) from None
 
     def wait_offsets_synced(self, ctx: RunContext) -> dict[str, Any]:
         """Each group's offsets on the destination put it as far from the end as it was on
@@ -252,7 +279,7 @@ class _LocalMove:
         clients are held meanwhile: the later steps' undos ran first)."""
         back = self._back_spec(ctx)
         if back is not None:
-            catch_up_seconds(back, self.params.lag_timeout_seconds)
+            self._wait_copied(back, self.params.lag_timeout_seconds)
         self._clients(ctx).change(active=self.origin)
 
     def _back_spec(self, ctx: RunContext) -> MirrorSpec | None:
@@ -281,10 +308,13 @@ class _LocalMove:
             "transaction_type": "payment",
         }
         answers: list[int] = []
+        where: dict[str, Any] = {}
 
         def accepted() -> bool:
             response = httpx.post(f"{record.ingest_url}{FINANCIAL_PATH}", json=probe, timeout=15)
             answers.append(response.status_code)
+            if response.status_code == 200:
+                where.update(response.json())
             return response.status_code == 200
 
         wait_until(
@@ -306,6 +336,7 @@ class _LocalMove:
         before = int(ctx.outputs.get("stop-consumers", {}).get("redelivered_before", 0))
         return {
             "probe": probe["transaction_id"],
+            "probe_partition": where.get("partition"),
             "duplicates_delivered": max(0, clients.redelivered() - before),
             "stored_twice": self._stored_twice(platform, record),
         }
@@ -325,6 +356,22 @@ class _LocalMove:
             return True
 
         wait_until(settled, SETTLE_TIMEOUT, "the consumers at the end of their partitions")
+
+    def _probe_topic(self, ctx: RunContext) -> str:
+        """The raw topic the probe (a financial transaction) goes to, as the inventory routes it."""
+        routes = self._platform(ctx).kafka.ingest_routes()
+        return next(route.topic for route in routes if route.record_type == "financial_transaction")
+
+    def _stored_ids(self, platform: LocalPlatform, record: PlatformRecord, ids: set[str]) -> set[str]:
+        """Which of `ids` the warehouse holds, in any of the inventory's checked tables."""
+        found: set[str] = set()
+        with psycopg.connect(platform.warehouse_endpoint(record).conninfo) as conn:
+            for check in platform.warehouse.checks:
+                query = sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s)").format(
+                    sql.Identifier(check.key), sql.Identifier(check.table), sql.Identifier(check.key)
+                )
+                found.update(str(row[0]) for row in conn.execute(query, (list(ids),)).fetchall())
+        return found
 
     def _stored_twice(self, platform: LocalPlatform, record: PlatformRecord) -> int:
         """Rows whose key is in a table more than once (the warehouse's own check: zero
@@ -414,6 +461,8 @@ class LocalFailover(_LocalMove):
         self._platform(ctx).change_record(deleted)
 
     def post_check(self, ctx: RunContext) -> dict[str, Any]:
+        if self._unplanned_run():  # no reverse replicator until the primary is back
+            return self._probe(ctx, "MSK-FAILOVER-PROBE")
         reverse = self._reverse(ctx)
         if reverse.running() is None:
             raise OpsError(
@@ -421,22 +470,223 @@ class LocalFailover(_LocalMove):
             )
         return {**self._probe(ctx, "MSK-FAILOVER-PROBE"), "reverse": reverse.spec.name}
 
+    # --- unplanned: the primary is lost -------------------------------------------------
+    def detach_replicator(self, ctx: RunContext) -> dict[str, Any]:
+        ctx.note(detaching=self.params.replicator)
+
+        def detached(record: PlatformRecord) -> None:
+            record.kafka_detached.setdefault(self.params.replicator, ctx.run_id)
+
+        self._platform(ctx).change_record(detached)
+        ctx.checkpoint("changed")  # recorded, not stopped yet
+        forward = self._forward(ctx)
+        forward.stop()
+        return {"detached": forward.spec.name}
+
+    def reattach_replicator(self, ctx: RunContext) -> None:
+        record = self._record(ctx)
+        if record.kafka_detached.get(self.params.replicator) != ctx.run_id:
+            return
+
+        def attached(changed: PlatformRecord) -> None:
+            changed.kafka_detached.pop(self.params.replicator, None)
+
+        self._platform(ctx).change_record(attached)
+        self._forward(ctx).start()
+
+    def record_recovery_point(self, ctx: RunContext) -> dict[str, Any]:
+        """The acknowledged records that never reached DR: per partition, those the primary
+        acknowledged after the last record DR holds from it (the acknowledgement log says
+        where each is). Kept in the run's folder for the failback to re-publish."""
+        platform = self._platform(ctx)
+        dr_bootstrap = self._bootstrap(ctx, self.dr)
+        topics = list(self.replicator.topics)
+        acks = [ack for ack in read_acks(platform.state.ack_log) if ack.cluster == self.primary]
+        by_sequence = {(ack.producer, ack.sequence): ack for ack in acks}
+        replicated_up_to: dict[tuple[str, int], int] = {}
+        unknown: list[str] = []
+        for position, last in last_replicated(dr_bootstrap, topics, self.primary).items():
+            if last is None:
+                replicated_up_to[position] = -1  # nothing of the primary's reached DR here
+                continue
+            ack = by_sequence.get((last.producer, last.sequence))
+            if ack is None:  # replicated, but not in the log (another producer, a rotated log)
+                unknown.append(f"{position[0]}[{position[1]}]")
+                continue
+            replicated_up_to[position] = ack.offset
+        stranded = sorted(
+            (
+                ack
+                for ack in acks
+                if (ack.topic, ack.partition) in replicated_up_to
+                and ack.offset > replicated_up_to[(ack.topic, ack.partition)]
+            ),
+            key=lambda ack: ack.at,
+        )
+        seconds = 0.0
+        if stranded:
+            newest = max(ack.at for ack in acks)
+            seconds = (
+                datetime.fromisoformat(newest) - datetime.fromisoformat(stranded[0].at)
+            ).total_seconds()
+        path = runs_dir(ctx.state) / ctx.run_id / "recovery-point.json"
+        ends = end_offsets_of(dr_bootstrap, topics)
+        document = {
+            "run_id": ctx.run_id,
+            "primary": self.primary,
+            "dr_end_offsets": [
+                [topic, partition, offset] for (topic, partition), offset in sorted(ends.items())
+            ],
+            "unknown_partitions": unknown,
+            "stranded": [asdict(ack) for ack in stranded],
+        }
+        path.write_text(json.dumps(document, indent=1))
+        ctx.checkpoint("written")
+
+        def remembered(record: PlatformRecord) -> None:
+            record.kafka_stranded[self.primary] = {"run_id": ctx.run_id, "file": str(path)}
+
+        platform.change_record(remembered)
+        return {
+            "stranded": len(stranded),
+            "seconds": round(seconds, 3),
+            "file": str(path),
+            "first_ids": [ack.id for ack in stranded[:20]],
+            "unknown_partitions": unknown,
+        }
+
+    def forget_recovery_point(self, ctx: RunContext) -> None:
+        def forgotten(record: PlatformRecord) -> None:
+            if record.kafka_stranded.get(self.primary, {}).get("run_id") == ctx.run_id:
+                record.kafka_stranded.pop(self.primary, None)
+
+        self._platform(ctx).change_record(forgotten)
+
 
 class LocalFailback(_LocalMove):
     moving_to_dr = False
 
     def check_clusters(self, ctx: RunContext) -> dict[str, Any]:
         record = self._record(ctx)
-        if self.params.replicator not in record.kafka_reverse:
+        detached = self.params.replicator in record.kafka_detached  # an unplanned failover's
+        if self.params.replicator not in record.kafka_reverse and not detached:
             raise OpsError(
                 f"no reverse replicator of {self.params.replicator}: no failover to fail back "
                 "(`ops runbook status` lists runs)"
             )
+        if detached and not getattr(self.params, "republish", True):
+            raise BadInput(
+                "--param republish: an unplanned failover left records stranded on the primary; "
+                "the failback re-publishes them (republish=true) before moving back"
+            )
         found = self._check_clusters(ctx)
-        reverse = self._reverse(ctx)
-        if reverse.running() is None:
-            raise OpsError(f"reverse replicator {reverse.spec.name} is not running; `ops local up` starts it")
-        return {**found, "reverse": reverse.spec.name}
+        if self.params.replicator in record.kafka_reverse and self._reverse(ctx).running() is None:
+            name = self._reverse(ctx).spec.name
+            raise OpsError(f"reverse replicator {name} is not running; `ops local up` starts it")
+        return {**found, "after": "unplanned" if detached else "planned"}
+
+    def _stranded(self, ctx: RunContext) -> dict[str, Any] | None:
+        """The recovery point an unplanned failover wrote (None: there is none)."""
+        remembered = self._record(ctx).kafka_stranded.get(self.primary)
+        if not remembered:
+            return None
+        try:
+            found: dict[str, Any] = json.loads(Path(remembered["file"]).read_text())
+        except (OSError, ValueError) as error:
+            raise OpsError(
+                f"the recovery point of run {remembered['run_id']} ({remembered['file']}) "
+                f"cannot be read: {error}"
+            ) from None
+        return found
+
+    def check_stranded(self, ctx: RunContext) -> dict[str, Any]:
+        """The stranded records, each looked up where the acknowledgement log says it is on
+        the primary: there again (to re-publish), or lost with the primary's disks."""
+        point = self._stranded(ctx)
+        if point is None:
+            return {"stranded": 0}
+        wanted: dict[tuple[str, int], list[int]] = {}
+        for ack in point["stranded"]:
+            wanted.setdefault((ack["topic"], ack["partition"]), []).append(ack["offset"])
+        found = keys_at(self._bootstrap(ctx, self.primary), wanted)
+        missing = [
+            ack["id"]
+            for ack in point["stranded"]
+            if found.get((ack["topic"], ack["partition"], ack["offset"])) != ack["id"]
+        ]
+        return {
+            "stranded": len(point["stranded"]),
+            "on_primary": len(point["stranded"]) - len(missing),
+            "missing": missing[:50],
+            "failover_run": point["run_id"],
+        }
+
+    def create_reverse(self, ctx: RunContext) -> dict[str, Any]:
+        """After an unplanned failover the reverse replicator is made now, the primary back."""
+        record = self._record(ctx)
+        if self.params.replicator in record.kafka_reverse:
+            return {"reverse": record.kafka_reverse[self.params.replicator]["name"], "created": False}
+        name = f"{self.replicator.replicator_name}-reverse"
+        ctx.note(reverse=name)
+
+        def created(changed: PlatformRecord) -> None:
+            changed.kafka_reverse.setdefault(self.params.replicator, {"name": name, "run_id": ctx.run_id})
+
+        self._platform(ctx).change_record(created)
+        pid = self._reverse(ctx).start()
+        ctx.checkpoint("changed")
+        return {"reverse": name, "created": True, "pid": pid}
+
+    def delete_created_reverse(self, ctx: RunContext) -> None:
+        record = self._record(ctx)
+        created = record.kafka_reverse.get(self.params.replicator)
+        if created is None or created["run_id"] != ctx.run_id:
+            return  # not this run's: the failover's reverse replicator stays
+        self._reverse(ctx).stop()
+
+        def deleted(changed: PlatformRecord) -> None:
+            changed.kafka_reverse.pop(self.params.replicator, None)
+
+        self._platform(ctx).change_record(deleted)
+
+    def republish(self, ctx: RunContext) -> dict[str, Any]:
+        """Re-attach the replicator the unplanned failover detached: it copies from where it
+        stopped, that is the stranded records; then each is on DR and in the warehouse."""
+        record = self._record(ctx)
+        point = self._stranded(ctx)
+        if self.params.replicator in record.kafka_detached:
+            ctx.note(reattaching=self.params.replicator)
+
+            def attached(changed: PlatformRecord) -> None:
+                changed.kafka_detached.pop(self.params.replicator, None)
+
+            record = self._platform(ctx).change_record(attached)
+        forward = self._forward(ctx)
+        forward.start()
+        if point is None:
+            return {"republished": 0}
+        lost = set(ctx.outputs.get("check-stranded", {}).get("missing", []))
+        ids = {ack["id"] for ack in point["stranded"]} - lost
+        starts = {(topic, partition): offset for topic, partition, offset in point["dr_end_offsets"]}
+        dr_bootstrap = self._bootstrap(ctx, self.dr)
+        ctx.checkpoint("waiting")
+        wait_until(
+            lambda: ids <= keys_since(dr_bootstrap, starts),
+            self.params.lag_timeout_seconds,
+            f"the {len(ids)} stranded record(s) replicated to {self.dr}",
+        )
+        platform = self._platform(ctx)
+        wait_until(
+            lambda: ids <= self._stored_ids(platform, record, ids),
+            PROBE_TIMEOUT,
+            f"the {len(ids)} stranded record(s) in the warehouse",
+        )
+
+        def resolved(changed: PlatformRecord) -> None:
+            changed.kafka_stranded.pop(self.primary, None)
+
+        platform.change_record(resolved)
+        return {"republished": len(ids), "replicator": forward.spec.name}
 
     def delete_reverse(self, ctx: RunContext) -> dict[str, Any]:
         record = self._record(ctx)
@@ -471,6 +721,18 @@ class LocalFailback(_LocalMove):
         forward = self._forward(ctx)
         if forward.running() is None:
             raise OpsError(f"replicator {forward.spec.name} is not running; see {forward.log_file}")
+        # The original replicator copies again: the probe, produced on the primary, reaches
+        # DR (a lag count would not settle while the producers write).
+        topic = self._probe_topic(ctx)
+        dr_bootstrap = self._bootstrap(ctx, self.dr)
+        before = end_offsets_of(dr_bootstrap, [topic])
         probed = self._probe(ctx, "MSK-FAILBACK-PROBE")
-        latency = catch_up_seconds(forward.spec, self.params.lag_timeout_seconds)  # it replicates again
+        started = time.monotonic()
+        position = (topic, int(probed["probe_partition"]))
+        wait_until(
+            lambda: probed["probe"] in keys_since(dr_bootstrap, {position: before.get(position, 0)}),
+            self.params.lag_timeout_seconds,
+            f"the probe record replicated to {self.dr} by {forward.spec.name}",
+        )
+        latency = round(time.monotonic() - started, 3)
         return {**probed, "replicator": forward.spec.name, "replicated_in_seconds": latency}

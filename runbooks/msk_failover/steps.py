@@ -6,7 +6,14 @@ The order keeps every acknowledged record: the producers are held before the rep
 waited for, the consumers are stopped before their offsets are waited for, and the clients
 move only once both are on the other side. The reverse replicator (the other direction,
 identical topic names) is created before the switch, so what is written on DR after it is
-copied back for the failback."""
+copied back for the failback.
+
+On AWS (aws.py) each row's `aws` says what it calls; three local steps have none there:
+check-topics (a topic's partitions are read over the Kafka protocol: MSK's API gives them
+only with kafka-cluster data-plane permissions on each topic; the replicator's topic list and
+naming are checked in check-clusters instead) and, in the failback, check-stranded (the
+stranded records are known by id only from the ingest service's acknowledgement log, a
+local file; on AWS the failover's recovery point is MSK's estimate)."""
 
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ from ops.runbook.model import IamGrant, Runbook, RunContext, Step, StepKind
 from ops.runbook.table import Says, StepRow, steps_of
 
 if TYPE_CHECKING:
+    from runbooks.msk_failover.aws import AwsFailback, AwsFailover
     from runbooks.msk_failover.local import LocalFailback, LocalFailover
 
 
@@ -31,7 +39,10 @@ class FailoverParams(BaseModel):
     replicator: str = Field(
         default="events_replicator", description="the msk_replicator component of the inventory"
     )
-    mode: Literal["planned"] = Field(default="planned", description="planned: no acknowledged record lost")
+    mode: Literal["planned", "unplanned"] = Field(
+        default="planned",
+        description="planned: nothing lost; unplanned: the primary is lost, what it stranded is listed",
+    )
     lag_timeout_seconds: float = Field(
         default=120, gt=0, le=3600, description="how long to wait for a replicator's lag to reach zero"
     )
@@ -47,6 +58,17 @@ class FailoverParams(BaseModel):
         le=600,
         description="how long to wait for the consumer groups' offsets to reach the other cluster",
     )
+    replicator_role: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$",
+        description="AWS only: the IAM role a reverse replicator runs as (default <prefix>-msk-replicator)",
+    )
+    replicator_timeout_seconds: float = Field(
+        default=1800,
+        gt=0,
+        le=7200,
+        description="AWS only: how long a replicator may take to be created, updated or deleted",
+    )
 
 
 class FailbackParams(BaseModel):
@@ -56,6 +78,29 @@ class FailbackParams(BaseModel):
     )
     lag_timeout_seconds: float = Field(default=120, gt=0, le=3600)
     offset_sync_timeout_seconds: float = Field(default=30, gt=0, le=600)
+    republish: bool = Field(
+        default=True,
+        description="after an unplanned failover: re-publish the stranded records on DR (approved)",
+    )
+    replicator_role: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$",
+        description="AWS only: the IAM role a reverse replicator runs as (default <prefix>-msk-replicator)",
+    )
+    replicator_timeout_seconds: float = Field(
+        default=1800,
+        gt=0,
+        le=7200,
+        description="AWS only: how long a replicator may take to be created, updated or deleted",
+    )
+
+
+def _unplanned(params: Any) -> bool:
+    return getattr(params, "mode", "planned") == "unplanned"
+
+
+def _republish(params: Any) -> bool:
+    return bool(getattr(params, "republish", False))
 
 
 CHECK, ACTION, WAIT, VERIFY, APPROVAL = (
@@ -71,6 +116,57 @@ LOADER_HEALTH = ("http:GET loader /health",)
 KAFKA_ADMIN = ("broker:Metadata", "broker:ListOffsets")
 GROUP_OFFSETS = ("broker:OffsetFetch",)
 
+# --- on AWS (runbooks/msk_failover/aws.py): MSK, CloudWatch, the ingest Lambdas, the Glue jobs
+METRICS = ("cloudwatch:GetMetricData",)
+FIND_REPLICATOR = ("kafka:ListReplicators", "kafka:DescribeReplicator")
+UPDATE_REPLICATOR = (*FIND_REPLICATOR, "kafka:UpdateReplicationInfo")
+# CreateReplicator as MSK's guide grants it: the role passed to MSK, the clusters' networks read.
+CREATE_REPLICATOR = (
+    *FIND_REPLICATOR,
+    "kafka:CreateReplicator",
+    "iam:PassRole",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcs",
+)
+DELETE_REPLICATOR = (*FIND_REPLICATOR, "kafka:DeleteReplicator")
+READ_CLUSTERS = (
+    "ssm:GetParameter",
+    "kafka:ListClustersV2",
+    "kafka:DescribeClusterV2",
+    "kafka:GetBootstrapBrokers",
+    *FIND_REPLICATOR,
+)
+HOLD = ("lambda:PutFunctionConcurrency",)
+RELEASE = ("lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency")
+STOP_JOBS = ("glue:GetJobRuns", "glue:BatchStopJobRun")
+START_JOBS = ("glue:GetJobRuns", "glue:StartJobRun")
+AWS_PAUSE = Says(
+    "hold the ingest functions (reserved concurrency 0, what they had noted)",
+    ("lambda:GetFunctionConcurrency", *HOLD),
+    undo_calls=RELEASE,
+)
+AWS_STOP = Says(
+    "stop the consumer groups' Glue job runs and wait until they have ended",
+    STOP_JOBS,
+    undo_calls=START_JOBS,
+)
+AWS_START = Says(
+    "start the Glue jobs it stopped (they read the endpoint as they start)", START_JOBS, STOP_JOBS
+)
+AWS_RESUME = Says("release the ingest functions (the concurrency they had)", RELEASE, undo_calls=HOLD)
+AWS_OFFSETS = Says(
+    "wait until the groups' SumOffsetLag is on the other cluster (re-reads estimated)", METRICS
+)
+AWS_SWITCH_CALLS = ("ssm:GetParameter", "kafka:GetBootstrapBrokers", "ssm:PutParameter")
+# The undo waits until what the new cluster took is copied back (MessageLag 0), then writes.
+AWS_SWITCH_UNDO = ("ssm:PutParameter", *FIND_REPLICATOR, *METRICS)
+AWS_CREATE_REVERSE = Says(
+    "create the reverse replicator (DR to primary, from earliest, identical names) and wait until RUNNING",
+    CREATE_REPLICATOR,
+    undo_calls=DELETE_REPLICATOR,
+)
+
 # Each step runs the provider's method of its name (pause-producers: pause_producers).
 FAILOVER = (
     StepRow(
@@ -79,6 +175,11 @@ FAILOVER = (
         local=Says(
             "both clusters answer with every broker; the clients use the primary; the replicator runs",
             ("ssm:GetParameter", "broker:Metadata", "process:MirrorMaker 2"),
+        ),
+        aws=Says(
+            "both clusters ACTIVE (DR only, unplanned); the clients use the primary; the replicator "
+            "RUNNING with every topic under its own name; no reverse replicator",
+            READ_CLUSTERS,
         ),
     ),
     StepRow(
@@ -91,12 +192,30 @@ FAILOVER = (
         CHECK,
         needs_source=True,
         local=Says("DR catches up with the primary within the RPO objective", KAFKA_ADMIN),
+        aws=Says("DR's ReplicationLatency is within the RPO objective", METRICS),
     ),
     StepRow(
         "check-groups",
         CHECK,
         needs_source=True,
         local=Says("the consumer groups' offsets are synchronised to DR", GROUP_OFFSETS),
+        aws=Says("the replicator synchronises every consumer group's offsets", FIND_REPLICATOR),
+    ),
+    StepRow(
+        "detach-replicator",
+        ACTION,
+        undo="reattach_replicator",
+        when=_unplanned,
+        local=Says(
+            "detach the replicator from the lost primary (nothing stranded arrives unannounced)",
+            ("process:stop MirrorMaker 2",),
+            undo_calls=("process:MirrorMaker 2",),
+        ),
+        aws=Says(
+            "detach the replicator from the lost primary (every topic excluded, the list before noted)",
+            UPDATE_REPLICATOR,
+            undo_calls=UPDATE_REPLICATOR,
+        ),
     ),
     StepRow(
         "pause-producers",
@@ -107,12 +226,14 @@ FAILOVER = (
             (*PARAMETER, *INGEST_HEALTH),
             undo_calls=(*PARAMETER, *INGEST_HEALTH),
         ),
+        aws=AWS_PAUSE,
     ),
     StepRow(
         "wait-replicated",
         WAIT,
         needs_source=True,
         local=Says("wait until the replicator's lag is zero", KAFKA_ADMIN),
+        aws=Says("wait until the replicator's MessageLag is 0", METRICS),
     ),
     StepRow(
         "stop-consumers",
@@ -123,24 +244,48 @@ FAILOVER = (
             (*PARAMETER, *LOADER_HEALTH),
             undo_calls=(*PARAMETER, *LOADER_HEALTH),
         ),
+        aws=AWS_STOP,
     ),
     StepRow(
         "wait-offsets-synced",
         WAIT,
         needs_source=True,
         local=Says("wait until the groups' offsets are translated to DR", (*GROUP_OFFSETS, *KAFKA_ADMIN)),
+        aws=AWS_OFFSETS,
+    ),
+    StepRow(
+        "record-recovery-point",
+        VERIFY,
+        undo="forget_recovery_point",
+        when=_unplanned,
+        local=Says(
+            "the last replicated record per partition; the acknowledged records that never reached DR",
+            ("file:ingest acknowledgement log", "broker:Fetch"),
+        ),
+        aws=Says(
+            "MSK's estimate of what never reached DR: the replicator's last MessageLag and "
+            "ReplicationLatency (records by id: local only)",
+            METRICS,
+        ),
     ),
     StepRow(
         "create-reverse",
         ACTION,
         undo="delete_reverse",
+        needs_source=True,
         local=Says(
             "create the reverse replicator (DR to primary, from earliest, identical names)",
             ("process:MirrorMaker 2",),
             undo_calls=("process:stop MirrorMaker 2",),
         ),
+        aws=AWS_CREATE_REVERSE,
     ),
-    StepRow("approve-failover", APPROVAL, local=Says("approve the failover to DR")),
+    StepRow(
+        "approve-failover",
+        APPROVAL,
+        local=Says("approve the failover to DR"),
+        aws=Says("approve the failover to DR"),
+    ),
     StepRow(
         "switch",
         ACTION,
@@ -149,6 +294,11 @@ FAILOVER = (
             "point the clients' endpoint parameter at DR",
             PARAMETER,
             undo_calls=(*KAFKA_ADMIN, *PARAMETER),
+        ),
+        aws=Says(
+            "point the clients' endpoint parameter at DR's bootstrap brokers",
+            AWS_SWITCH_CALLS,
+            AWS_SWITCH_UNDO,
         ),
     ),
     StepRow(
@@ -160,6 +310,7 @@ FAILOVER = (
             (*PARAMETER, *LOADER_HEALTH),
             undo_calls=(*PARAMETER, *LOADER_HEALTH),
         ),
+        aws=AWS_START,
     ),
     StepRow(
         "resume-producers",
@@ -170,6 +321,7 @@ FAILOVER = (
             (*PARAMETER, *INGEST_HEALTH),
             undo_calls=(*PARAMETER, *INGEST_HEALTH),
         ),
+        aws=AWS_RESUME,
     ),
     StepRow(
         "post-check",
@@ -177,6 +329,10 @@ FAILOVER = (
         local=Says(
             "a probe record flows through DR to the warehouse; the reverse replicator runs",
             ("http:POST ingest", "postgres:select", "process:MirrorMaker 2"),
+        ),
+        aws=Says(
+            "the clients' parameter names DR; the Glue jobs run; the reverse replicator is RUNNING",
+            ("ssm:GetParameter", "glue:GetJobRuns", *FIND_REPLICATOR),
         ),
     ),
 )
@@ -189,11 +345,59 @@ FAILBACK = (
             "both clusters answer with every broker; the clients use DR; the reverse replicator runs",
             ("ssm:GetParameter", "broker:Metadata", "process:MirrorMaker 2"),
         ),
+        aws=Says(
+            "both clusters ACTIVE; the clients use DR; the reverse replicator RUNNING, or the original "
+            "one detached by an unplanned failover",
+            READ_CLUSTERS,
+        ),
     ),
     StepRow(
         "check-topics",
         CHECK,
         local=Says("every replicated topic is on the primary with the same partitions", ("broker:Metadata",)),
+    ),
+    StepRow(
+        "check-stranded",
+        CHECK,
+        local=Says(
+            "the records an unplanned failover stranded are on the primary again",
+            ("file:recovery point", "broker:Fetch"),
+        ),
+    ),
+    StepRow(
+        "create-reverse",
+        ACTION,
+        undo="delete_created_reverse",
+        local=Says(
+            "the reverse replicator runs (an unplanned failover could not create it)",
+            ("process:MirrorMaker 2",),
+            undo_calls=("process:stop MirrorMaker 2",),
+        ),
+        aws=Says(
+            "the reverse replicator runs (an unplanned failover could not create it)",
+            CREATE_REPLICATOR,
+            undo_calls=DELETE_REPLICATOR,
+        ),
+    ),
+    StepRow(
+        "approve-republish",
+        APPROVAL,
+        when=_republish,
+        local=Says("approve re-publishing the stranded records on DR"),
+        aws=Says("approve re-attaching the replicator: what the primary kept reaches DR"),
+    ),
+    StepRow(
+        "republish",
+        ACTION,
+        when=_republish,
+        local=Says(
+            "re-attach the replicator: the stranded records reach DR and its consumers",
+            ("process:MirrorMaker 2", "broker:Fetch"),
+        ),
+        aws=Says(
+            "re-attach the replicator (the topics it excluded restored) and wait until its MessageLag is 0",
+            (*UPDATE_REPLICATOR, *METRICS),
+        ),
     ),
     StepRow(
         "pause-producers",
@@ -204,11 +408,13 @@ FAILBACK = (
             (*PARAMETER, *INGEST_HEALTH),
             undo_calls=(*PARAMETER, *INGEST_HEALTH),
         ),
+        aws=AWS_PAUSE,
     ),
     StepRow(
         "wait-replicated",
         WAIT,
         local=Says("wait until the reverse replicator's lag is zero", KAFKA_ADMIN),
+        aws=Says("wait until the reverse replicator's MessageLag is 0", METRICS),
     ),
     StepRow(
         "stop-consumers",
@@ -219,6 +425,7 @@ FAILBACK = (
             (*PARAMETER, *LOADER_HEALTH),
             undo_calls=(*PARAMETER, *LOADER_HEALTH),
         ),
+        aws=AWS_STOP,
     ),
     StepRow(
         "wait-offsets-synced",
@@ -226,8 +433,14 @@ FAILBACK = (
         local=Says(
             "wait until the groups' offsets are translated to the primary", (*GROUP_OFFSETS, *KAFKA_ADMIN)
         ),
+        aws=AWS_OFFSETS,
     ),
-    StepRow("approve-failback", APPROVAL, local=Says("approve the failback to the primary")),
+    StepRow(
+        "approve-failback",
+        APPROVAL,
+        local=Says("approve the failback to the primary"),
+        aws=Says("approve the failback to the primary"),
+    ),
     StepRow(
         "switch",
         ACTION,
@@ -236,6 +449,11 @@ FAILBACK = (
             "point the clients' endpoint parameter at the primary",
             PARAMETER,
             undo_calls=(*KAFKA_ADMIN, *PARAMETER),
+        ),
+        aws=Says(
+            "point the clients' endpoint parameter at the primary's bootstrap brokers",
+            AWS_SWITCH_CALLS,
+            AWS_SWITCH_UNDO,
         ),
     ),
     StepRow(
@@ -247,6 +465,7 @@ FAILBACK = (
             (*PARAMETER, *LOADER_HEALTH),
             undo_calls=(*PARAMETER, *LOADER_HEALTH),
         ),
+        aws=AWS_START,
     ),
     StepRow(
         "resume-producers",
@@ -257,6 +476,7 @@ FAILBACK = (
             (*PARAMETER, *INGEST_HEALTH),
             undo_calls=(*PARAMETER, *INGEST_HEALTH),
         ),
+        aws=AWS_RESUME,
     ),
     StepRow(
         "delete-reverse",
@@ -267,6 +487,11 @@ FAILBACK = (
             ("process:stop MirrorMaker 2",),
             undo_calls=("process:MirrorMaker 2",),
         ),
+        aws=Says(
+            "delete the reverse replicator (its role and tags noted)",
+            DELETE_REPLICATOR,
+            undo_calls=CREATE_REPLICATOR,
+        ),
     ),
     StepRow(
         "post-check",
@@ -275,6 +500,11 @@ FAILBACK = (
             "a probe record flows through the primary to the warehouse and to DR; the original "
             "replicator runs",
             ("http:POST ingest", "postgres:select", "broker:ListOffsets", "process:MirrorMaker 2"),
+        ),
+        aws=Says(
+            "the clients' parameter names the primary; the original replicator is RUNNING with "
+            "ReplicatorThroughput > 0",
+            ("ssm:GetParameter", *FIND_REPLICATOR, *METRICS),
         ),
     ),
 )
@@ -299,6 +529,15 @@ def _seconds_between(ctx: RunContext, start: tuple[str, str], end: tuple[str, st
     return round((datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds(), 3)
 
 
+def _recovery_point(ctx: RunContext) -> dict[str, Any]:
+    """What the move could not bring: nothing when planned (every record replicated first);
+    after an unplanned failover the acknowledged records stranded on the lost primary."""
+    found = ctx.outputs.get("record-recovery-point")
+    if not found:
+        return {"messages": 0, "seconds": 0.0}
+    return {"messages": found["stranded"], "seconds": found["seconds"]}
+
+
 class _MskMove(Runbook):
     """What the failover and the failback share: the target, the provider, the outputs."""
 
@@ -311,14 +550,22 @@ class _MskMove(Runbook):
     def steps(self, env: Environment, params: Any) -> list[Step]:
         return steps_of(self.table, env.provider, self.provider(env, params), params)
 
-    def provider(self, env: Environment, params: Any) -> LocalFailover | LocalFailback:
+    def provider(
+        self, env: Environment, params: Any
+    ) -> LocalFailover | LocalFailback | AwsFailover | AwsFailback:
         raise NotImplementedError
 
     def grants(self, env: Environment, params: Any) -> list[IamGrant]:
-        """The clients' endpoint parameter: read, and written by every move and undo."""
+        """The clients' endpoint parameter: read, and written by every move and undo; on
+        AWS also the clusters, replicators, functions and jobs (grants.py)."""
         replicator, _, _ = replicator_of(env, params.replicator)
         parameter = kafka_endpoint_parameter(env, replicator.source).lstrip("/")
-        return [IamGrant("ssm:parameter", (parameter,), ("ssm:GetParameter", "ssm:PutParameter"))]
+        grants = [IamGrant("ssm:parameter", (parameter,), ("ssm:GetParameter", "ssm:PutParameter"))]
+        if env.provider == "aws":
+            from runbooks.msk_failover.grants import aws_grants  # only the IAM command needs it
+
+            grants += aws_grants(env, params)
+        return grants
 
     def outputs(self, ctx: RunContext) -> dict[str, Any]:
         unavailable = _seconds_between(
@@ -331,7 +578,9 @@ class _MskMove(Runbook):
             "RecoveryTime": unavailable,
             "WriteUnavailableSeconds": unavailable,
             "ConsumerPauseSeconds": paused,
-            "RecoveryPoint": {"messages": 0, "seconds": 0.0},  # planned: every record replicated first
+            "RecoveryPoint": _recovery_point(ctx),
+            "RPOSeconds": _recovery_point(ctx)["seconds"],
+            "StrandedRecords": ctx.outputs.get("record-recovery-point", {}).get("file"),
             "ReplicationLatencySeconds": ctx.outputs.get("check-replication", {}).get("latency_seconds"),
             "ExpectedRereads": ctx.outputs.get("wait-offsets-synced", {}).get("expected_rereads"),
             "DuplicatesDelivered": check.get("duplicates_delivered"),
@@ -346,12 +595,18 @@ class MskFailover(_MskMove):
     params_model = FailoverParams
     table = FAILOVER
 
-    def provider(self, env: Environment, params: Any) -> LocalFailover | LocalFailback:
+    def unplanned(self, params: Any) -> bool:
+        """Unplanned: the primary is lost, the steps that need it are skipped."""
+        return _unplanned(params)
+
+    def provider(
+        self, env: Environment, params: Any
+    ) -> LocalFailover | LocalFailback | AwsFailover | AwsFailback:
         replicator_of(env, params.replicator)
         if env.provider == "aws":
-            raise BadInput(
-                "msk-failover: the AWS provider is not built yet (issue 14); run it on --env local"
-            )
+            from runbooks.msk_failover.aws import AwsFailover
+
+            return AwsFailover(env, params)
         from runbooks.msk_failover.local import LocalFailover
 
         return LocalFailover(env, params)
@@ -363,12 +618,14 @@ class MskFailback(_MskMove):
     params_model = FailbackParams
     table = FAILBACK
 
-    def provider(self, env: Environment, params: Any) -> LocalFailover | LocalFailback:
+    def provider(
+        self, env: Environment, params: Any
+    ) -> LocalFailover | LocalFailback | AwsFailover | AwsFailback:
         replicator_of(env, params.replicator)
         if env.provider == "aws":
-            raise BadInput(
-                "msk-failback: the AWS provider is not built yet (issue 14); run it on --env local"
-            )
+            from runbooks.msk_failover.aws import AwsFailback
+
+            return AwsFailback(env, params)
         from runbooks.msk_failover.local import LocalFailback
 
         return LocalFailback(env, params)

@@ -4,9 +4,7 @@ holds, read from the start."""
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from loadtest.payloads import PayloadGenerator
 from ops.contracts import PATHS
+from ops.demo.traffic import PacedTraffic
 from ops.util.processes import wait_until
 from tests.integration.conftest import RunningPlatform
 
@@ -34,19 +33,25 @@ class Traffic:
         self.generator = PayloadGenerator(name, seed=7)
         self.acknowledged: dict[str, str] = {}  # id -> record type
         self.refused: dict[str, int] = {}  # id -> status (0: no answer)
+        self.acknowledged_on: dict[str, str] = {}  # id -> the cluster the ingest service named
         self._lock = threading.Lock()
 
     def _one(self, client: httpx.Client, index: int) -> None:
         record_type = "financial_transaction" if index % 2 == 0 else "insurance_claim"
         payload = getattr(self.generator, record_type)()
         record_id = payload[KEYS[record_type]]
+        cluster = ""
         try:
-            status = client.post(PATHS[record_type], json=payload).status_code
-        except httpx.HTTPError:
+            response = client.post(PATHS[record_type], json=payload)
+            status = response.status_code
+            if 200 <= status < 300:
+                cluster = str(response.json().get("cluster", ""))
+        except (httpx.HTTPError, ValueError):
             status = 0
         with self._lock:
             if 200 <= status < 300:
                 self.acknowledged[record_id] = record_type
+                self.acknowledged_on[record_id] = cluster
             else:
                 self.refused[record_id] = status
 
@@ -106,52 +111,9 @@ def keys_on(bootstrap: str, topics: list[str], group: str) -> set[str]:
     return set(key_counts(bootstrap, topics, group))
 
 
-class SteadyTraffic:
-    """Records posted at about `rate` a second from a background thread until `stop()` or
-    `limit` seconds (a bounded load), each answer kept with its moment: the longest
-    stretch without an acknowledgement is the write unavailability a client saw."""
+class SteadyTraffic(PacedTraffic):
+    """The product's paced traffic (ops/demo/traffic.py) against a test's platform: records
+    at about `rate` a second until `stop()` or `limit` seconds."""
 
     def __init__(self, platform: RunningPlatform, name: str, rate: float = 50, limit: float = 180) -> None:
-        self.traffic = Traffic(platform, name)
-        self.rate = rate
-        self.limit = limit
-        self.acknowledged_at: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"traffic-{name}", daemon=True)
-
-    def __enter__(self) -> SteadyTraffic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    @property
-    def acknowledged(self) -> dict[str, str]:
-        return self.traffic.acknowledged
-
-    @property
-    def refused(self) -> dict[str, int]:
-        return self.traffic.refused
-
-    def longest_gap(self) -> float:
-        """The longest time between two acknowledgements, in seconds."""
-        moments = sorted(self.acknowledged_at)
-        return max((b - a for a, b in itertools.pairwise(moments)), default=0.0)
-
-    def _run(self) -> None:
-        started = time.monotonic()
-        index = 0
-        with httpx.Client(base_url=self.traffic.url, timeout=20) as client:
-            while not self._stop.is_set() and time.monotonic() - started < self.limit:
-                before = len(self.traffic.acknowledged)
-                self.traffic._one(client, index)
-                if len(self.traffic.acknowledged) > before:
-                    self.acknowledged_at.append(time.monotonic())
-                index += 1
-                # Paced from the start: a slow answer is not made up by a burst.
-                self._stop.wait(max(0.0, started + index / self.rate - time.monotonic()))
+        super().__init__(platform.ingest_url, PayloadGenerator(name, seed=7), rate, limit=limit)

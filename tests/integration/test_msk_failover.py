@@ -220,6 +220,76 @@ def test_a_failure_after_the_switch_is_rolled_back_with_what_dr_took_copied_back
     _everything_once(kafka_platform, set(traffic.acknowledged))
 
 
+def _pid(path: Path) -> int:
+    return int(path.read_text().split()[0])
+
+
+def test_an_unplanned_failover_lists_exactly_the_stranded_records_and_the_failback_republishes_them(
+    kafka_platform: RunningPlatform,
+) -> None:
+    """The primary's brokers SIGKILLed under traffic, its replicator behind: the run completes
+    on DR and lists, by id, the acknowledged records that never reached DR, exactly those the
+    producers' own acknowledgements say; once the primary is back, the failback re-publishes
+    them (approved) and PostgreSQL is complete."""
+    kafka = kafka_platform.state_dir / "kafka"
+    mirror = kafka / "mirror-events_replicator" / "mm2.pid"
+    with SteadyTraffic(kafka_platform, "unplanned-traffic", rate=40, limit=600) as traffic:
+        wait_until(lambda: len(traffic.acknowledged) >= 40, 60, "traffic flowing on the primary")
+        os.kill(_pid(mirror), signal.SIGSTOP)  # the replicator falls behind...
+        frozen_at = len(traffic.acknowledged)
+        wait_until(lambda: len(traffic.acknowledged) >= frozen_at + 20, 60, "records DR does not have")
+        for broker in sorted(kafka.glob("events/broker-*/broker.pid")):  # ...and the primary is lost
+            os.kill(_pid(broker), signal.SIGKILL)
+        os.kill(_pid(mirror), signal.SIGCONT)
+        # Killed at its own steps' boundaries on the way: it resumes to the same end.
+        failover = _killed_at_each(
+            kafka_platform,
+            "msk-failover",
+            ["during:detach-replicator", "during:record-recovery-point", "during:switch"],
+            "--param",
+            "mode=unplanned",
+        )
+        on_dr = len(traffic.acknowledged)
+        wait_until(lambda: len(traffic.acknowledged) >= on_dr + 20, 60, "traffic flowing on DR")
+        acknowledged_on = dict(traffic.acknowledged_on)
+
+        # What the producers acknowledged on the primary that DR does not hold: the run's list.
+        dr_keys = set(
+            key_counts(_bootstrap(kafka_platform, "events_dr"), list(TOPICS.values()), "stranded-check")
+        )
+        expected = {key for key, cluster in acknowledged_on.items() if cluster == "events"} - dr_keys
+        point = json.loads(Path(failover["outputs"]["StrandedRecords"]).read_text())
+        assert expected, "the frozen replicator left no record behind: the test proves nothing"
+        assert {ack["id"] for ack in point["stranded"]} == expected
+        assert failover["outputs"]["RecoveryPoint"]["messages"] == len(expected)
+        assert failover["outputs"]["RecoveryPoint"]["seconds"] > 0
+        platform_status = run_cli("local", "status", "-o", "json", env=kafka_platform.env)
+        assert "detached by run" in platform_status.out
+
+        # The primary comes back; the replicator stays detached until the failback says so.
+        up = run_cli("local", "up", env=kafka_platform.env)
+        assert up.code == 0, up.err
+        assert _endpoint(kafka_platform).cluster == "events_dr"
+        failback = _killed_at_each(
+            kafka_platform, "msk-failback", ["during:create-reverse", "during:republish", "during:switch"]
+        )
+        back = len(traffic.acknowledged)
+        wait_until(lambda: len(traffic.acknowledged) >= back + 20, 60, "traffic flowing on the primary again")
+    run = failback["run_id"]
+    journal = (kafka_platform.state_dir / "runs" / run / "journal.jsonl").read_text().splitlines()
+    outputs = {
+        json.loads(line)["step"]: json.loads(line)["outputs"]
+        for line in journal
+        if '"step-completed"' in line
+    }
+    assert outputs["check-stranded"]["stranded"] == outputs["check-stranded"]["on_primary"] == len(expected)
+    assert outputs["republish"]["republished"] == len(expected)
+    assert "approve-republish" in outputs
+    _on_primary(kafka_platform)
+    wait_until(lambda: set(traffic.acknowledged) <= stored_ids(kafka_platform), 90, "PostgreSQL complete")
+    assert _stored_twice(kafka_platform) == 0
+
+
 FAILOVER_POINTS = [
     "during:pause-producers",
     "during:wait-replicated",
@@ -244,10 +314,12 @@ FAILBACK_POINTS = [
 ]
 
 
-def _killed_at_each(platform: RunningPlatform, runbook: str, points: list[str]) -> dict[str, Any]:
+def _killed_at_each(
+    platform: RunningPlatform, runbook: str, points: list[str], *params: str
+) -> dict[str, Any]:
     """A run SIGKILLed at the first point, resumed and killed at the next, and so on; then
     resumed to its end. Its journal: every step completed once."""
-    killed = _runbook(platform, "run", runbook, "--execute", env=kill_at_env(points[0]))
+    killed = _runbook(platform, "run", runbook, *params, "--execute", env=kill_at_env(points[0]))
     assert killed.code == -9, killed.err
     run_id = max((platform.state_dir / "runs").iterdir(), key=lambda p: p.stat().st_mtime).name
     for point in points[1:]:

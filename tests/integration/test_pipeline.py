@@ -162,6 +162,13 @@ def ready_with_topics_again(broker: LocalBroker) -> None:
     wait_until(lambda: broker_answers(broker), 60, "the Kafka broker again", broker.log_file)
 
 
+def _following(health: tuple[int, dict[str, Any]], endpoint: KafkaEndpoint) -> bool:
+    """The ingest service healthy and producing to `endpoint` (its producers not held)."""
+    status, body = health
+    producers = body.get("producers", {})
+    return (status, body.get("kafka"), producers.get("paused")) == (200, str(endpoint), False)
+
+
 @dataclass
 class Pipeline:
     folder: Path
@@ -184,7 +191,7 @@ class Pipeline:
     def wait_following(self, endpoint: KafkaEndpoint) -> None:
         """Until the ingest service produces to `endpoint` and every loader group reads it."""
         wait_until(
-            lambda: self.ingest.health() == (200, {"status": "ok", "kafka": str(endpoint)}),
+            lambda: _following(self.ingest.health(), endpoint),
             30,
             f"the ingest service following {endpoint}",
             self.ingest.log,

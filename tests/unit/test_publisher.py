@@ -14,6 +14,7 @@ from ops.local.follow import Followed
 from ops.local.ingest.publisher import (
     DEFAULT_TOPICS,
     TOPICS_ENV,
+    ProducersPaused,
     Publisher,
     PublishFailed,
     topics_from_environment,
@@ -99,3 +100,32 @@ def test_the_first_read_of_a_followed_value_fails_loudly() -> None:
 
     with pytest.raises(RuntimeError, match="no such parameter"):
         Followed(read).get()
+
+
+def test_a_held_producer_refuses_at_once_produces_nothing_and_keeps_its_sequence() -> None:
+    """A failover's hold: refused before anything is produced (no sequence number used),
+    reported by state(); released, the next record takes the next sequence number."""
+    endpoint = {"now": KafkaEndpoint("events", f"127.0.0.1:{free_port()}", producers_paused=True)}
+    publisher = Publisher(lambda: endpoint["now"], DEFAULT_TOPICS, ttl=0, message_timeout_ms=300)
+    try:
+        with pytest.raises(ProducersPaused) as held:
+            publisher.publish("financial_transaction", "TX-1", b"{}")
+        assert not held.value.produced
+        state = publisher.state()
+        assert (state.paused, state.in_flight, state.endpoint.cluster) == (True, 0, "events")
+        endpoint["now"] = KafkaEndpoint("events", endpoint["now"].bootstrap_servers)
+        assert publisher.state().paused is False
+        with pytest.raises(PublishFailed) as failed:  # no broker: produced, not acknowledged
+            publisher.publish("financial_transaction", "TX-2", b"{}")
+        assert failed.value.produced and not isinstance(failed.value, ProducersPaused)
+        assert publisher.state().in_flight == 0  # its delivery report was served
+    finally:
+        publisher.close()
+
+
+def test_the_endpoint_round_trips_with_its_holds_and_reads_older_documents() -> None:
+    held = KafkaEndpoint("events_dr", "127.0.0.1:1", "", producers_paused=True, consumers_stopped=True)
+    assert KafkaEndpoint.from_json(held.to_json()) == held
+    older = KafkaEndpoint.from_json('{"cluster": "events", "bootstrap_servers": "127.0.0.1:1"}')
+    assert (older.producers_paused, older.consumers_stopped) == (False, False)
+    assert older.location == KafkaEndpoint("events", "127.0.0.1:1", producers_paused=True).location

@@ -30,6 +30,7 @@ from ops.contracts import (
     DatabaseEndpoint,
 )
 from ops.local.follow import ssm_reader
+from ops.local.ingest.acks import AckLog, Acknowledged, now
 from ops.local.ingest.publisher import ProducersPaused, Publisher, PublishFailed
 from ops.local.ingest.records import FinancialTransaction, InsuranceClaim
 from ops.local.ingest.store import Store
@@ -75,15 +76,24 @@ def parameter_reader(parameter: str) -> Callable[[], DatabaseEndpoint]:
     return ssm_reader(parameter, DatabaseEndpoint.from_json)
 
 
-def create_app(store: Store | None = None, publisher: Publisher | None = None) -> FastAPI:
+def create_app(
+    store: Store | None = None, publisher: Publisher | None = None, acks: AckLog | None = None
+) -> FastAPI:
     if store is None and publisher is None:
         if os.environ.get(KAFKA_PARAMETER_ENV):
             publisher = Publisher.from_environment()
+            acks = AckLog.from_environment()
         else:
             store = Store(parameter_reader(os.environ[PARAMETER_ENV]))
     metrics = Metrics()
     if publisher is not None:
-        write, check, close = _publishing(publisher, metrics), _kafka_health(publisher), publisher.close
+        write, check = _publishing(publisher, metrics, acks), _kafka_health(publisher)
+
+        def close() -> None:
+            publisher.close()
+            if acks is not None:
+                acks.close()
+
     else:
         assert store is not None
         write, check, close = _persisting(store, metrics), _database_health(store), store.close
@@ -146,8 +156,9 @@ def _persisting(store: Store, metrics: Metrics) -> Writer:
     return write
 
 
-def _publishing(publisher: Publisher, metrics: Metrics) -> Writer:
-    """Each record produced to Kafka; 2xx only once the broker acknowledged it."""
+def _publishing(publisher: Publisher, metrics: Metrics, acks: AckLog | None) -> Writer:
+    """Each record produced to Kafka; 2xx only once the broker acknowledged it, and the
+    acknowledgement logged."""
 
     def write(record_type: str, record_id: str, record: Record) -> JSONResponse:
         started = time.perf_counter()
@@ -171,6 +182,20 @@ def _publishing(publisher: Publisher, metrics: Metrics) -> Writer:
             )
         finally:
             metrics.latency.labels(record_type).observe(time.perf_counter() - started)
+        if acks is not None:
+            acks.append(
+                Acknowledged(
+                    id=record_id,
+                    type=record_type,
+                    producer=delivery.producer,
+                    sequence=delivery.sequence,
+                    cluster=delivery.cluster,
+                    topic=delivery.topic,
+                    partition=delivery.partition,
+                    offset=delivery.offset,
+                    at=now(),
+                )
+            )
         metrics.produced.labels(record_type).inc()
         metrics.acknowledged.labels(record_type).inc()
         metrics.records.labels(record_type, "accepted").inc()
@@ -179,6 +204,7 @@ def _publishing(publisher: Publisher, metrics: Metrics) -> Writer:
                 "message": f"{record_type} ingested",
                 "id": record_id,
                 "outcome": "accepted",
+                "cluster": delivery.cluster,
                 "partition": delivery.partition,
                 "offset": delivery.offset,
             }
@@ -201,25 +227,25 @@ def _database_health(store: Store) -> Callable[[], JSONResponse]:
 
 def _kafka_health(publisher: Publisher) -> Callable[[], JSONResponse]:
     def check() -> JSONResponse:
+        # The producers' state first: a failover reads it while the cluster is down.
         try:
-            endpoint = publisher.ping()
             state = publisher.state()
         except Exception as error:  # health reports any failure, it never raises
             return _unhealthy(error)
-        producers = {
-            "cluster": state.endpoint.cluster,
-            "paused": state.paused,
-            "in_flight": state.in_flight,
-        }
+        producers = {"cluster": state.endpoint.cluster, "paused": state.paused, "in_flight": state.in_flight}
+        try:
+            endpoint = publisher.ping()
+        except Exception as error:
+            return _unhealthy(error, producers=producers)
         return JSONResponse({"status": "ok", "kafka": str(endpoint), "producers": producers})
 
     return check
 
 
-def _unhealthy(error: Exception) -> JSONResponse:
+def _unhealthy(error: Exception, **known: Any) -> JSONResponse:
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        content={"status": "unhealthy", "error": type(error).__name__},
+        content={"status": "unhealthy", "error": type(error).__name__, **known},
     )
 
 

@@ -59,6 +59,7 @@ class Delivery:
     offset: int
     producer: str
     sequence: int
+    cluster: str = ""  # the msk component it was produced to
 
 
 class PublishFailed(Exception):
@@ -179,7 +180,7 @@ class Publisher:
         except KafkaException as error:
             self._endpoint.invalidate()  # the cluster may have moved: re-read the parameter
             raise PublishFailed(f"not acknowledged: {_one_line(error)}", produced=True) from None
-        return Delivery(topic, partition, offset, producer_id, sequence)
+        return Delivery(topic, partition, offset, producer_id, sequence, endpoint.cluster)
 
     def ping(self) -> KafkaEndpoint:
         """The endpoint in use, if a broker of it answers a metadata request."""

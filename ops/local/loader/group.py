@@ -27,6 +27,13 @@ BATCH = 200
 POLL_SECONDS = 0.5
 RETRY_SECONDS = 1.0  # after a database failure, before the records are read again
 LAG_SECONDS = 2.0
+CLOSE_SECONDS = 5.0
+COMMIT_SECONDS = 5.0
+
+
+class CommitStuck(Exception):
+    """A commit that got no answer: the consumer is given up and a new one subscribes (the
+    records are read again, at least once)."""
 
 
 class GroupLoader:
@@ -135,11 +142,27 @@ class GroupLoader:
             self._state.update(kafka=str(endpoint), cluster=endpoint.cluster, consuming=False, topics=[])
 
     def _close(self, consumer: Consumer) -> None:
-        """Leave the group (offsets are committed after each batch: nothing is pending)."""
-        try:
-            consumer.close()
-        except (KafkaException, RuntimeError) as error:
-            log.warning("%s: closing the consumer: %s", self.spec.group, error)
+        """Leave the group (offsets are committed after each batch: nothing is pending).
+        librdkafka's close can wait without end for a coordinator that is gone (a lost
+        cluster); after CLOSE_SECONDS the consumer is left to finish closing on its own
+        thread: this loop never uses it again, so nothing more is read through it."""
+        closed = threading.Event()
+
+        def close() -> None:
+            try:
+                consumer.close()
+            except (KafkaException, RuntimeError) as error:
+                log.warning("%s: closing the consumer: %s", self.spec.group, error)
+            finally:
+                closed.set()
+
+        threading.Thread(target=close, name=f"close-{self.spec.group}", daemon=True).start()
+        if not closed.wait(CLOSE_SECONDS):
+            log.warning(
+                "%s: the consumer did not close within %.0f s (its cluster does not answer); left to close",
+                self.spec.group,
+                CLOSE_SECONDS,
+            )
         self._clear_lag()
 
     def _load(self, consumer: Consumer) -> None:
@@ -204,12 +227,26 @@ class GroupLoader:
         if not done:
             return
         offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in done.items()]
-        try:
-            committed = consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as error:
+        answer: list[Any] = []
+
+        def commit() -> None:
+            try:
+                answer.append(consumer.commit(offsets=offsets, asynchronous=False))
+            except KafkaException as error:
+                answer.append(error)
+
+        # A synchronous commit waits without end for a coordinator that is gone (a lost
+        # cluster): bounded here, so the loop goes on (a failover may be holding it).
+        worker = threading.Thread(target=commit, name=f"commit-{self.spec.group}", daemon=True)
+        worker.start()
+        worker.join(COMMIT_SECONDS)
+        if not answer:
+            raise CommitStuck(f"committing offsets got no answer within {COMMIT_SECONDS:.0f} s")
+        if isinstance(answer[0], KafkaException):
             # Written but not committed: read again later, and counted as redelivered then.
-            log.warning("%s: committing offsets failed: %s", self.spec.group, error)
+            log.warning("%s: committing offsets failed: %s", self.spec.group, answer[0])
             return
+        committed: list[TopicPartition] = answer[0]
         for result in committed:
             if result.error is not None:
                 log.warning(
