@@ -118,7 +118,7 @@ class PacedTraffic:
         self._stop = threading.Event()
         self._next = itertools.count()
         self._started = 0.0
-        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
+        self._threads = [threading.Thread(target=self._work, args=(n,), daemon=True) for n in range(workers)]
 
     def __enter__(self) -> PacedTraffic:
         self.start()
@@ -128,7 +128,7 @@ class PacedTraffic:
         self.stop()
 
     def start(self) -> None:
-        self._started = time.monotonic()
+        self._started = time.monotonic()  # before the threads: they pace from it
         for thread in self._threads:
             thread.start()
 
@@ -154,30 +154,34 @@ class PacedTraffic:
             moments = sorted(m for m in self._moments if m >= since)
         return max((b - a for a, b in itertools.pairwise(moments)), default=0.0)
 
-    def _work(self) -> None:
+    def _work(self, worker: int) -> None:
+        # Each worker sends at rate/workers, staggered; a slow stretch (a held producer, a
+        # busy broker) is not made up by a burst afterwards.
+        interval = len(self._threads) / self.rate
+        next_at = self._started + worker * interval / len(self._threads)
         with httpx.Client(base_url=self.base_url, timeout=20) as client:
-            while not self._stop.is_set():
-                index = next(self._next)
-                due = self._started + index / self.rate
-                if due - self._started > self.limit:
-                    return
-                self._stop.wait(max(0.0, due - time.monotonic()))
-                record_type = "financial_transaction" if index % 2 == 0 else "insurance_claim"
-                with self._lock:  # the generator is not thread-safe
-                    payload = getattr(self.generator, record_type)()
-                record_id = str(payload[KEYS[record_type]])
-                cluster, status = "", 0
-                try:
-                    response = client.post(PATHS[record_type], json=payload)
-                    status = response.status_code
-                    if 200 <= status < 300:
-                        cluster = str(response.json().get("cluster", ""))
-                except (httpx.HTTPError, ValueError):
-                    status = 0
-                with self._lock:
-                    if 200 <= status < 300:
-                        self.acknowledged[record_id] = record_type
-                        self.acknowledged_on[record_id] = cluster
-                        self._moments.append(time.monotonic())
-                    else:
-                        self.refused[record_id] = status
+            while not self._stop.is_set() and time.monotonic() - self._started < self.limit:
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
+                next_at = max(next_at + interval, time.monotonic() - interval)
+                self._send(client, next(self._next))
+
+    def _send(self, client: httpx.Client, index: int) -> None:
+        record_type = "financial_transaction" if index % 2 == 0 else "insurance_claim"
+        with self._lock:  # the generator is not thread-safe
+            payload = getattr(self.generator, record_type)()
+        record_id = str(payload[KEYS[record_type]])
+        cluster, status = "", 0
+        try:
+            response = client.post(PATHS[record_type], json=payload)
+            status = response.status_code
+            if 200 <= status < 300:
+                cluster = str(response.json().get("cluster", ""))
+        except (httpx.HTTPError, ValueError):
+            status = 0
+        with self._lock:
+            if 200 <= status < 300:
+                self.acknowledged[record_id] = record_type
+                self.acknowledged_on[record_id] = cluster
+                self._moments.append(time.monotonic())
+            else:
+                self.refused[record_id] = status

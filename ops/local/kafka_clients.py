@@ -28,6 +28,14 @@ class KafkaClients:
         self.platform = platform
         self.primary = primary
         self.parameter = kafka_endpoint_parameter(platform.env, primary)
+        self._ssm: tuple[int, Any] | None = None  # (emulator port, client): made once
+
+    def _ssm_client(self, record: PlatformRecord) -> Any:
+        """The emulator's SSM client, kept: a boto3 session and client take ~0.1 s to make,
+        and every move is a read and a write inside the producers' unavailability."""
+        if self._ssm is None or self._ssm[0] != record.emulator_port:
+            self._ssm = (record.emulator_port, self.platform.aws(record).client("ssm"))
+        return self._ssm[1]
 
     def record(self) -> PlatformRecord:
         return require_running(self.platform.state)
@@ -38,7 +46,7 @@ class KafkaClients:
 
     def published(self) -> KafkaEndpoint:
         """What the endpoint parameter says now (what the clients follow)."""
-        ssm = self.platform.aws(self.record()).client("ssm")
+        ssm = self._ssm_client(self.record())
         return KafkaEndpoint.from_json(ssm.get_parameter(Name=self.parameter)["Parameter"]["Value"])
 
     def change(
@@ -70,7 +78,7 @@ class KafkaClients:
 
         record = self.platform.change_record(change)
         endpoint = self.platform.kafka.endpoint(record, self.primary)
-        self.platform.aws(record).client("ssm").put_parameter(
+        self._ssm_client(record).put_parameter(
             Name=self.parameter, Value=endpoint.to_json(), Type="String", Overwrite=True
         )
         return endpoint
@@ -109,9 +117,12 @@ class KafkaClients:
         )
         return dict(seen)
 
-    def wait_consumers(self, endpoint: KafkaEndpoint, timeout: float = MOVE_TIMEOUT) -> dict[str, Any]:
+    def wait_consumers(
+        self, endpoint: KafkaEndpoint, timeout: float = MOVE_TIMEOUT, assigned: bool = True
+    ) -> dict[str, Any]:
         """Until every consumer group of the loader is stopped (its offsets committed, the
-        group left) or consumes `endpoint`'s cluster with its partitions assigned."""
+        group left) or consumes `endpoint`'s cluster: subscribed, and with `assigned` its
+        partitions assigned too (a group joins in a second or more)."""
         if processes.running_pid(self.platform.state.pid_file(LOADER)) is None:
             raise OpsError("the loader is not running; `ops local up` starts it")
         seen: dict[str, dict[str, Any]] = {}
@@ -127,7 +138,7 @@ class KafkaClients:
                 if endpoint.consumers_stopped and group.get("consuming"):
                     return False
                 if not endpoint.consumers_stopped and not (
-                    group.get("consuming") and group.get("partitions")
+                    group.get("consuming") and (group.get("partitions") or not assigned)
                 ):
                     return False
             return True

@@ -170,14 +170,16 @@ def run_drill(
     except BaseException as error:  # SIGINT/SIGTERM (Interrupted): record, publish, re-raise
         result.error = describe(error)
         stopped = error
-    if stopped is None:
-        result.teardown_left = _tear_down(host.state, engine, runbook, env, params, drill_id, outcome)
-    else:  # the engine rolled the run back before it re-raised: only read what it left
-        result.teardown_left = _left_by_run(host.state, drill_id)
     seen = None
-    if load is not None:
-        seen, interrupted = _stop_load(load, result)
-        stopped = stopped or interrupted
+    try:
+        if stopped is None:
+            result.teardown_left = _tear_down(host.state, engine, runbook, env, params, drill_id, outcome)
+        else:  # the engine rolled the run back before it re-raised: only read what it left
+            result.teardown_left = _left_by_run(host.state, drill_id)
+    finally:  # even when a second interruption cuts the teardown short: no load outlives it
+        if load is not None:
+            seen, interrupted = _stop_load(load, result)
+            stopped = stopped or interrupted
     _end(result, "completed" if result.success else "failed")
     result.report = _report(host.state, result, seen)
     _append(host.state, "ended", result)

@@ -63,6 +63,7 @@ class _LocalMove:
                 "a failover with failback needs identical topic names (a reverse replicator copies back)"
             )
         self.primary, self.dr = self.replicator.source, self.replicator.target
+        self._kafka_clients: KafkaClients | None = None
         self.origin, self.destination = (
             (self.primary, self.dr) if self.moving_to_dr else (self.dr, self.primary)
         )
@@ -78,7 +79,10 @@ class _LocalMove:
         return record
 
     def _clients(self, ctx: RunContext) -> KafkaClients:
-        return KafkaClients(self._platform(ctx), self.primary)
+        """One for the run (the provider lives as long as the run): its SSM client is kept."""
+        if self._kafka_clients is None or self._kafka_clients.platform.state.root != ctx.state.root:
+            self._kafka_clients = KafkaClients(self._platform(ctx), self.primary)
+        return self._kafka_clients
 
     def _forward(self, ctx: RunContext) -> LocalMirror:
         return self._platform(ctx).kafka.mirror(self._record(ctx), self.params.replicator)
@@ -188,7 +192,8 @@ class _LocalMove:
         clients = self._clients(ctx)
         endpoint = clients.change(consumers_stopped=False)
         ctx.checkpoint("changed")
-        groups = clients.wait_consumers(endpoint)
+        # Subscribed is enough to go on: the post-check waits until they read to the end.
+        groups = clients.wait_consumers(endpoint, assigned=False)
         return {"started_at": _now(), "groups": sorted(groups)}
 
     # --- replication --------------------------------------------------------------------
