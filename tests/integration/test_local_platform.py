@@ -246,6 +246,13 @@ def test_the_demo_runs_end_to_end_and_writes_its_report(short_tmp: Path) -> None
     flow = data["kafka"]
     assert flow["acknowledged"] >= 120 and flow["loaded"] >= 120
     assert flow["replication_lag"] == {"events_replicator": 0}
+    # The MSK failover and failback under traffic: nothing acknowledged lost, nothing twice.
+    moved = data["msk_failover"]
+    assert moved["acknowledged"] > 0 and moved["lost"] == 0, moved["lost_ids"]
+    assert moved["msk-failover"]["ActiveCluster"] == "events_dr"
+    assert moved["msk-failback"]["ActiveCluster"] == "events"
+    for runbook in ("msk-failover", "msk-failback"):
+        assert moved[runbook]["StoredTwice"] == 0 and moved[runbook]["WriteUnavailableSeconds"] > 0
 
 
 def _jvms_of(state_dir: Path) -> list[int]:

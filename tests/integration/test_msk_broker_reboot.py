@@ -23,6 +23,7 @@ from tests.broker_controls import KILLED_FILE, broker_pid_file, kill_broker_env
 from tests.helpers import run_cli
 from tests.integration.conftest import RunningPlatform, started_platform
 from tests.integration.kafka_traffic import SteadyTraffic, stored_ids
+from tests.runbook_controls import kill_at_env
 
 NODES = (1, 2, 3)
 
@@ -177,3 +178,29 @@ def test_a_component_that_is_not_msk_cannot_be_drilled(kafka_platform: RunningPl
     assert result.code == ExitCode.BAD_INPUT, result.err
     (line,) = result.err.strip().splitlines()
     assert "--component 'warehouse': msk-broker-reboot drills an msk component" in line
+
+
+def test_a_run_killed_while_a_broker_reboots_resumes_without_rebooting_it_twice(
+    kafka_platform: RunningPlatform,
+) -> None:
+    """SIGKILL once the first broker was restarted, before it is waited for: `resume` waits
+    for it (no second restart) and reboots the others, each once."""
+    platform = kafka_platform
+    wait_until(lambda: _whole(platform), 180, "the cluster whole before the run")
+    before = _pids(platform)
+    killed = run_cli(
+        "runbook", "run", "msk-broker-reboot", "--env", "local", "--execute",
+        env={**platform.env, **kill_at_env("during:reboot-brokers")},
+    )  # fmt: skip
+    assert killed.code == -9, killed.err
+    first = _pids(platform)[1]
+    assert first is not None and first != before[1]  # restarted by the killed run
+    run_id = max((platform.state_dir / "runs").iterdir(), key=lambda p: p.stat().st_mtime).name
+    resumed = run_cli("runbook", "resume", run_id, "--output", "json", env=platform.env)
+    assert resumed.code == 0, resumed.err
+    after = _pids(platform)
+    assert after[1] == first  # waited for, not restarted again
+    assert all(after[node] not in (None, before[node]) for node in (2, 3)), (before, after)
+    completed = [e["step"] for e in _journal(platform, run_id) if e["event"] == "step-completed"]
+    assert completed.count("reboot-brokers") == 1
+    wait_until(lambda: _whole(platform), 120, "the cluster whole after the run")
