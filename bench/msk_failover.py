@@ -109,6 +109,7 @@ def main() -> None:
             record = json.loads((state / "platform.json").read_text())
             url = f"http://127.0.0.1:{record['ingest_port']}"
             generator = PayloadGenerator(f"bench-failover-{time.time_ns()}")
+            began = time.monotonic()
             with PacedTraffic(url, generator, args.rate, workers=WORKERS, limit=1800) as load:
                 flowing(load, int(args.rate * 5))
                 for _ in range(args.rounds):
@@ -118,12 +119,16 @@ def main() -> None:
                 results["unplanned"] = unplanned(state, load)
                 results["refused"] = len(load.refused)
                 results["acknowledged"] = load.count()
+                results["acknowledged_per_s"] = round(load.count() / (time.monotonic() - began), 1)
         finally:
             ops(state, "local", "down", check=False)
     (REPO / "bench" / "results").mkdir(exist_ok=True)
     (REPO / "bench" / "results" / "msk_failover.json").write_text(json.dumps(results, indent=2) + "\n")
     acked, refused = results["acknowledged"], results["refused"]
-    print(f"at {args.rate:.0f} records/s; {acked} acknowledged, {refused} refused")
+    rate = results["acknowledged_per_s"]
+    print(
+        f"at {args.rate:.0f} records/s asked ({rate}/s acknowledged): {acked} acknowledged, {refused} refused"
+    )
     header = f"{'move':<22}{'unavail s':>10}{'client gap s':>13}{'consumers s':>12}{'rereads':>9}{'dupes':>7}"
     print(header)
     for index, pair in enumerate(results["planned"], 1):
