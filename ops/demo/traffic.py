@@ -163,9 +163,10 @@ class PacedTraffic:
             while not self._stop.is_set() and time.monotonic() - self._started < self.limit:
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
                 next_at = max(next_at + interval, time.monotonic() - interval)
-                self._send(client, next(self._next))
+                self.send_one(client, next(self._next))
 
-    def _send(self, client: httpx.Client, index: int) -> None:
+    def send_one(self, client: httpx.Client, index: int) -> None:
+        """Post record `index` (even: a financial transaction, odd: a claim) and keep its answer."""
         record_type = "financial_transaction" if index % 2 == 0 else "insurance_claim"
         with self._lock:  # the generator is not thread-safe
             payload = getattr(self.generator, record_type)()

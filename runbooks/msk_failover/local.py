@@ -36,6 +36,7 @@ from ops.local.state import PlatformRecord
 from ops.runbook.engine import runs_dir
 from ops.runbook.model import RunContext
 from ops.util.processes import wait_until
+from runbooks.common.probe import probe_transaction
 from runbooks.msk_failover.steps import FailbackParams, FailoverParams, replicator_of
 
 PROBE_TIMEOUT = 30.0  # the probe record through the new cluster into the warehouse
@@ -304,14 +305,7 @@ class _LocalMove:
         warehouse; then the consumers settled, duplicates counted."""
         platform = self._platform(ctx)
         record = self._record(ctx)
-        probe = {
-            "transaction_id": f"{prefix}-{ctx.run_id}",
-            "timestamp": _now(),
-            "account_id": "ACC-PROBE",
-            "amount": "0.01",
-            "currency": "USD",
-            "transaction_type": "payment",
-        }
+        probe = probe_transaction(f"{prefix}-{ctx.run_id}")
         answers: list[int] = []
         where: dict[str, Any] = {}
 

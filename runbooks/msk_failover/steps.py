@@ -167,6 +167,81 @@ AWS_CREATE_REVERSE = Says(
     undo_calls=DELETE_REPLICATOR,
 )
 
+
+# The rows that hold, move and release the clients: the same in both directions but for
+# where the clients are (`on`, `to`).
+def _pause_producers(on: str) -> StepRow:
+    return StepRow(
+        "pause-producers",
+        ACTION,
+        undo="release_producers",
+        local=Says(
+            f"hold the producers{on} (the ingest service answers 503)",
+            (*PARAMETER, *INGEST_HEALTH),
+            undo_calls=(*PARAMETER, *INGEST_HEALTH),
+        ),
+        aws=AWS_PAUSE,
+    )
+
+
+def _stop_consumers(on: str) -> StepRow:
+    return StepRow(
+        "stop-consumers",
+        ACTION,
+        undo="release_consumers",
+        local=Says(
+            f"stop the consumers{on} (offsets committed, groups left)",
+            (*PARAMETER, *LOADER_HEALTH),
+            undo_calls=(*PARAMETER, *LOADER_HEALTH),
+        ),
+        aws=AWS_STOP,
+    )
+
+
+def _switch(to: str) -> StepRow:
+    return StepRow(
+        "switch",
+        ACTION,
+        undo="switch_back",
+        local=Says(
+            f"point the clients' endpoint parameter at {to}", PARAMETER, undo_calls=(*KAFKA_ADMIN, *PARAMETER)
+        ),
+        aws=Says(
+            f"point the clients' endpoint parameter at {to}'s bootstrap brokers",
+            AWS_SWITCH_CALLS,
+            AWS_SWITCH_UNDO,
+        ),
+    )
+
+
+def _start_consumers(on: str) -> StepRow:
+    return StepRow(
+        "start-consumers",
+        ACTION,
+        undo="hold_consumers",
+        local=Says(
+            f"start the consumers on {on} from their translated offsets",
+            (*PARAMETER, *LOADER_HEALTH),
+            undo_calls=(*PARAMETER, *LOADER_HEALTH),
+        ),
+        aws=AWS_START,
+    )
+
+
+def _resume_producers(on: str) -> StepRow:
+    return StepRow(
+        "resume-producers",
+        ACTION,
+        undo="hold_producers",
+        local=Says(
+            f"resume the producers on {on}",
+            (*PARAMETER, *INGEST_HEALTH),
+            undo_calls=(*PARAMETER, *INGEST_HEALTH),
+        ),
+        aws=AWS_RESUME,
+    )
+
+
 # Each step runs the provider's method of its name (pause-producers: pause_producers).
 FAILOVER = (
     StepRow(
@@ -217,17 +292,7 @@ FAILOVER = (
             undo_calls=UPDATE_REPLICATOR,
         ),
     ),
-    StepRow(
-        "pause-producers",
-        ACTION,
-        undo="release_producers",
-        local=Says(
-            "hold the producers (the ingest service answers 503)",
-            (*PARAMETER, *INGEST_HEALTH),
-            undo_calls=(*PARAMETER, *INGEST_HEALTH),
-        ),
-        aws=AWS_PAUSE,
-    ),
+    _pause_producers(""),
     StepRow(
         "wait-replicated",
         WAIT,
@@ -235,17 +300,7 @@ FAILOVER = (
         local=Says("wait until the replicator's lag is zero", KAFKA_ADMIN),
         aws=Says("wait until the replicator's MessageLag is 0", METRICS),
     ),
-    StepRow(
-        "stop-consumers",
-        ACTION,
-        undo="release_consumers",
-        local=Says(
-            "stop the consumers (offsets committed, groups left)",
-            (*PARAMETER, *LOADER_HEALTH),
-            undo_calls=(*PARAMETER, *LOADER_HEALTH),
-        ),
-        aws=AWS_STOP,
-    ),
+    _stop_consumers(""),
     StepRow(
         "wait-offsets-synced",
         WAIT,
@@ -286,43 +341,9 @@ FAILOVER = (
         local=Says("approve the failover to DR"),
         aws=Says("approve the failover to DR"),
     ),
-    StepRow(
-        "switch",
-        ACTION,
-        undo="switch_back",
-        local=Says(
-            "point the clients' endpoint parameter at DR",
-            PARAMETER,
-            undo_calls=(*KAFKA_ADMIN, *PARAMETER),
-        ),
-        aws=Says(
-            "point the clients' endpoint parameter at DR's bootstrap brokers",
-            AWS_SWITCH_CALLS,
-            AWS_SWITCH_UNDO,
-        ),
-    ),
-    StepRow(
-        "start-consumers",
-        ACTION,
-        undo="hold_consumers",
-        local=Says(
-            "start the consumers on DR from their translated offsets",
-            (*PARAMETER, *LOADER_HEALTH),
-            undo_calls=(*PARAMETER, *LOADER_HEALTH),
-        ),
-        aws=AWS_START,
-    ),
-    StepRow(
-        "resume-producers",
-        ACTION,
-        undo="hold_producers",
-        local=Says(
-            "resume the producers on DR",
-            (*PARAMETER, *INGEST_HEALTH),
-            undo_calls=(*PARAMETER, *INGEST_HEALTH),
-        ),
-        aws=AWS_RESUME,
-    ),
+    _switch("DR"),
+    _start_consumers("DR"),
+    _resume_producers("DR"),
     StepRow(
         "post-check",
         VERIFY,
@@ -399,34 +420,14 @@ FAILBACK = (
             (*UPDATE_REPLICATOR, *METRICS),
         ),
     ),
-    StepRow(
-        "pause-producers",
-        ACTION,
-        undo="release_producers",
-        local=Says(
-            "hold the producers on DR (the ingest service answers 503)",
-            (*PARAMETER, *INGEST_HEALTH),
-            undo_calls=(*PARAMETER, *INGEST_HEALTH),
-        ),
-        aws=AWS_PAUSE,
-    ),
+    _pause_producers(" on DR"),
     StepRow(
         "wait-replicated",
         WAIT,
         local=Says("wait until the reverse replicator's lag is zero", KAFKA_ADMIN),
         aws=Says("wait until the reverse replicator's MessageLag is 0", METRICS),
     ),
-    StepRow(
-        "stop-consumers",
-        ACTION,
-        undo="release_consumers",
-        local=Says(
-            "stop the consumers on DR (offsets committed, groups left)",
-            (*PARAMETER, *LOADER_HEALTH),
-            undo_calls=(*PARAMETER, *LOADER_HEALTH),
-        ),
-        aws=AWS_STOP,
-    ),
+    _stop_consumers(" on DR"),
     StepRow(
         "wait-offsets-synced",
         WAIT,
@@ -441,43 +442,9 @@ FAILBACK = (
         local=Says("approve the failback to the primary"),
         aws=Says("approve the failback to the primary"),
     ),
-    StepRow(
-        "switch",
-        ACTION,
-        undo="switch_back",
-        local=Says(
-            "point the clients' endpoint parameter at the primary",
-            PARAMETER,
-            undo_calls=(*KAFKA_ADMIN, *PARAMETER),
-        ),
-        aws=Says(
-            "point the clients' endpoint parameter at the primary's bootstrap brokers",
-            AWS_SWITCH_CALLS,
-            AWS_SWITCH_UNDO,
-        ),
-    ),
-    StepRow(
-        "start-consumers",
-        ACTION,
-        undo="hold_consumers",
-        local=Says(
-            "start the consumers on the primary from their translated offsets",
-            (*PARAMETER, *LOADER_HEALTH),
-            undo_calls=(*PARAMETER, *LOADER_HEALTH),
-        ),
-        aws=AWS_START,
-    ),
-    StepRow(
-        "resume-producers",
-        ACTION,
-        undo="hold_producers",
-        local=Says(
-            "resume the producers on the primary",
-            (*PARAMETER, *INGEST_HEALTH),
-            undo_calls=(*PARAMETER, *INGEST_HEALTH),
-        ),
-        aws=AWS_RESUME,
-    ),
+    _switch("the primary"),
+    _start_consumers("the primary"),
+    _resume_producers("the primary"),
     StepRow(
         "delete-reverse",
         ACTION,

@@ -31,6 +31,7 @@ from ops.runbook.stops import alarm_prefix, refuse_if_firing
 from ops.state import StateDir
 from ops.util.ports import free_port
 from runbooks.common.data_checks import committed_up_to, verify_restore
+from runbooks.common.probe import probe_transaction
 from runbooks.rds_pitr.steps import PitrParams
 
 log = logging.getLogger(__name__)
@@ -359,14 +360,7 @@ class LocalSteps:
 
     def post_check(self, ctx: RunContext) -> dict[str, Any]:
         record = self._record(ctx)
-        probe = {
-            "transaction_id": f"PITR-PROBE-{ctx.run_id}",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "account_id": "ACC-PROBE",
-            "amount": "0.01",
-            "currency": "USD",
-            "transaction_type": "payment",
-        }
+        probe = probe_transaction(f"PITR-PROBE-{ctx.run_id}")
         response = httpx.post(f"{record.ingest_url}{FINANCIAL_PATH}", json=probe, timeout=10)
         if response.status_code != 200:
             raise OpsError(

@@ -4,7 +4,6 @@ holds, read from the start."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +13,6 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from loadtest.payloads import PayloadGenerator
-from ops.contracts import PATHS
 from ops.demo.traffic import PacedTraffic
 from ops.util.processes import wait_until
 from tests.integration.conftest import RunningPlatform
@@ -24,43 +22,19 @@ KEYS = {"financial_transaction": "transaction_id", "insurance_claim": "claim_id"
 TABLES = {"financial_transaction": "financial_transactions", "insurance_claim": "insurance_claims"}
 
 
-class Traffic:
-    """Records posted to the ingest service from a few threads: which were answered 2xx
-    (acknowledged), and which were answered otherwise, by id."""
+class Traffic(PacedTraffic):
+    """Bursts of records posted to the ingest service from a few threads (`send`): which
+    were answered 2xx (acknowledged), and which otherwise (refused, by status), by id."""
 
     def __init__(self, platform: RunningPlatform, name: str) -> None:
-        self.url = platform.ingest_url
-        self.generator = PayloadGenerator(name, seed=7)
-        self.acknowledged: dict[str, str] = {}  # id -> record type
-        self.refused: dict[str, int] = {}  # id -> status (0: no answer)
-        self.acknowledged_on: dict[str, str] = {}  # id -> the cluster the ingest service named
-        self._lock = threading.Lock()
-
-    def _one(self, client: httpx.Client, index: int) -> None:
-        record_type = "financial_transaction" if index % 2 == 0 else "insurance_claim"
-        payload = getattr(self.generator, record_type)()
-        record_id = payload[KEYS[record_type]]
-        cluster = ""
-        try:
-            response = client.post(PATHS[record_type], json=payload)
-            status = response.status_code
-            if 200 <= status < 300:
-                cluster = str(response.json().get("cluster", ""))
-        except (httpx.HTTPError, ValueError):
-            status = 0
-        with self._lock:
-            if 200 <= status < 300:
-                self.acknowledged[record_id] = record_type
-                self.acknowledged_on[record_id] = cluster
-            else:
-                self.refused[record_id] = status
+        super().__init__(platform.ingest_url, PayloadGenerator(name, seed=7), rate=1.0)
 
     def send(self, count: int, threads: int = 4) -> None:
         with (
-            httpx.Client(base_url=self.url, timeout=20) as client,
+            httpx.Client(base_url=self.base_url, timeout=20) as client,
             ThreadPoolExecutor(max_workers=threads) as pool,
         ):
-            list(pool.map(lambda i: self._one(client, i), range(count)))
+            list(pool.map(lambda i: self.send_one(client, i), range(count)))
 
 
 def stored_ids(platform: RunningPlatform) -> set[str]:
