@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 from ops.errors import OpsError
 from ops.runbook.controls import CONTROLS_ENV, Control
@@ -113,3 +114,38 @@ def fail_at_env(point: str, error: str = "ops") -> dict[str, str]:
     """The variables that make an `ops runbook` or `ops drill` process fail at `point`
     with `error` (ops, aws or database)."""
     return {CONTROLS_ENV: f"{__name__}:fail_at", FAIL_AT_ENV: f"{error}@{point}"}
+
+
+KILL_PROCESS_ENV = "OPS_TEST_KILL_PROCESS"
+
+
+class KillProcessAt(Control):
+    """SIGKILL another process (a broker, a replicator) at `point`, once: a second failure
+    at a chosen moment of a run. The process is named by its pid file."""
+
+    def __init__(self, pid_file: str, point: str) -> None:
+        self.pid_file = pid_file
+        self.point = point
+        self.done = False
+
+    def _reached(self, where: str) -> None:
+        if not self.done and self.point == where:
+            os.kill(int(Path(self.pid_file).read_text().split()[0]), signal.SIGKILL)
+            self.done = True
+
+    def before_step(self, ctx: RunContext, step: Step) -> None:
+        self._reached(f"before:{step.id}")
+
+    def after_step(self, ctx: RunContext, step: Step) -> None:
+        self._reached(f"after:{step.id}")
+
+
+def kill_process_at() -> KillProcessAt:
+    """The control OPS_RUNBOOK_CONTROLS names: `OPS_TEST_KILL_PROCESS=<pid file>@<point>`."""
+    pid_file, _, point = os.environ.get(KILL_PROCESS_ENV, "").rpartition("@")
+    return KillProcessAt(pid_file, point)
+
+
+def kill_process_env(pid_file: str, point: str) -> dict[str, str]:
+    """The variables that make an `ops runbook` process SIGKILL the process of `pid_file` at `point`."""
+    return {CONTROLS_ENV: f"{__name__}:kill_process_at", KILL_PROCESS_ENV: f"{pid_file}@{point}"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,10 @@ from runbooks.msk_failover.steps import FailbackParams, FailoverParams, replicat
 PROBE_TIMEOUT = 30.0  # the probe record through the new cluster into the warehouse
 SETTLE_TIMEOUT = 15.0  # the consumers reading to the end before duplicates are counted
 DEFAULT_RPO_SECONDS = 60.0
+
+
+class Stopped(OpsError):
+    """A stop condition ended a wait: the run stops and is rolled back."""
 
 
 def _now() -> str:
@@ -202,21 +207,45 @@ class _LocalMove:
         spec = self._spec(ctx)
         ctx.checkpoint("waiting")
         started = time.monotonic()
-        self._wait_copied(spec, self.params.lag_timeout_seconds)
+        self._wait_copied(spec, self.params.lag_timeout_seconds, lambda: self._stop_if_broken(ctx))
         return {"replicated_at": _now(), "waited_seconds": round(time.monotonic() - started, 3)}
 
+    # --- the stop condition -------------------------------------------------------------
+    def destination_broken(self, ctx: RunContext) -> str | None:
+        """The clients must not move onto a cluster that lost a broker: the reason, or None.
+        Checked by the engine before every action and wait, and by the waits as they poll."""
+        platform = self._platform(ctx)
+        cluster = platform.kafka.cluster(self._record(ctx), self.destination)
+        missing = {broker.spec.node_id for broker in cluster.brokers} - cluster.live_nodes()
+        if not missing:
+            return None
+        nodes = ", ".join(map(str, sorted(missing)))
+        return f"Kafka cluster {self.destination} lost broker(s) {nodes}"
+
+    def _stop_if_broken(self, ctx: RunContext) -> None:
+        reason = self.destination_broken(ctx)
+        if reason:
+            raise Stopped(f"stopped: {reason}; `ops local status` shows it, `ops local up` restarts it")
+
     @staticmethod
-    def _wait_copied(spec: MirrorSpec, timeout: float) -> None:
+    def _wait_copied(spec: MirrorSpec, timeout: float, stop: Callable[[], None] = lambda: None) -> None:
         """Until the target holds every record produced on the source (by origin: records
-        copied twice or produced on the target do not hide a gap)."""
+        copied twice or produced on the target do not hide a gap); `stop` raises to end it."""
         lag: dict[str, int] = {}
 
         def caught_up() -> bool:
-            lag.update(origin_lag(spec.source_bootstrap, spec.target_bootstrap, spec.topics, spec.source))
+            stop()
+            try:
+                lag.update(origin_lag(spec.source_bootstrap, spec.target_bootstrap, spec.topics, spec.source))
+            except Exception:
+                stop()  # a cluster lost while it was read: the stop condition says so
+                raise
             return not any(lag.values())
 
         try:
             wait_until(caught_up, timeout, f"replicator {spec.name}'s lag to reach zero")
+        except Stopped:
+            raise
         except OpsError:
             behind = ", ".join(f"{topic}: {count}" for topic, count in sorted(lag.items()) if count)
             raise OpsError(
@@ -233,7 +262,12 @@ class _LocalMove:
         ctx.checkpoint("waiting")
         deadline = time.monotonic() + self.params.offset_sync_timeout_seconds
         while True:
-            rereads, unsynced = self._rereads(spec, origin_bootstrap, topics)
+            self._stop_if_broken(ctx)
+            try:
+                rereads, unsynced = self._rereads(spec, origin_bootstrap, topics)
+            except Exception:
+                self._stop_if_broken(ctx)  # a cluster lost while it was read
+                raise
             if not unsynced and not any(rereads.values()):
                 break
             if time.monotonic() > deadline:

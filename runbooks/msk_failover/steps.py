@@ -26,7 +26,7 @@ from ops.contracts import kafka_endpoint_parameter
 from ops.errors import BadInput
 from ops.inventory.components import Msk, MskReplicator
 from ops.inventory.environment import Environment
-from ops.runbook.model import IamGrant, Runbook, RunContext, Step, StepKind
+from ops.runbook.model import IamGrant, Runbook, RunContext, Step, StepKind, StopCondition
 from ops.runbook.table import Says, StepRow, steps_of
 
 if TYPE_CHECKING:
@@ -521,6 +521,17 @@ class _MskMove(Runbook):
         self, env: Environment, params: Any
     ) -> LocalFailover | LocalFailback | AwsFailover | AwsFailback:
         raise NotImplementedError
+
+    def stop_conditions(self, env: Environment, params: Any) -> list[StopCondition]:
+        """Locally: the cluster the clients move to has every broker (the waits check it as
+        they poll too). On AWS none yet: the destination's alarms would be the condition."""
+        if env.provider != "local":
+            return []
+        from runbooks.msk_failover.local import LocalFailback, LocalFailover
+
+        provider = self.provider(env, params)
+        assert isinstance(provider, LocalFailover | LocalFailback)
+        return [StopCondition("destination cluster whole", provider.destination_broken)]
 
     def grants(self, env: Environment, params: Any) -> list[IamGrant]:
         """The clients' endpoint parameter: read, and written by every move and undo; on

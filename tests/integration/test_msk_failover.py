@@ -32,7 +32,7 @@ from tests.integration.kafka_traffic import (
     key_counts,
     stored_ids,
 )
-from tests.runbook_controls import fail_at_env, kill_at_env
+from tests.runbook_controls import fail_at_env, kill_at_env, kill_process_env
 
 PARAMETER = "/dataplat/local/events/endpoint"
 
@@ -350,3 +350,31 @@ def test_runs_killed_at_every_step_boundary_resume_to_the_same_end_with_no_step_
         wait_until(lambda: len(traffic.acknowledged) >= back + 20, 60, "traffic flowing on the primary")
     _on_primary(kafka_platform)
     _everything_once(kafka_platform, set(traffic.acknowledged))
+
+
+def test_dr_losing_its_broker_during_the_run_stops_it_and_rolls_it_back(
+    kafka_platform: RunningPlatform,
+) -> None:
+    """The stop condition: the cluster the clients move to loses its broker once the run has
+    held the producers; the run stops before its next step naming it, its holds are released
+    on the primary, and `ops local up` brings the broker back."""
+    broker = kafka_platform.state_dir / "kafka" / "events_dr" / "broker-1" / "broker.pid"
+    runs = kafka_platform.state_dir / "runs"
+    before = set(runs.glob("msk-failover-*/journal.jsonl"))
+    stopped = _runbook(
+        kafka_platform,
+        "run",
+        "msk-failover",
+        "--execute",
+        env=kill_process_env(str(broker), "after:pause-producers"),
+    )
+    assert stopped.code == 1, stopped.err
+    assert "Kafka cluster events_dr lost broker(s) 1" in stopped.err
+    journal = max(set(runs.glob("msk-failover-*/journal.jsonl")) - before, key=lambda p: p.stat().st_mtime)
+    events = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [e["condition"] for e in events if e["event"] == "stop-condition"] == ["destination cluster whole"]
+    assert "switch" not in {e.get("step") for e in events if e["event"] == "step-started"}
+    assert "pause-producers" in {e.get("step") for e in events if e["event"] == "step-rolled-back"}
+    up = run_cli("local", "up", env=kafka_platform.env)
+    assert up.code == 0, up.err
+    _on_primary(kafka_platform)
