@@ -214,7 +214,8 @@ def test_the_demo_runs_end_to_end_and_writes_its_report(short_tmp: Path) -> None
     module's platform is left alone)."""
     state = {"OPS_STATE_DIR": str(short_tmp / "demo")}
     try:
-        result = run_cli("demo", "--records", "120", env=state)
+        # Kafka, a PITR, a failover and failback, a campaign: minutes on a busy machine.
+        result = run_cli("demo", "--records", "120", env=state, timeout=900)
         jvms = _jvms_of(short_tmp / "demo")
     finally:
         down = run_cli("local", "down", env=state)
