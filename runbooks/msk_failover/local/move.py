@@ -1,16 +1,12 @@
-"""msk-failover and msk-failback on the local platform: the two Kafka clusters, MirrorMaker 2
-as the replicators, the ingest service as the producers and the loader as the consumers,
-moved through the Kafka endpoint parameter (ops.local.kafka_clients). The only module of the
-package that imports ops.local. Every step and every undo is safe to run again."""
+"""What msk-failover and msk-failback share on the local platform: the clients held, moved
+and released, the waits for the replicator and the offsets (with the stop condition), the
+switch and its undo, the probe."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,20 +17,17 @@ from ops.contracts import FINANCIAL_PATH
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Msk
 from ops.inventory.environment import Environment
-from ops.local.ingest.acks import read_acks
 from ops.local.kafka_clients import KafkaClients
 from ops.local.mirror import (
     LocalMirror,
     MirrorSpec,
-    catch_up_seconds,
     committed_offsets,
     end_offsets,
     partition_counts,
 )
 from ops.local.platform import LocalPlatform, require_running
-from ops.local.provenance import end_offsets_of, keys_at, keys_since, last_replicated, origin_lag
+from ops.local.provenance import origin_lag
 from ops.local.state import PlatformRecord
-from ops.runbook.engine import runs_dir
 from ops.runbook.model import RunContext
 from ops.util.processes import wait_until
 from runbooks.common.probe import probe_transaction
@@ -53,7 +46,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class _LocalMove:
+class LocalMove:
     """The steps both directions share. `origin` is the cluster the clients leave,
     `destination` the one they move to; `spec` replicates origin -> destination."""
 
@@ -418,354 +411,3 @@ class _LocalMove:
                 row = conn.execute(query).fetchone()
                 total += int(row[0]) if row else 0
         return total
-
-
-class LocalFailover(_LocalMove):
-    moving_to_dr = True
-
-    def check_clusters(self, ctx: RunContext) -> dict[str, Any]:
-        found = self._check_clusters(ctx)
-        forward = self._forward(ctx)
-        if forward.running() is None:
-            raise OpsError(f"replicator {forward.spec.name} is not running; `ops local up` starts it")
-        record = self._record(ctx)
-        if self.params.replicator in record.kafka_reverse:
-            created = record.kafka_reverse[self.params.replicator]
-            raise OpsError(
-                f"reverse replicator {created['name']} of run {created['run_id']} exists: "
-                "that failover is not failed back (msk-failback)"
-            )
-        return found
-
-    def check_replication(self, ctx: RunContext) -> dict[str, Any]:
-        objective = self.env.spec.objectives.get(self.primary)
-        rpo = float(objective.rpo) if objective else DEFAULT_RPO_SECONDS
-        assert isinstance(self.params, FailoverParams)
-        rpo = self.params.replication_objective_seconds or rpo
-        latency = catch_up_seconds(self._forward(ctx).spec, rpo)
-        return {"latency_seconds": latency, "objective_seconds": rpo}
-
-    def check_groups(self, ctx: RunContext) -> dict[str, Any]:
-        spec = self._forward(ctx).spec
-        bootstrap = self._bootstrap(ctx, self.primary)
-        unsynced: list[str] = []
-
-        def synced() -> bool:
-            _, missing = self._rereads(spec, bootstrap, list(spec.topics))
-            unsynced[:] = missing
-            return not missing
-
-        try:
-            wait_until(synced, self.params.offset_sync_timeout_seconds, "the groups' offsets on DR")
-        except OpsError:
-            raise OpsError(
-                f"the offsets of {', '.join(unsynced)} are not on {self.dr}: is replicator {spec.name} "
-                "syncing its consumer groups (its consumer_groups)?"
-            ) from None
-        return {"groups": list(spec.groups)}
-
-    def create_reverse(self, ctx: RunContext) -> dict[str, Any]:
-        name = f"{self.replicator.replicator_name}-reverse"
-        ctx.note(reverse=name)
-
-        def created(record: PlatformRecord) -> None:
-            record.kafka_reverse.setdefault(self.params.replicator, {"name": name, "run_id": ctx.run_id})
-
-        self._platform(ctx).change_record(created)
-        reverse = self._reverse(ctx)
-        if reverse.spec.name != name:
-            raise OpsError(f"a reverse replicator {reverse.spec.name} exists already (not this run's)")
-        pid = reverse.start()
-        ctx.checkpoint("changed")
-        return {"reverse": name, "pid": pid}
-
-    def delete_reverse(self, ctx: RunContext) -> None:
-        """Undo: only this run's reverse replicator (its Connect offsets stay on the primary:
-        a later one resumes where it stopped instead of copying everything again)."""
-        record = self._record(ctx)
-        created = record.kafka_reverse.get(self.params.replicator)
-        if created is None or created["run_id"] != ctx.run_id:
-            return
-        self._reverse(ctx).stop()
-
-        def deleted(changed: PlatformRecord) -> None:
-            changed.kafka_reverse.pop(self.params.replicator, None)
-
-        self._platform(ctx).change_record(deleted)
-
-    def post_check(self, ctx: RunContext) -> dict[str, Any]:
-        if self._unplanned_run():  # no reverse replicator until the primary is back
-            return self._probe(ctx, "MSK-FAILOVER-PROBE")
-        reverse = self._reverse(ctx)
-        if reverse.running() is None:
-            raise OpsError(
-                f"the reverse replicator {reverse.spec.name} is not running; see {reverse.log_file}"
-            )
-        return {**self._probe(ctx, "MSK-FAILOVER-PROBE"), "reverse": reverse.spec.name}
-
-    # --- unplanned: the primary is lost -------------------------------------------------
-    def detach_replicator(self, ctx: RunContext) -> dict[str, Any]:
-        ctx.note(detaching=self.params.replicator)
-
-        def detached(record: PlatformRecord) -> None:
-            record.kafka_detached.setdefault(self.params.replicator, ctx.run_id)
-
-        self._platform(ctx).change_record(detached)
-        ctx.checkpoint("changed")  # recorded, not stopped yet
-        forward = self._forward(ctx)
-        forward.stop()
-        return {"detached": forward.spec.name}
-
-    def reattach_replicator(self, ctx: RunContext) -> None:
-        record = self._record(ctx)
-        if record.kafka_detached.get(self.params.replicator) != ctx.run_id:
-            return
-
-        def attached(changed: PlatformRecord) -> None:
-            changed.kafka_detached.pop(self.params.replicator, None)
-
-        self._platform(ctx).change_record(attached)
-        self._forward(ctx).start()
-
-    def record_recovery_point(self, ctx: RunContext) -> dict[str, Any]:
-        """The acknowledged records that never reached DR: per partition, those the primary
-        acknowledged after the last record DR holds from it (the acknowledgement log says
-        where each is). Kept in the run's folder for the failback to re-publish."""
-        platform = self._platform(ctx)
-        dr_bootstrap = self._bootstrap(ctx, self.dr)
-        topics = list(self.replicator.topics)
-        acks = [ack for ack in read_acks(platform.state.ack_log) if ack.cluster == self.primary]
-        by_sequence = {(ack.producer, ack.sequence): ack for ack in acks}
-        replicated_up_to: dict[tuple[str, int], int] = {}
-        unknown: list[str] = []
-        for position, last in last_replicated(dr_bootstrap, topics, self.primary).items():
-            if last is None:
-                replicated_up_to[position] = -1  # nothing of the primary's reached DR here
-                continue
-            ack = by_sequence.get((last.producer, last.sequence))
-            if ack is None:  # replicated, but not in the log (another producer, a rotated log)
-                unknown.append(f"{position[0]}[{position[1]}]")
-                continue
-            replicated_up_to[position] = ack.offset
-        stranded = sorted(
-            (
-                ack
-                for ack in acks
-                if (ack.topic, ack.partition) in replicated_up_to
-                and ack.offset > replicated_up_to[(ack.topic, ack.partition)]
-            ),
-            key=lambda ack: ack.at,
-        )
-        seconds = 0.0
-        if stranded:
-            newest = max(ack.at for ack in acks)
-            seconds = (
-                datetime.fromisoformat(newest) - datetime.fromisoformat(stranded[0].at)
-            ).total_seconds()
-        path = runs_dir(ctx.state) / ctx.run_id / "recovery-point.json"
-        ends = end_offsets_of(dr_bootstrap, topics)
-        document = {
-            "run_id": ctx.run_id,
-            "primary": self.primary,
-            "dr_end_offsets": [
-                [topic, partition, offset] for (topic, partition), offset in sorted(ends.items())
-            ],
-            "unknown_partitions": unknown,
-            "stranded": [asdict(ack) for ack in stranded],
-        }
-        path.write_text(json.dumps(document, indent=1))
-        ctx.checkpoint("written")
-
-        def remembered(record: PlatformRecord) -> None:
-            record.kafka_stranded[self.primary] = {"run_id": ctx.run_id, "file": str(path)}
-
-        platform.change_record(remembered)
-        return {
-            "stranded": len(stranded),
-            "seconds": round(seconds, 3),
-            "file": str(path),
-            "first_ids": [ack.id for ack in stranded[:20]],
-            "unknown_partitions": unknown,
-        }
-
-    def forget_recovery_point(self, ctx: RunContext) -> None:
-        def forgotten(record: PlatformRecord) -> None:
-            if record.kafka_stranded.get(self.primary, {}).get("run_id") == ctx.run_id:
-                record.kafka_stranded.pop(self.primary, None)
-
-        self._platform(ctx).change_record(forgotten)
-
-
-class LocalFailback(_LocalMove):
-    moving_to_dr = False
-
-    def check_clusters(self, ctx: RunContext) -> dict[str, Any]:
-        record = self._record(ctx)
-        detached = self.params.replicator in record.kafka_detached  # an unplanned failover's
-        if self.params.replicator not in record.kafka_reverse and not detached:
-            raise OpsError(
-                f"no reverse replicator of {self.params.replicator}: no failover to fail back "
-                "(`ops runbook status` lists runs)"
-            )
-        if detached and not getattr(self.params, "republish", True):
-            raise BadInput(
-                "--param republish: an unplanned failover left records stranded on the primary; "
-                "the failback re-publishes them (republish=true) before moving back"
-            )
-        found = self._check_clusters(ctx)
-        if self.params.replicator in record.kafka_reverse and self._reverse(ctx).running() is None:
-            name = self._reverse(ctx).spec.name
-            raise OpsError(f"reverse replicator {name} is not running; `ops local up` starts it")
-        return {**found, "after": "unplanned" if detached else "planned"}
-
-    def _stranded(self, ctx: RunContext) -> dict[str, Any] | None:
-        """The recovery point an unplanned failover wrote (None: there is none)."""
-        remembered = self._record(ctx).kafka_stranded.get(self.primary)
-        if not remembered:
-            return None
-        try:
-            found: dict[str, Any] = json.loads(Path(remembered["file"]).read_text())
-        except (OSError, ValueError) as error:
-            raise OpsError(
-                f"the recovery point of run {remembered['run_id']} ({remembered['file']}) "
-                f"cannot be read: {error}"
-            ) from None
-        return found
-
-    def check_stranded(self, ctx: RunContext) -> dict[str, Any]:
-        """The stranded records, each looked up where the acknowledgement log says it is on
-        the primary: there again (to re-publish), or lost with the primary's disks."""
-        point = self._stranded(ctx)
-        if point is None:
-            return {"stranded": 0}
-        wanted: dict[tuple[str, int], list[int]] = {}
-        for ack in point["stranded"]:
-            wanted.setdefault((ack["topic"], ack["partition"]), []).append(ack["offset"])
-        found = keys_at(self._bootstrap(ctx, self.primary), wanted)
-        missing = [
-            ack["id"]
-            for ack in point["stranded"]
-            if found.get((ack["topic"], ack["partition"], ack["offset"])) != ack["id"]
-        ]
-        return {
-            "stranded": len(point["stranded"]),
-            "on_primary": len(point["stranded"]) - len(missing),
-            "missing": missing[:50],
-            "failover_run": point["run_id"],
-        }
-
-    def create_reverse(self, ctx: RunContext) -> dict[str, Any]:
-        """After an unplanned failover the reverse replicator is made now, the primary back."""
-        record = self._record(ctx)
-        if self.params.replicator in record.kafka_reverse:
-            return {"reverse": record.kafka_reverse[self.params.replicator]["name"], "created": False}
-        name = f"{self.replicator.replicator_name}-reverse"
-        ctx.note(reverse=name)
-
-        def created(changed: PlatformRecord) -> None:
-            changed.kafka_reverse.setdefault(self.params.replicator, {"name": name, "run_id": ctx.run_id})
-
-        self._platform(ctx).change_record(created)
-        pid = self._reverse(ctx).start()
-        ctx.checkpoint("changed")
-        return {"reverse": name, "created": True, "pid": pid}
-
-    def delete_created_reverse(self, ctx: RunContext) -> None:
-        record = self._record(ctx)
-        created = record.kafka_reverse.get(self.params.replicator)
-        if created is None or created["run_id"] != ctx.run_id:
-            return  # not this run's: the failover's reverse replicator stays
-        self._reverse(ctx).stop()
-
-        def deleted(changed: PlatformRecord) -> None:
-            changed.kafka_reverse.pop(self.params.replicator, None)
-
-        self._platform(ctx).change_record(deleted)
-
-    def republish(self, ctx: RunContext) -> dict[str, Any]:
-        """Re-attach the replicator the unplanned failover detached: it copies from where it
-        stopped, that is the stranded records; then each is on DR and in the warehouse."""
-        record = self._record(ctx)
-        point = self._stranded(ctx)
-        if self.params.replicator in record.kafka_detached:
-            ctx.note(reattaching=self.params.replicator)
-
-            def attached(changed: PlatformRecord) -> None:
-                changed.kafka_detached.pop(self.params.replicator, None)
-
-            record = self._platform(ctx).change_record(attached)
-        forward = self._forward(ctx)
-        forward.start()
-        if point is None:
-            return {"republished": 0}
-        lost = set(ctx.outputs.get("check-stranded", {}).get("missing", []))
-        ids = {ack["id"] for ack in point["stranded"]} - lost
-        starts = {(topic, partition): offset for topic, partition, offset in point["dr_end_offsets"]}
-        dr_bootstrap = self._bootstrap(ctx, self.dr)
-        ctx.checkpoint("waiting")
-        wait_until(
-            lambda: ids <= keys_since(dr_bootstrap, starts),
-            self.params.lag_timeout_seconds,
-            f"the {len(ids)} stranded record(s) replicated to {self.dr}",
-        )
-        platform = self._platform(ctx)
-        wait_until(
-            lambda: ids <= self._stored_ids(platform, record, ids),
-            PROBE_TIMEOUT,
-            f"the {len(ids)} stranded record(s) in the warehouse",
-        )
-
-        def resolved(changed: PlatformRecord) -> None:
-            changed.kafka_stranded.pop(self.primary, None)
-
-        platform.change_record(resolved)
-        return {"republished": len(ids), "replicator": forward.spec.name}
-
-    def delete_reverse(self, ctx: RunContext) -> dict[str, Any]:
-        record = self._record(ctx)
-        created = record.kafka_reverse.get(self.params.replicator) or ctx.noted("created")
-        if created is None:
-            return {"deleted": None}
-        ctx.note(created=created)  # the undo makes it again
-        if self.params.replicator in record.kafka_reverse:
-            self._reverse(ctx).stop()
-            ctx.checkpoint("changed")
-
-        def deleted(changed: PlatformRecord) -> None:
-            changed.kafka_reverse.pop(self.params.replicator, None)
-
-        self._platform(ctx).change_record(deleted)
-        return {"deleted": created["name"]}
-
-    def recreate_reverse(self, ctx: RunContext) -> None:
-        created = ctx.outputs.get("delete-reverse", {}).get("deleted") and ctx.notes.get(
-            "delete-reverse", {}
-        ).get("created")
-        if not created:
-            return
-
-        def restored(record: PlatformRecord) -> None:
-            record.kafka_reverse.setdefault(self.params.replicator, dict(created))
-
-        self._platform(ctx).change_record(restored)
-        self._reverse(ctx).start()
-
-    def post_check(self, ctx: RunContext) -> dict[str, Any]:
-        forward = self._forward(ctx)
-        if forward.running() is None:
-            raise OpsError(f"replicator {forward.spec.name} is not running; see {forward.log_file}")
-        # The original replicator copies again: the probe, produced on the primary, reaches
-        # DR (a lag count would not settle while the producers write).
-        topic = self._probe_topic(ctx)
-        dr_bootstrap = self._bootstrap(ctx, self.dr)
-        before = end_offsets_of(dr_bootstrap, [topic])
-        probed = self._probe(ctx, "MSK-FAILBACK-PROBE")
-        started = time.monotonic()
-        position = (topic, int(probed["probe_partition"]))
-        wait_until(
-            lambda: probed["probe"] in keys_since(dr_bootstrap, {position: before.get(position, 0)}),
-            self.params.lag_timeout_seconds,
-            f"the probe record replicated to {self.dr} by {forward.spec.name}",
-        )
-        latency = round(time.monotonic() - started, 3)
-        return {**probed, "replicator": forward.spec.name, "replicated_in_seconds": latency}
