@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from ops.cli import (
     runbook_cmd,
 )
 from ops.cli.context import CliContext
+from ops.cli.interrupts import interrupts_raise
 from ops.cli.output import console, print_error
 from ops.errors import ExitCode, Interrupted, OpsError
 from ops.telemetry import tracing
@@ -86,33 +86,27 @@ def root(
     ctx.obj = CliContext(inventory, state_dir, AwsTarget(profile, region, endpoint_url))
 
 
-def _interrupt(signal_number: int, _frame: object) -> None:
-    raise Interrupted(signal_number)
-
-
 def main() -> None:
     """Run the CLI; every failure is a one-line message and a documented exit code."""
     setup_tracing()
     setup_metrics()
     # SIGINT and SIGTERM both end a command the same way, with exit code 130 (click
     # would turn Ctrl-C into "Aborted!" and exit 1).
-    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
-    started = time.monotonic()
-    tracing.current_command = None
-    exit_code = int(ExitCode.FAILURE)  # unless the command ends (an unexpected error does not)
-    try:
-        _run()
-        exit_code = int(ExitCode.SUCCESS)
-    except SystemExit as stop:  # click ends every command with one, success included
-        exit_code = stop.code if isinstance(stop.code, int) else int(ExitCode.FAILURE)
-        raise
-    finally:
-        if tracing.current_command is not None:
-            record_command(tracing.current_command, time.monotonic() - started, exit_code)
-        shutdown_metrics()
-        shutdown_tracing()
-        for handled, handler in previous.items():
-            signal.signal(handled, handler)
+    with interrupts_raise():
+        started = time.monotonic()
+        tracing.current_command = None
+        exit_code = int(ExitCode.FAILURE)  # unless the command ends (an unexpected error does not)
+        try:
+            _run()
+            exit_code = int(ExitCode.SUCCESS)
+        except SystemExit as stop:  # click ends every command with one, success included
+            exit_code = stop.code if isinstance(stop.code, int) else int(ExitCode.FAILURE)
+            raise
+        finally:
+            if tracing.current_command is not None:
+                record_command(tracing.current_command, time.monotonic() - started, exit_code)
+            shutdown_metrics()
+            shutdown_tracing()
 
 
 def _run() -> None:
