@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from ops.errors import OpsError
 from ops.inventory.environment import Environment
 from ops.runbook.drill import METRIC_NAMESPACE
-from ops.runbook.model import IamGrant, Runbook, Step
+from ops.runbook.model import IamGrant, Runbook, Step, StopCondition
 from ops.runbook.notify import topic_for
 
 # Step calls that are not AWS's: the local provider's database, HTTP, Kafka protocol,
@@ -75,6 +75,11 @@ def aws_calls(steps: list[Step]) -> set[str]:
     provider's (a misspelt AWS one is kept, for `resources_of` to refuse)."""
     calls = {call for step in steps for call in (*step.calls, *step.rollback_calls)}
     return {call for call in calls if call.split(":", 1)[0] not in NOT_AWS}
+
+
+def aws_stop_calls(stops: list[StopCondition]) -> set[str]:
+    """The AWS actions the stop conditions call (checked before every action and wait)."""
+    return {call for stop in stops for call in stop.calls if call.split(":", 1)[0] not in NOT_AWS}
 
 
 def _arn(template: str, region: str, account: str, name: str) -> str:
@@ -164,6 +169,7 @@ def policy(runbook: Runbook, env: Environment, account: str, given: dict[str, An
     grants = list(engine)
     for params, steps in modes:
         actions |= aws_calls(steps)
+        actions |= aws_stop_calls(runbook.stop_conditions(env, params))
         grants += runbook.grants(env, params)
     return policy_for(actions, grants, env, account)
 

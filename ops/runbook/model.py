@@ -111,6 +111,7 @@ class StopCondition:
 
     name: str
     check: Callable[[RunContext], str | None]
+    calls: tuple[str, ...] = ()  # what the check calls, for the IAM policy (as a step's calls)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,11 @@ def alarms_firing(
 ) -> StopCondition:
     """Stop while an alarm whose name starts with `prefix` (and ends with `suffix`) is in
     ALARM: one DescribeAlarms call per check."""
-    return StopCondition(f"alarms {prefix}*{suffix}", lambda ctx: firing(cloudwatch(ctx), prefix, suffix))
+    return StopCondition(
+        f"alarms {prefix}*{suffix}",
+        lambda ctx: firing(cloudwatch(ctx), prefix, suffix),
+        calls=("cloudwatch:DescribeAlarms",),
+    )
 
 
 def refuse_if_firing(prefix: str, cloudwatch: Any) -> dict[str, Any]:

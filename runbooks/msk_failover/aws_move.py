@@ -15,6 +15,7 @@ from ops.contracts import KafkaEndpoint, kafka_endpoint_parameter
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Lambda, Msk
 from ops.inventory.environment import Environment
+from ops.kinds.msk import MskKind
 from ops.runbook.model import RunContext
 from runbooks.msk_failover import aws_clients as clients
 from runbooks.msk_failover import aws_kafka as kafka_api
@@ -31,6 +32,21 @@ def replicator_role(env: Environment, params: FailoverParams | FailbackParams) -
     """The IAM role a reverse replicator runs as (`-p replicator_role`, default
     `<env prefix>-msk-replicator`): it reads DR and writes the primary."""
     return params.replicator_role or f"{env.prefix}-msk-replicator"
+
+
+_NAMES_PER_CALL = 100  # DescribeAlarms takes at most 100 alarm names
+# The consumers' lag grows while a move holds them: their alarms are no reason to stop it.
+_NOT_HEALTH = frozenset({"time-lag"})
+
+
+def destination_alarm_names(env: Environment, component: str, msk: Msk) -> list[str]:
+    """The critical alarms of a cluster's health (no leader, no controller, a disk full,
+    partitions under-replicated or under min ISR), by their full names."""
+    return [
+        alarm.name(env.prefix)
+        for alarm in MskKind().alarms(env, component, msk)
+        if alarm.severity == "critical" and alarm.key not in _NOT_HEALTH
+    ]
 
 
 class AwsMove:
@@ -71,6 +87,24 @@ class AwsMove:
         self.jobs = consumer_jobs(env, self.primary)  # refuses a group with no job: at plan time
         self.groups = {g.name: list(g.topics) for g in primary.consumer_groups}
         self.role = replicator_role(env, params)
+        destination = self.clusters[self.destination]
+        self.destination_alarms = destination_alarm_names(env, self.destination, destination)
+
+    # --- the stop condition ---------------------------------------------------------------
+    def destination_alarming(self, ctx: RunContext) -> str | None:
+        """The destination cluster's health alarms in ALARM, as a reason to stop (None: none
+        fires). The alarms are the ones `ops observe` made, read in the cluster's region by
+        exact name (a prefix would take `events-dr` for `events`)."""
+        cloudwatch = self._cloudwatch(ctx, self.destination)
+        firing: list[str] = []
+        for start in range(0, len(self.destination_alarms), _NAMES_PER_CALL):
+            names = self.destination_alarms[start : start + _NAMES_PER_CALL]
+            answer = cloudwatch.describe_alarms(AlarmNames=names, StateValue="ALARM")
+            alarms = answer.get("MetricAlarms", [])
+            firing += [a["AlarmName"] for a in alarms if a.get("StateValue") == "ALARM"]
+        if not firing:
+            return None
+        return f"{', '.join(sorted(firing))} in ALARM on {self.names[self.destination]}"
 
     # --- clients --------------------------------------------------------------------------
     def _kafka(self, ctx: RunContext, cluster: str) -> Any:

@@ -120,14 +120,17 @@ GROUP_OFFSETS = ("broker:OffsetFetch",)
 METRICS = ("cloudwatch:GetMetricData",)
 FIND_REPLICATOR = ("kafka:ListReplicators", "kafka:DescribeReplicator")
 UPDATE_REPLICATOR = (*FIND_REPLICATOR, "kafka:UpdateReplicationInfo")
-# CreateReplicator as MSK's guide grants it: the role passed to MSK, the clusters' networks read.
+# CreateReplicator as MSK's guide grants its caller: the role passed to MSK, MSK's own role
+# made on first use, the clusters' networks read and a network interface made in each.
 CREATE_REPLICATOR = (
     *FIND_REPLICATOR,
     "kafka:CreateReplicator",
     "iam:PassRole",
+    "iam:CreateServiceLinkedRole",
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeVpcs",
+    "ec2:CreateNetworkInterface",
 )
 DELETE_REPLICATOR = (*FIND_REPLICATOR, "kafka:DeleteReplicator")
 READ_CLUSTERS = (
@@ -523,13 +526,17 @@ class _MskMove(Runbook):
         raise NotImplementedError
 
     def stop_conditions(self, env: Environment, params: Any) -> list[StopCondition]:
-        """Locally: the cluster the clients move to has every broker (the waits check it as
-        they poll too). On AWS none yet: the destination's alarms would be the condition."""
-        if env.provider != "local":
-            return []
+        """The cluster the clients move to must be whole. Locally: every broker is up (the
+        waits check it as they poll too); on AWS: none of its critical health alarms fires."""
+        provider = self.provider(env, params)
+        if env.provider == "aws":
+            from runbooks.msk_failover.aws import AwsFailback, AwsFailover
+
+            assert isinstance(provider, AwsFailover | AwsFailback)
+            name = f"critical alarms of {provider.destination}"
+            return [StopCondition(name, provider.destination_alarming, calls=("cloudwatch:DescribeAlarms",))]
         from runbooks.msk_failover.local import LocalFailback, LocalFailover
 
-        provider = self.provider(env, params)
         assert isinstance(provider, LocalFailover | LocalFailback)
         return [StopCondition("destination cluster whole", provider.destination_broken)]
 

@@ -20,7 +20,7 @@ from ops.errors import BadInput, ExitCode, OpsError
 from ops.inventory import load_inventory
 from ops.inventory.components import Msk
 from ops.inventory.environment import Environment
-from ops.runbook.iam import actions_of, aws_calls, policy, policy_for
+from ops.runbook.iam import actions_of, aws_calls, aws_stop_calls, policy, policy_for
 from ops.runbook.model import IamGrant, Runbook, mode_values
 from runbooks import REGISTRY
 from tests.helpers import INVENTORY, run_main
@@ -32,7 +32,19 @@ SECRET_READS = {"secretsmanager:GetSecretValue"}
 # Wildcards kept, each for a reason: a Route 53 zone is found by name at run time (its
 # ChangeResourceRecordSets is held to the record by a condition); a restore attaches the
 # source's groups, read from the source at run time.
-SCOPED_ELSEWHERE = {"hostedzone/*", "og:*", "pg:*", "subgrp:*", "cluster-pg:*"}
+SCOPED_ELSEWHERE = {
+    "hostedzone/*",
+    "og:*",
+    "pg:*",
+    "subgrp:*",
+    "cluster-pg:*",
+    # A replicator's network interfaces, in the subnets and groups its clusters have (read at run
+    # time), and the service-linked role MSK makes on first use.
+    "network-interface/*",
+    "subnet/*",
+    "security-group/*",
+    "role/aws-service-role/kafka.amazonaws.com/AWSServiceRoleForKafka*",
+}
 
 
 def _inventory_variant(tmp: Path, name: str) -> Path:
@@ -166,6 +178,30 @@ def test_every_call_of_every_step_and_rollback_is_in_the_policy(policies: list[A
         allowed = set(actions_of(document))
         for _params, steps in runbook.all_steps(env, given):
             assert aws_calls(steps) <= allowed, case
+
+
+def test_every_call_of_every_stop_condition_is_in_the_policy(policies: list[Any]) -> None:
+    checked = 0
+    for case, runbook, env, given, document in policies:
+        allowed = set(actions_of(document))
+        for params, _steps in runbook.all_steps(env, given):
+            calls = aws_stop_calls(runbook.stop_conditions(env, params))
+            assert calls <= allowed, case
+            checked += len(calls)
+    assert checked  # some stop condition calls AWS (the alarms)
+
+
+def test_a_failovers_stop_condition_may_read_only_the_clusters_health_alarms_each_in_its_region() -> None:
+    env = load_inventory(INVENTORY).environment("staging")
+    document = policy(REGISTRY["msk-failover"], env, ACCOUNT, {})
+    [statement] = [s for s in document["Statement"] if "cloudwatch:DescribeAlarms" in s["Action"]]
+    alarms: dict[str, list[str]] = {}
+    for arn in statement["Resource"]:
+        alarms.setdefault(arn.split(":")[3], []).append(arn.rsplit(":", 1)[1])
+    assert set(alarms) == {"us-east-1", "us-west-2"}
+    assert all(name.startswith("dataplat-staging-events-dr-") for name in alarms["us-west-2"])
+    assert not [name for name in alarms["us-east-1"] if name.startswith("dataplat-staging-events-dr-")]
+    assert all(name.endswith("-critical") for names in alarms.values() for name in names)
 
 
 def test_the_engine_calls_are_in_the_policy(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from ops.contracts import KafkaEndpoint
 from ops.errors import BadInput, OpsError
 from ops.inventory import load_inventory
+from ops.inventory.components import Msk
 from ops.inventory.environment import Environment
 from ops.runbook.controls import Control
 from ops.runbook.engine import RunbookEngine
@@ -157,6 +158,27 @@ class Recorder:
         return record
 
 
+class AlarmsApart:
+    """A CloudWatch client whose DescribeAlarms (the stop condition, asked before every
+    action and wait) goes to a client stubbed apart, so that the other CloudWatch answers
+    keep their order. Each call is answered when made, from the alarms a test says fire
+    (none unless it says), and still checked against the service model."""
+
+    def __init__(self, client: Any, alarms: Any, stub: Stubber, firing: list[list[str]]) -> None:
+        self._client, self._alarms, self._stub, self._firing = client, alarms, stub, firing
+
+    def describe_alarms(self, **request: Any) -> Any:
+        names = self._firing.pop(0) if self._firing else []
+        found = [{"AlarmName": name, "StateValue": "ALARM"} for name in names]
+        self._stub.add_response(
+            "describe_alarms", {"MetricAlarms": found}, {"AlarmNames": ANY, "StateValue": "ALARM"}
+        )
+        return self._alarms.describe_alarms(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 @dataclass
 class Aws:
     """The stubbed clients (the engine's ClientFactory) and the answers, step by step."""
@@ -166,10 +188,22 @@ class Aws:
     recorder: Recorder
     run_id: str = "run-1"
     regions: list[str | None] = field(default_factory=list)
+    # Per region, the alarms each successive DescribeAlarms finds in ALARM (then none).
+    firing: dict[str, list[list[str]]] = field(default_factory=lambda: {EAST: [], WEST: []})
 
     def client(self, service: str, region: str | None = None) -> Any:
         self.regions.append(region)
-        return self.clients[(service, region or EAST)]
+        region = region or EAST
+        if service == "cloudwatch":
+            alarms = self.clients[("alarms", region)]
+            return AlarmsApart(
+                self.clients[(service, region)], alarms, self.stub("alarms", region), self.firing[region]
+            )
+        return self.clients[(service, region)]
+
+    def alarm_checks(self, region: str) -> int:
+        """How many times the stop condition read the alarms of `region`."""
+        return self.recorder.calls.count((f"alarms@{region}", "DescribeAlarms"))
 
     def stub(self, service: str, region: str = EAST) -> Stubber:
         return self.stubs[(service, region)]
@@ -381,11 +415,14 @@ def aws() -> Iterator[Aws]:
         ("kafka", WEST),
         ("cloudwatch", EAST),
         ("cloudwatch", WEST),
+        ("alarms", EAST),
+        ("alarms", WEST),
         ("lambda", EAST),
         ("glue", EAST),
         ("ssm", EAST),
     ]:
-        client = boto3.client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+        model = "cloudwatch" if service == "alarms" else service
+        client = boto3.client(model, region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
         client.meta.events.register("before-call.*.*", recorder.hook(f"{service}@{region}"))
         stubs[(service, region)] = Stubber(client)
         stubs[(service, region)].activate()
@@ -501,6 +538,53 @@ def test_a_planned_failover_runs_the_guides_steps_in_order_and_reports_what_aws_
     assert ("kafka@us-west-2", "DescribeReplicator") in aws.recorder.calls
     assert ("kafka@us-east-1", "CreateReplicator") in aws.recorder.calls
     assert ("cloudwatch@us-west-2", "GetMetricData") in aws.recorder.calls
+    # The stop condition read DR's alarms, in DR's region, before each of the 8 actions and waits.
+    assert (aws.alarm_checks(WEST), aws.alarm_checks(EAST)) == (8, 0)
+
+
+def test_a_critical_alarm_of_dr_stops_the_failover_before_the_switch_and_it_is_undone(
+    tmp_path: Path, aws: Aws
+) -> None:
+    _through_create_reverse(aws)
+    # Quiet for the 5 actions and waits up to create-reverse, then a broker of DR below min ISR.
+    alarm = "dataplat-staging-events-dr-under-min-isr-broker-2-critical"
+    aws.firing[WEST] += [[], [], [], [], [], [alarm]]
+    # The rollback, newest first: this run's reverse deleted, the jobs started, the producers released.
+    aws.found(aws.reverse(), EAST)
+    aws.stub("kafka", EAST).add_response(
+        "delete_replicator",
+        {"ReplicatorArn": REVERSE_ARN, "ReplicatorState": "DELETING"},
+        {"ReplicatorArn": REVERSE_ARN},
+    )
+    aws.missing(REVERSE, EAST)
+    aws.started()
+    aws.released()
+    with pytest.raises(OpsError) as stopped:
+        _run(tmp_path, aws, ClockedFailover(FakeClock()), {})
+    aws.done()
+    assert str(stopped.value) == (
+        f"stopped before switch: critical alarms of events_dr: {alarm} in ALARM on {DR}"
+    )
+    operations = [op for _, op in aws.recorder.calls]
+    assert "PutParameter" not in operations  # the clients never moved
+    events = _journal(tmp_path, aws.run_id)
+    stop = next(e for e in events if e["event"] == "stop-condition")
+    assert (stop["step"], stop["condition"]) == ("switch", "critical alarms of events_dr")
+    rolled = [e["step"] for e in events if e["event"] == "step-rolled-back"]
+    assert rolled == ["approve-failover", "create-reverse", "stop-consumers", "pause-producers"]
+
+
+def test_the_stop_condition_reads_only_the_destinations_health_alarms_by_name() -> None:
+    """Not the primary's (a prefix `events-` would take `events-dr-` too), not the consumers'
+    lag (it grows while the move holds them), not the warnings."""
+    from runbooks.msk_failover.aws_move import destination_alarm_names
+
+    env = _env()
+    names = destination_alarm_names(env, "events", env.components_of(Msk)["events"])
+    assert "dataplat-staging-events-offline-partitions-critical" in names
+    assert "dataplat-staging-events-under-min-isr-broker-3-critical" in names
+    assert not [n for n in names if n.startswith("dataplat-staging-events-dr-")]
+    assert not [n for n in names if "lag" in n or not n.endswith("-critical")]
 
 
 def test_a_failed_replicator_is_refused_in_the_preflight_in_one_line(tmp_path: Path, aws: Aws) -> None:
@@ -683,6 +767,8 @@ def test_a_failback_after_a_planned_failover_follows_the_guide_and_deletes_the_r
     operations = [op for _, op in aws.recorder.calls]
     assert "CreateReplicator" not in operations and operations.count("DeleteReplicator") == 1
     assert operations.index("DeleteReplicator") > operations.index("DeleteFunctionConcurrency")
+    # Failing back, the clients move to the primary: its alarms are the stop condition.
+    assert (aws.alarm_checks(EAST), aws.alarm_checks(WEST)) == (10, 0)
 
 
 def test_message_lag_never_zero_fails_the_wait_and_the_rollback_undoes_in_reverse_order(
