@@ -8,11 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
 from adot.components import KINDS, SIGNALS, Distribution, Kind
+from ops.util.safe_yaml import YamlRefused, load_text
 
 SSM_LIMITS = {"standard": 4096, "advanced": 8192}  # bytes of a parameter's value
 Tier = Literal["standard", "advanced"]
@@ -239,12 +238,9 @@ def validate_text(text: str, distribution: Distribution, tier: Tier | None = Non
     """Every problem of a configuration; `tier` checks the size for that SSM tier
     (None: the largest, advanced)."""
     try:
-        doc = YAML().load(text)
-    except YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        return [
-            Problem(mark.line + 1 if mark else 1, "(yaml)", f"not YAML: {getattr(error, 'problem', error)}")
-        ]
+        doc = load_text(text)
+    except YamlRefused as refused:
+        return [Problem(refused.line, "(yaml)", f"not YAML: {refused.reason}")]
     if not isinstance(doc, CommentedMap):
         return [Problem(1, "(top)", "a collector configuration is a mapping")]
     checker = Checker(doc, distribution)

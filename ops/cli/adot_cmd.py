@@ -44,11 +44,15 @@ def validate(
     with one line per problem."""
     from adot.components import DISTRIBUTIONS
     from adot.validate import validate_text
+    from ops.util.safe_yaml import YamlRefused, read_text
 
     lines: list[str] = []
     for file in files:
         try:
-            text = file.read_text(encoding="utf-8")
+            text = read_text(file)
+        except YamlRefused as refused:
+            lines.append(f"{file}:{refused.line}: (yaml): {refused.reason}")
+            continue
         except (OSError, UnicodeDecodeError) as error:
             lines.append(f"{file}: cannot read: {getattr(error, 'strerror', None) or error}")
             continue

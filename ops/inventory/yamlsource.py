@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ops.errors import BadInput
+from ops.util.safe_yaml import YamlRefused, load_text, read_text
 
 Path = tuple[str | int, ...]
 
@@ -58,24 +57,22 @@ def child(node: Any, key: str | int) -> tuple[bool, Any]:
 
 
 def read_yaml(file: FilePath) -> SourceDoc:
-    """Parse a YAML file; any problem is a BadInput naming the file and the line."""
+    """Parse a YAML file within the toolkit's limits (ops/util/safe_yaml.py); any problem
+    is a BadInput naming the file and the line."""
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_text(file)
     except FileNotFoundError:
         raise BadInput(f"{file}: no such file; pass --file with the inventory's path") from None
+    except IsADirectoryError:
+        raise BadInput(f"{file}: is a folder, not a YAML file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"{file}: cannot be read: {error}") from None
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+        raise BadInput(f"{file}: cannot be read: {' '.join(str(error).split())}") from None
+    except YamlRefused as refused:
+        raise BadInput(f"{file}:{refused.line}: yaml: {refused.reason}") from None
     try:
-        data = yaml.load(text)
-    except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = " ".join(str(error.problem or error.context or "invalid YAML").split())
-        raise BadInput(f"{file}:{line}: yaml: {problem}") from None
-    except YAMLError as error:
-        raise BadInput(f"{file}:1: yaml: {' '.join(str(error).split())}") from None
+        data = load_text(text)
+    except YamlRefused as refused:
+        raise BadInput(f"{file}:{refused.line}: yaml: {refused.reason}") from None
     return SourceDoc(str(file), data)
 
 

@@ -290,6 +290,58 @@ def test_an_unplanned_failover_lists_exactly_the_stranded_records_and_the_failba
     assert _stored_twice(kafka_platform) == 0
 
 
+def test_an_unplanned_run_aborted_before_the_switch_reattaches_the_replicator_and_forgets_its_point(
+    kafka_platform: RunningPlatform,
+) -> None:
+    """The primary lost, an unplanned failover killed before the switch, the primary back:
+    `ops runbook abort` undoes it, newest first. The clients stay on the primary, released;
+    the recovery point is forgotten; the replicator is attached again and copies what it had
+    not, so every acknowledged record ends on both clusters and in PostgreSQL once."""
+    kafka = kafka_platform.state_dir / "kafka"
+    mirror = kafka / "mirror-events_replicator" / "mm2.pid"
+    with SteadyTraffic(kafka_platform, "aborted-traffic", rate=40, limit=400) as traffic:
+        wait_until(lambda: len(traffic.acknowledged) >= 20, 60, "traffic flowing on the primary")
+        os.kill(_pid(mirror), signal.SIGSTOP)
+        frozen_at = len(traffic.acknowledged)
+        wait_until(lambda: len(traffic.acknowledged) >= frozen_at + 10, 60, "records DR does not have")
+        for broker in sorted(kafka.glob("events/broker-*/broker.pid")):
+            os.kill(_pid(broker), signal.SIGKILL)
+        os.kill(_pid(mirror), signal.SIGCONT)
+        killed = _runbook(
+            kafka_platform,
+            "run",
+            "msk-failover",
+            "--param",
+            "mode=unplanned",
+            "--execute",
+            env=kill_at_env("before:switch"),
+        )
+        assert killed.code == -9, killed.err
+        run_id = max((kafka_platform.state_dir / "runs").iterdir(), key=lambda p: p.stat().st_mtime).name
+        kafka_platform.refresh()
+        assert kafka_platform.record["kafka_detached"] == {"events_replicator": run_id}
+        stranded = kafka_platform.record["kafka_stranded"]
+        assert isinstance(stranded, dict) and stranded["events"]["run_id"] == run_id
+
+        up = run_cli("local", "up", env=kafka_platform.env)  # the primary is back
+        assert up.code == 0, up.err
+        aborted = _runbook(kafka_platform, "abort", run_id)
+        assert aborted.code == 0, aborted.err
+        after = len(traffic.acknowledged)
+        wait_until(lambda: len(traffic.acknowledged) >= after + 20, 60, "traffic flowing on the primary")
+    _on_primary(kafka_platform)
+    assert kafka_platform.record["kafka_detached"] == {} and kafka_platform.record["kafka_stranded"] == {}
+    events = [
+        json.loads(line)
+        for line in (kafka_platform.state_dir / "runs" / run_id / "journal.jsonl").read_text().splitlines()
+    ]
+    undone = [e["step"] for e in events if e["event"] == "step-rolled-back"]
+    assert undone.index("record-recovery-point") < undone.index("detach-replicator")
+    assert {"stop-consumers", "pause-producers"} <= set(undone)
+    assert "switch" not in undone  # it never ran
+    _everything_once(kafka_platform, set(traffic.acknowledged))
+
+
 FAILOVER_POINTS = [
     "during:pause-producers",
     "during:wait-replicated",
