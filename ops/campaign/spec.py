@@ -22,16 +22,16 @@ class AbortRule(BaseModel):
     """Stop the campaign when a live measure stays above a threshold for a window
     (k6's abortOnFail): p95 over Locust's last seconds, or the failure ratio."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
     metric: Literal["p95_ms", "error_rate"]
-    above: float = Field(ge=0)
+    above: float = Field(ge=0, le=1e15)
     window: Seconds = Field(alias="for")
 
 
 class StageSpec(BaseModel):
     """Ramp linearly to `target` (users, or iterations per second) over `duration`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     duration: Seconds = Field(gt=0, le=24 * 3600)
     target: float = Field(ge=0, le=1_000_000)
 
@@ -40,7 +40,7 @@ class FargateOptions(BaseModel):
     """How the Fargate backend sizes and places the tasks (the task definitions' sizes when
     unset). The master always runs on demand: losing it loses the run."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     spot: bool = False  # workers on FARGATE_SPOT
     worker_cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] | None = None  # CPU units
     worker_memory: int | None = Field(default=None, ge=512, le=122880)  # MiB
@@ -51,13 +51,13 @@ class Campaign(BaseModel):
     `stages` of users. Open model: a constant `rate` (iterations per second) for `duration`,
     or `start_rate` and `stages` of rates; `max_users` carry the iterations (k6's maxVUs)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
     description: str = ""
     target: Literal["ingest"] = "ingest"
     model: Literal["closed", "open"] = "closed"
     users: int | None = Field(default=None, ge=1, le=100_000)
-    spawn_rate: float = Field(default=100, gt=0)
+    spawn_rate: float = Field(default=100, gt=0, le=100_000)
     rate: float | None = Field(default=None, gt=0, le=1_000_000)
     start_rate: float = Field(default=0, ge=0, le=1_000_000)
     max_users: int | None = Field(default=None, ge=1, le=100_000)

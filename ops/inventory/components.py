@@ -14,7 +14,7 @@ class AlarmOverride(BaseModel):
 
     model_config = STRICT
     enabled: bool = True
-    threshold: float | None = Field(default=None, ge=0)
+    threshold: float | None = Field(default=None, ge=0, le=1e15)
     evaluation_periods: int | None = Field(default=None, ge=1, le=1440)
     datapoints_to_alarm: int | None = Field(default=None, ge=1, le=1440)
     period: Literal[10, 30, 60, 300, 900, 3600] | None = None
@@ -52,7 +52,7 @@ class Lambda(Monitored):
     function_name: ResourceName
     memory_mb: int = Field(default=512, ge=128, le=10240)
     timeout_seconds: int = Field(default=30, ge=1, le=900)
-    reserved_concurrency: int | None = Field(default=None, ge=0)
+    reserved_concurrency: int | None = Field(default=None, ge=0, le=100_000)
     produces_to: TopicRef
 
 
@@ -79,7 +79,9 @@ class Msk(Monitored):
     role: Literal["primary", "secondary"] = "primary"
     region: str | None = None  # defaults to the environment's region
     kafka_version: str = "3.6.0"
-    broker_count: int = Field(default=3, ge=1)
+    # MSK allows 30 (ZooKeeper) or 60 (KRaft) per cluster by default, more on request: the
+    # bound stops a typo (100,000,000 ran out of memory), not a quota.
+    broker_count: int = Field(default=3, ge=1, le=1000)
     instance_type: str = Field(default="kafka.m5.large", pattern=r"^(kafka|express)\.")
     storage_gib: int = Field(default=1000, ge=1, le=16384)
     topics: list[KafkaTopic] = Field(min_length=1)
@@ -128,7 +130,7 @@ class GlueJob(BaseModel):
     source_zone: ZoneName
     target_zone: ZoneName
     worker_type: Literal["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
-    number_of_workers: int = Field(default=2, ge=2)
+    number_of_workers: int = Field(default=2, ge=2, le=1000)
     glue_version: str = "5.0"
 
 
@@ -144,7 +146,7 @@ class Emr(Monitored):
     cluster_name: ResourceName
     release_label: str = Field(default="emr-7.5.0", pattern=r"^emr-\d+\.\d+\.\d+$")
     instance_type: str = "m5.xlarge"
-    core_instance_count: int = Field(default=2, ge=1)
+    core_instance_count: int = Field(default=2, ge=1, le=1000)
 
 
 class DataCheck(BaseModel):

@@ -27,10 +27,10 @@ class Slo(BaseModel):
     """Service level objectives for a request path, checked by load-test campaigns."""
 
     model_config = STRICT
-    p95_ms: float = Field(gt=0)
-    p99_ms: float = Field(gt=0)
+    p95_ms: float = Field(gt=0, le=3_600_000)
+    p99_ms: float = Field(gt=0, le=3_600_000)
     error_rate: float = Field(ge=0, le=1)
-    min_throughput_rps: float = Field(default=0, ge=0)
+    min_throughput_rps: float = Field(default=0, ge=0, le=10_000_000)
 
     @model_validator(mode="after")
     def _p99_not_below_p95(self) -> Slo:
@@ -66,8 +66,8 @@ class FargatePrices(BaseModel):
     `spot_discount`. Taken from AWS's price list for the region; keep them current."""
 
     model_config = STRICT
-    vcpu_hour: float = Field(default=0.04048, ge=0)
-    gb_hour: float = Field(default=0.004445, ge=0)
+    vcpu_hour: float = Field(default=0.04048, ge=0, le=1000)
+    gb_hour: float = Field(default=0.004445, ge=0, le=1000)
     spot_discount: float = Field(default=0.70, ge=0, lt=1)
 
 

@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
-# Every model forbids unknown keys: a typo must never be silently ignored.
-STRICT = ConfigDict(extra="forbid", frozen=True)
+# Every model forbids unknown keys (a typo must never be silently ignored) and takes only
+# finite numbers (`.inf`, `1e400` and `.nan` are no threshold, objective or rate).
+STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 Severity = Literal["critical", "warning", "info"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+# No duration the toolkit takes (an objective, a timeout, a retention, a TTL) means anything
+# past a year: a longer one is a typo (`99999999999999d`).
+MAX_DURATION_SECONDS = 366 * 86400.0
 
 
 def parse_duration(value: Any) -> Any:
     """Accept '90s', '5m', '1h', '1d' or a number of seconds; return seconds."""
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a string like '5m', '1h'")
+    seconds: float | None = None
     if isinstance(value, int | float):
-        return value
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    raise ValueError(f"{value!r} is not a duration: write seconds or a string like '90s', '5m', '1h'")
+            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds is None:
+        raise ValueError(f"{value!r} is not a duration: write seconds or a string like '90s', '5m', '1h'")
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a finite duration")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"{value!r} is longer than the 366 days a duration may be")
+    return seconds
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class RebootParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     cluster: str = Field(default="events", description="the msk component of the inventory")
     brokers: list[int] | None = Field(
         default=None, description="the broker ids to reboot, in order (e.g. 1,3); default every broker"

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 class FailoverParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     replicator: str = Field(
         default="events_replicator", description="the msk_replicator component of the inventory"
     )
@@ -72,7 +72,7 @@ class FailoverParams(BaseModel):
 
 
 class FailbackParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     replicator: str = Field(
         default="events_replicator", description="the msk_replicator component the failover reversed"
     )

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class PitrParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     target_time: AwareDatetime = Field(description="restore to this moment (ISO 8601 with a zone)")
     component: str = Field(default="warehouse", description="the rds component of the inventory")
     target_identifier: str | None = Field(
