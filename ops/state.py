@@ -43,6 +43,19 @@ class StateDir:
     def log_file(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
 
+    def problem(self) -> str | None:
+        """Why the toolkit cannot keep its state here (None: it can), checked before any
+        command writes: the folder, or the nearest of its parents that exists, must be a
+        folder it may write in."""
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            return "is a file" if existing == self.root else f"cannot be made: {existing} is a file"
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return "cannot be written to" if existing == self.root else f"cannot be made in {existing}"
+        return None
+
     def ensure(self) -> None:
         for folder in (self.root, self.run_dir, self.log_dir, self.reports_dir):
             folder.mkdir(parents=True, exist_ok=True)

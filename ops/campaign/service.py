@@ -240,9 +240,17 @@ def _sinks(
 
     sinks: list[LiveSink] = []
     if live.metrics_port is not None:
-        prometheus = PrometheusSink(campaign_id, live.metrics_port)
-        sinks.append(prometheus)
-        host.notice(f"live metrics: http://127.0.0.1:{prometheus.port}/metrics")
+        try:
+            prometheus = PrometheusSink(campaign_id, live.metrics_port)
+        except OSError as error:  # the port is taken: the campaign matters more than its live view
+            reason = error.strerror or str(error)
+            host.notice(
+                f"warning: live metrics off: 127.0.0.1:{live.metrics_port}: {reason}; "
+                "pick a free --metrics-port next time (the campaign runs)"
+            )
+        else:
+            sinks.append(prometheus)
+            host.notice(f"live metrics: http://127.0.0.1:{prometheus.port}/metrics")
     if live.cloudwatch:
         client = host.aws_for(environment).client("cloudwatch")
         sinks.append(CloudWatchSink(client, environment.name, spec.name, host.notice))

@@ -45,7 +45,15 @@ class CliContext:
         return load_inventory(file or self.inventory).environment(name)
 
     def state(self) -> StateDir:
-        return StateDir(self.state_dir)
+        """The state folder, refused (exit 2, nothing written) when it cannot hold state."""
+        state = StateDir(self.state_dir)
+        problem = state.problem()
+        if problem:
+            raise BadInput(
+                f"state folder {state.root} {problem}; pass --state-dir (or OPS_STATE_DIR) with a "
+                "folder you can write to"
+            )
+        return state
 
     def aws_for(self, env: Environment) -> ClientFactory:
         """Clients for an environment: the emulator of the local platform, or AWS with the

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import typer
 
+# typer carries its own copy of click (typer._click): its usage errors are caught by class.
+from typer._click import exceptions as click_errors
+
 from ops import __version__
 from ops.aws.clients import AwsTarget
 from ops.cli import (
@@ -80,6 +83,12 @@ def root(
         raise typer.BadParameter(
             f"{log_level!r}: use debug, info, warning or error", param_hint="--log-level"
         )
+    if region is not None:
+        from ops.util.regions import region_problem
+
+        problem = region_problem(region)
+        if problem:
+            raise typer.BadParameter(problem, param_hint="--region")
     configure_logging(level, log_level)
     if level == "json":
         setup_tracing(trace_ids=True)  # the log lines carry the command's trace id
@@ -112,7 +121,21 @@ def main() -> None:
 def _run() -> None:
     """The command, its errors turned into one line and an exit code (SystemExit)."""
     try:
-        app()
+        # Not standalone: click's usage errors come here, to be one line like every other.
+        result = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as error:
+        console.print(error.ctx.get_help() if error.ctx else "")
+        sys.exit(ExitCode.BAD_INPUT)
+    except click_errors.UsageError as error:
+        where = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
+        print_error(" ".join(error.format_message().split()) + where)
+        sys.exit(ExitCode.BAD_INPUT)
+    except click_errors.ClickException as error:
+        print_error(" ".join(error.format_message().split()))
+        sys.exit(error.exit_code)
+    except typer.Abort:  # click's own Ctrl-C at a prompt
+        print_error("interrupted")
+        sys.exit(ExitCode.INTERRUPTED)
     except OpsError as error:
         print_error(str(error))
         sys.exit(error.exit_code)
@@ -125,6 +148,7 @@ def _run() -> None:
             raise
         print_error(failure[0])
         sys.exit(failure[1])
+    sys.exit(result if isinstance(result, int) else ExitCode.SUCCESS)
 
 
 def _aws_failure(error: Exception) -> tuple[str, ExitCode] | None:

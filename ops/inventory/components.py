@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from ops.inventory.types import STRICT, ResourceName, RetentionDays, Severity
+from ops.inventory.types import STRICT, Region, ResourceName, RetentionDays, Severity
 
 
 class AlarmOverride(BaseModel):
@@ -77,7 +77,7 @@ class Msk(Monitored):
     kind: Literal["msk"]
     cluster_name: ResourceName
     role: Literal["primary", "secondary"] = "primary"
-    region: str | None = None  # defaults to the environment's region
+    region: Region | None = None  # defaults to the environment's region
     kafka_version: str = "3.6.0"
     # MSK allows 30 (ZooKeeper) or 60 (KRaft) per cluster by default, more on request: the
     # bound stops a typo (100,000,000 ran out of memory), not a quota.
@@ -105,7 +105,7 @@ class Bucket(BaseModel):
     model_config = STRICT
     bucket: ResourceName
     versioning: bool = True
-    replicate_to_region: str | None = None
+    replicate_to_region: Region | None = None
 
 
 class LakeZones(BaseModel):

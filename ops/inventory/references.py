@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ops.inventory.components import STATEFUL_KINDS, ApiGateway, Lambda, Msk, MskReplicator
+from ops.inventory.components import STATEFUL_KINDS, ApiGateway, Lambda, Msk, MskReplicator, S3Lake
 from ops.inventory.spec import PlatformSpec
+from ops.util.regions import partition_of
 
 Path = tuple[str | int, ...]
 
@@ -47,6 +48,7 @@ def _problems(spec: PlatformSpec) -> Iterator[tuple[Path, str]]:
             yield from _replicator_problems(spec, name, component)
         elif component.kind == "adot":
             yield from _expect_kind(kinds, component.ecs_cluster, "ecs_cluster", (*base, "ecs_cluster"))
+    yield from _partition_problems(spec)
     for name in spec.objectives:
         if name not in kinds:
             yield ("objectives", name), f"unknown component {name!r}{_choices(kinds)}"
@@ -94,3 +96,25 @@ def _expect_kind(kinds: dict[str, str], name: str, kind: str, where: Path) -> It
 
 def _choices(names: dict[str, str]) -> str:
     return f" (known: {', '.join(sorted(names))})" if names else ""
+
+
+def _partition_problems(spec: PlatformSpec) -> Iterator[tuple[Path, str]]:
+    """Every region a component names is in the environment's partition (its ARNs, IAM and
+    replication cannot cross from `aws` to `aws-cn`)."""
+    home = partition_of(spec.region)
+    for name, component in spec.components.items():
+        named: list[tuple[Path, str | None]] = []
+        if isinstance(component, Msk):
+            named.append((("components", name, "region"), component.region))
+        elif isinstance(component, S3Lake):
+            for zone in ("raw", "processed", "curated"):
+                bucket = getattr(component.zones, zone)
+                named.append(
+                    (("components", name, "zones", zone, "replicate_to_region"), bucket.replicate_to_region)
+                )
+        for where, region in named:
+            if region and home and partition_of(region) != home:
+                yield (
+                    where,
+                    f"{region!r} is in partition {partition_of(region)}; the environment's is {home}",
+                )

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ops.inventory.components import Component
-from ops.inventory.types import STRICT, ResourceName, RetentionDays, Seconds, Severity
+from ops.inventory.types import STRICT, Region, ResourceName, RetentionDays, Seconds, Severity
 
 
 class NotificationTopic(BaseModel):
@@ -88,7 +88,7 @@ class PlatformSpec(BaseModel):
     """What an environment is made of: the base, with an environment's overlay merged in."""
 
     model_config = STRICT
-    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    region: Region
     notifications: dict[Severity, NotificationTopic] = Field(min_length=1)
     components: dict[str, Component] = Field(min_length=1)
     objectives: dict[str, Objective] = {}

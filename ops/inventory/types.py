@@ -6,7 +6,9 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+
+from ops.util.regions import region_problem
 
 # Every model forbids unknown keys (a typo must never be silently ignored) and takes only
 # finite numbers (`.inf`, `1e400` and `.nan` are no threshold, objective or rate).
@@ -50,3 +52,14 @@ ResourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 RetentionDays = Literal[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
 ]
+
+
+def _known_region(value: str) -> str:
+    problem = region_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# A region botocore knows (a typo would fail at the first AWS call, or plan in nowhere).
+Region = Annotated[str, AfterValidator(_known_region)]

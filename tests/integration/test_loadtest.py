@@ -252,6 +252,27 @@ def test_live_metrics_reach_prometheus_and_cloudwatch_while_it_runs(
     assert "Throughput over time" in (Path(data["folder"]) / "report.html").read_text()
 
 
+def test_a_taken_metrics_port_warns_once_and_the_campaign_runs(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    import socket
+
+    campaign = tmp_path / "taken.yaml"
+    campaign.write_text("name: taken\nusers: 2\nspawn_rate: 2\nduration: 3s\nworkers: 1\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "loadtest", "run", str(campaign), "-o", "json", "--metrics-port", str(port), env=platform.env
+        )
+    assert result.code == 0, result.err
+    warnings = [line for line in result.err.splitlines() if "live metrics off" in line]
+    assert len(warnings) == 1 and f"127.0.0.1:{port}" in warnings[0], result.err
+    assert "Traceback" not in result.err
+    assert json.loads(result.out)["requests"] > 0
+
+
 def test_attach_reconnects_to_a_campaign_whose_run_was_killed(
     platform: RunningPlatform, tmp_path: Path
 ) -> None:
