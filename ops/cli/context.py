@@ -40,9 +40,17 @@ class CliContext:
         return self.inventory_option or default_inventory_path()
 
     def environment(self, name: str, file: Path | None = None) -> Environment:
+        """An environment of the inventory, refused (exit 2) when a name derived from it is
+        one AWS would refuse: before any command acts on it."""
         from ops.inventory import load_inventory
+        from ops.kinds.naming import naming_problems
 
-        return load_inventory(file or self.inventory).environment(name)
+        inventory = load_inventory(file or self.inventory)
+        env = inventory.environment(name)
+        problems = naming_problems(env)
+        if problems:
+            raise inventory.invalid(name, problems)
+        return env
 
     def state(self) -> StateDir:
         """The state folder, refused (exit 2, nothing written) when it cannot hold state."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from ops.inventory.components import STATEFUL_KINDS, ApiGateway, Lambda, Msk, MskReplicator, S3Lake
@@ -9,6 +10,7 @@ from ops.inventory.spec import PlatformSpec
 from ops.util.regions import partition_of
 
 Path = tuple[str | int, ...]
+COMPONENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 def reference_problems(spec: PlatformSpec) -> list[tuple[Path, str]]:
@@ -21,6 +23,14 @@ def _problems(spec: PlatformSpec) -> Iterator[tuple[Path, str]]:
     kinds: dict[str, str] = {name: component.kind for name, component in components.items()}
     for name, component in components.items():
         base: Path = ("components", name)
+        if not COMPONENT_NAME.fullmatch(name):
+            yield (
+                base,
+                (
+                    f"{name!r}: a component name is lower-case letters, digits and underscores, from a "
+                    "letter, at most 63 (it becomes part of AWS names, alarm names and SSM paths)"
+                ),
+            )
         if isinstance(component, ApiGateway):
             for route, target in component.routes.items():
                 yield from _expect_kind(kinds, target, "lambda", (*base, "routes", route))

@@ -188,6 +188,50 @@ def test_bad_overrides_exit_2_with_one_line_and_no_aws_call(
     assert _emulator_requests(platform) == before
 
 
+LAUGHS = "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
+    for p, n in zip([None, *"abcdefgh"], "abcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("alarms", "replace", "field"),
+    [
+        ("{cpu: {threshold: .inf}}", None, "alarms.cpu.threshold"),  # not finite
+        ("{cpu: {threshold: 1e400}}", None, "alarms.cpu.threshold"),
+        (
+            "",
+            ("platform: dataplat\n", "platform: dataplat-" + "x" * 50 + "\n"),
+            "function_name",
+        ),  # too long for AWS
+        (
+            "",
+            (
+                "    events_dr:\n",
+                '    "évènements/ü x":\n      kind: lambda\n      function_name: fx\n'
+                "      produces_to: {cluster: events, topic: raw_financial_transactions}\n    events_dr:\n",
+            ),
+            "components",
+        ),
+        ("", ("  region: us-east-1\n", "  region: us-east-11\n"), "base.region"),
+        ("", ("version: 1\n", f"version: 1\n{LAUGHS}"), "yaml: more than 100,000 values"),
+    ],
+)
+def test_hostile_inventories_change_nothing_in_the_emulator(
+    platform: RunningPlatform, tmp_path: Path, alarms: str, replace: tuple[str, str] | None, field: str
+) -> None:
+    """Issue 15's families against `observe apply` (the command that would change most): exit
+    2, one line, and not one request reaches the emulator."""
+    inventory = _inventory(tmp_path, alarms=alarms, replace=replace)
+    before = _emulator_requests(platform)
+    result = run_cli("--inventory", str(inventory), "observe", "apply", "--auto-approve", env=platform.env)
+    assert result.code == 2, result.err
+    lines = result.err.strip().splitlines()
+    assert lines and all(line.startswith(f"error: {inventory}:") for line in lines), lines
+    assert field in lines[0] and "Traceback" not in result.err
+    assert _emulator_requests(platform) == before
+
+
 def test_a_protected_environment_is_not_applied_without_approval(
     applied: RunningPlatform, tmp_path: Path
 ) -> None:
