@@ -357,6 +357,16 @@ class Aws:
             self.described(self.reverse("CREATING"), EAST)
             self.described(self.reverse(), EAST)
 
+    def reverse_deleted(self, reverse: dict[str, Any]) -> None:
+        """The reverse replicator found, DeleteReplicator, then gone."""
+        self.found(reverse, EAST)
+        self.stub("kafka", EAST).add_response(
+            "delete_replicator",
+            {"ReplicatorArn": REVERSE_ARN, "ReplicatorState": "DELETING"},
+            {"ReplicatorArn": REVERSE_ARN},
+        )
+        self.missing(REVERSE, EAST)
+
     def switched(self, to: str, brokers: str, arn: str, region: str, before: str) -> None:
         self.published(before)
         self.brokers(arn, brokers, region)
@@ -550,13 +560,7 @@ def test_a_critical_alarm_of_dr_stops_the_failover_before_the_switch_and_it_is_u
     alarm = "dataplat-staging-events-dr-under-min-isr-broker-2-critical"
     aws.firing[WEST] += [[], [], [], [], [], [alarm]]
     # The rollback, newest first: this run's reverse deleted, the jobs started, the producers released.
-    aws.found(aws.reverse(), EAST)
-    aws.stub("kafka", EAST).add_response(
-        "delete_replicator",
-        {"ReplicatorArn": REVERSE_ARN, "ReplicatorState": "DELETING"},
-        {"ReplicatorArn": REVERSE_ARN},
-    )
-    aws.missing(REVERSE, EAST)
+    aws.reverse_deleted(aws.reverse())
     aws.started()
     aws.released()
     with pytest.raises(OpsError) as stopped:
@@ -745,13 +749,7 @@ def test_a_failback_after_a_planned_failover_follows_the_guide_and_deletes_the_r
     aws.switched(PRIMARY, PRIMARY_BROKERS, PRIMARY_ARN, EAST, before=ON_DR)
     aws.started()
     aws.released()
-    aws.found(reverse, EAST)  # delete-reverse
-    aws.stub("kafka", EAST).add_response(
-        "delete_replicator",
-        {"ReplicatorArn": REVERSE_ARN, "ReplicatorState": "DELETING"},
-        {"ReplicatorArn": REVERSE_ARN},
-    )
-    aws.missing(REVERSE, EAST)
+    aws.reverse_deleted(reverse)  # delete-reverse
     aws.published(ON_PRIMARY)  # post-check: the original replicator copies again
     aws.found(forward, WEST)
     throughput = _query("throughput", "ReplicatorThroughput", {"ReplicatorName": FORWARD}, "Sum")
@@ -807,13 +805,7 @@ def test_message_lag_never_zero_fails_the_wait_and_the_rollback_undoes_in_revers
         aws.message_lag(EAST, REVERSE, [(minute(3), 880.0)])
     # The rollback, newest first: producers released, then this run's reverse deleted.
     aws.released()
-    aws.found(aws.reverse(), EAST)
-    aws.stub("kafka", EAST).add_response(
-        "delete_replicator",
-        {"ReplicatorArn": REVERSE_ARN, "ReplicatorState": "DELETING"},
-        {"ReplicatorArn": REVERSE_ARN},
-    )
-    aws.missing(REVERSE, EAST)
+    aws.reverse_deleted(aws.reverse())
     with pytest.raises(OpsError) as failed:
         _run(tmp_path, aws, ClockedFailback(FakeClock()), {"lag_timeout_seconds": 30})
     aws.done()
