@@ -1,4 +1,4 @@
-"""`ops drill run | history`: scheduled DR drills and their trend."""
+"""`ops drill run | history | due`: DR drills, their trend, and those the policy wants now."""
 
 from __future__ import annotations
 
@@ -110,6 +110,57 @@ def history(
     if len(rtos) >= 2:
         trend = "faster" if rtos[-1] < rtos[0] else "slower"
         console.print(f"RTO trend: {rtos[0]} s -> {rtos[-1]} s ({trend}); last {len(rtos)} drills")
+
+
+@app.command()
+@traced_command
+def due(
+    ctx: typer.Context,
+    env: str = ENV_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """The drills the inventory's drill_policy wants, each with the last one that met its
+    objectives; exit 4 when any is overdue (never passed, or not within its period)."""
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    from ops.runbook.drill import close_dead_drills, read_history
+    from ops.runbook.due import drills_due
+    from runbooks.policy import drill_policy_problems
+
+    context = cli_context(ctx)
+    environment = context.environment(env)
+    problems = drill_policy_problems(environment)
+    if problems:
+        from ops.inventory import load_inventory
+
+        raise load_inventory(context.inventory).invalid(environment.name, problems)
+    close_dead_drills(_host(context), environment.name)
+    found = drills_due(environment, read_history(context.state(), environment.name), datetime.now(UTC))
+    overdue = [d for d in found if d.overdue]
+    if output is OutputFormat.json:
+        print_json({"environment": environment.name, "drills": [d.as_dict() for d in found]})
+    elif not found:
+        console.print(f"{environment.name}: no drill_policy in the inventory; nothing is due")
+    else:
+        table = Table(
+            "component", "runbook", "every", "last passed", "due", "last drill", title=environment.name
+        )
+        for item in found:
+            due_text = "[red]overdue[/]" if item.overdue else (item.due_at or "")[:16]
+            table.add_row(
+                item.component,
+                item.runbook,
+                f"{item.every_seconds / 86400:g} d",
+                (item.last_passed or "never")[:16],
+                due_text,
+                item.last_outcome,
+            )
+        console.print(table)
+        console.print(f"{len(overdue)} of {len(found)} overdue")
+    if overdue:
+        raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
 
 
 def _campaign_load(context: CliContext, environment: Environment, name: str) -> DrillLoad:

@@ -28,9 +28,12 @@ def validate(
     """Check every environment of the inventory; exit 2 with one line per problem."""
     from ops.inventory import load_inventory
     from ops.observe.checks import check_inventory
+    from runbooks.policy import drill_policy_problems
 
     inventory = load_inventory(file or cli_context(ctx).inventory)
-    check_inventory(inventory)  # alarm overrides name real alarms, severities have topics
+    # Alarm overrides name real alarms, severities have topics, derived names are AWS's,
+    # the drill policy names runbooks with drills.
+    check_inventory(inventory, drill_policy_problems)
     environments = sorted(inventory.environments)
     if output is OutputFormat.json:
         print_json({"file": inventory.source, "valid": True, "environments": environments})

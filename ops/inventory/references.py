@@ -59,6 +59,9 @@ def _problems(spec: PlatformSpec) -> Iterator[tuple[Path, str]]:
         elif component.kind == "adot":
             yield from _expect_kind(kinds, component.ecs_cluster, "ecs_cluster", (*base, "ecs_cluster"))
     yield from _partition_problems(spec)
+    for name in spec.drill_policy:
+        if name not in kinds:
+            yield ("drill_policy", name), f"unknown component {name!r}{_choices(kinds)}"
     for name in spec.objectives:
         if name not in kinds:
             yield ("objectives", name), f"unknown component {name!r}{_choices(kinds)}"

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from ops.inventory.components import Component
-from ops.inventory.types import STRICT, Region, ResourceName, RetentionDays, Seconds, Severity
+from ops.inventory.types import STRICT, Every, Region, ResourceName, RetentionDays, Seconds, Severity
 
 
 class NotificationTopic(BaseModel):
@@ -92,6 +92,8 @@ class PlatformSpec(BaseModel):
     notifications: dict[Severity, NotificationTopic] = Field(min_length=1)
     components: dict[str, Component] = Field(min_length=1)
     objectives: dict[str, Objective] = {}
+    # component -> runbook -> how often a drill of it must pass (`ops drill due`)
+    drill_policy: dict[str, dict[str, Every]] = {}
     slos: dict[str, Slo] = {}
     logs: LogsSpec = LogsSpec()
     alarm_settings: AlarmsSpec = AlarmsSpec()

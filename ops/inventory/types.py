@@ -45,6 +45,23 @@ def parse_duration(value: Any) -> Any:
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 
+# How often a drill must pass: a named period (the longest such a period can be, so that a
+# drill on the same day each month is never late) or a duration.
+NAMED_PERIODS = {"daily": 86400.0, "weekly": 7 * 86400.0, "monthly": 31 * 86400.0, "quarterly": 92 * 86400.0}
+
+
+def parse_every(value: Any) -> Any:
+    """'weekly', 'monthly', 'quarterly' (or 'daily'), or a duration like '14d'; seconds."""
+    if isinstance(value, str) and value.strip() in NAMED_PERIODS:
+        return NAMED_PERIODS[value.strip()]
+    if isinstance(value, str) and not _DURATION.match(value):
+        named = ", ".join(NAMED_PERIODS)
+        raise ValueError(f"{value!r} is not a period: write {named}, or a duration like '14d'")
+    return parse_duration(value)
+
+
+Every = Annotated[float, BeforeValidator(parse_every), Field(gt=0)]
+
 # AWS-style names: letters, digits and hyphens, as most AWS resource names allow.
 ResourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 

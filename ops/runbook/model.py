@@ -166,6 +166,9 @@ class Runbook(ABC):
         return bool(getattr(params, "unplanned", False))
 
     # --- drills: runs that prove an objective and never touch production traffic --------
+    # The component kinds a drill of this runbook exercises (none: it has no drill).
+    drills: ClassVar[frozenset[str]] = frozenset()
+
     def drill_params(self, env: Environment, component: str, at: datetime, drill_id: str) -> dict[str, Any]:
         raise BadInput(f"runbook {self.name} has no drill")
 

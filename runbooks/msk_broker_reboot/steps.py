@@ -5,7 +5,7 @@ the stop conditions checked before each broker and while waiting), verify the en
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -111,6 +111,7 @@ STEPS = (
 
 class MskBrokerReboot(Runbook):
     name = "msk-broker-reboot"
+    drills: ClassVar[frozenset[str]] = frozenset({"msk"})
     summary = "Reboot an MSK cluster's brokers one at a time, each back with every ISR whole first"
     params_model = RebootParams
 

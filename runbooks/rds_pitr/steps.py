@@ -267,6 +267,7 @@ STEPS = (
 
 class RdsPitr(Runbook):
     name = "rds-pitr"
+    drills: ClassVar[frozenset[str]] = frozenset({"rds"})
     summary = "Restore the warehouse database to a point in time, validate it, cut over"
     params_model = PitrParams
     placeholders: ClassVar[dict[str, Any]] = {"target_time": "2000-01-01T00:00:00+00:00"}
