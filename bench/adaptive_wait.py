@@ -1,8 +1,14 @@
 """Benchmark: how soon a restore that becomes available is noticed, and how many calls
-that takes, for rds-pitr's adaptive wait and for boto3's `db_instance_available` waiter
-(a fixed 30 s delay). Both poll the same real botocore client; a `before-call` handler
-answers DescribeDBInstances from a simulated clock (the instance is `creating` until the
-restore's duration has passed), and both sleep on that clock: minutes run in milliseconds.
+that takes, for boto3's `db_instance_available` waiter (a fixed 30 s delay), rds-pitr's
+wait without history (geometric: 1 s, x1.5, at most 10 s) and with history (it learned
+from earlier restores of the same size: ops/runbook/waits.py). All poll the same real
+botocore client; a `before-call` handler answers DescribeDBInstances from a simulated clock
+(the instance is `creating` until the restore's duration has passed), and all sleep on
+that clock: minutes run in milliseconds.
+
+History: the 5 earlier restores of the same size took the restore's duration +-JITTER
+(seeded); the restore measured takes a duration from the same spread. Medians over
+SAMPLES restores per duration.
 
 Run: .venv/bin/python bench/adaptive_wait.py
 Writes bench/results/adaptive_wait.json.
@@ -11,8 +17,10 @@ Writes bench/results/adaptive_wait.json.
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -23,10 +31,13 @@ sys.path.insert(0, str(REPO))
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
 from ops.aws.clients import AwsTarget, ClientFactory  # noqa: E402
-from runbooks.common.rds_wait import poll_available  # noqa: E402
+from ops.runbook.waits import WaitHistory  # noqa: E402
+from runbooks.common.rds_wait import Learning, poll_available, size_of  # noqa: E402
 
 DURATIONS_S = (20, 45, 90, 240, 480, 900, 1800)  # how long the restore takes
-PHASES = 10  # restore start offsets within a poll period, to average over alignment
+SAMPLES = 20  # restores per duration
+JITTER = 0.05  # the spread of one size's restore durations
+KIND = "rds-instance restore available"
 
 
 class SimulatedRestore:
@@ -58,9 +69,20 @@ def client(restore: SimulatedRestore) -> Any:
     return rds
 
 
-def ours(duration: float) -> tuple[float, int]:
+def ours(duration: float, history: list[float] | None = None) -> tuple[float, int]:
     restore = SimulatedRestore(duration)
-    poll_available(client(restore), "db", 7200, lambda: restore.now, restore.sleep)
+    learning = None
+    if history is not None:
+        with tempfile.TemporaryDirectory() as folder:
+            record = WaitHistory(Path(folder) / "history.jsonl")
+            size = size_of(restore.answer()[1]["DBInstances"][0])
+            restore.calls = 0
+            for seconds in history:
+                record.record(KIND, size, seconds)
+            learning = Learning(record, KIND)
+            poll_available(client(restore), "db", 7200, lambda: restore.now, restore.sleep, learning)
+    else:
+        poll_available(client(restore), "db", 7200, lambda: restore.now, restore.sleep)
     return restore.now - duration, restore.calls
 
 
@@ -73,17 +95,24 @@ def waiter(duration: float) -> tuple[float, int]:
 
 
 def main() -> None:
+    spread = random.Random(7)
     rows = []
     for duration in DURATIONS_S:
+
+        def drawn(duration: float = duration) -> float:
+            return duration * (1 + spread.uniform(-JITTER, JITTER))
+
+        cases = [(drawn(), [drawn() for _ in range(5)]) for _ in range(SAMPLES)]
         runs = {
-            "ours": [ours(duration + i * 3.0 / PHASES) for i in range(PHASES)],
-            "waiter": [waiter(duration + i * 30.0 / PHASES) for i in range(PHASES)],
+            "waiter": [waiter(actual) for actual, _ in cases],
+            "geometric": [ours(actual) for actual, _ in cases],
+            "learned": [ours(actual, history) for actual, history in cases],
         }
         rows.append(
             {
                 "restore_s": duration,
                 **{
-                    f"{name}_{measure}": round(statistics.mean(r[index] for r in results), 2)
+                    f"{name}_{measure}": round(statistics.median(r[index] for r in results), 2)
                     for name, results in runs.items()
                     for index, measure in ((0, "latency_s"), (1, "calls"))
                 },
@@ -91,12 +120,16 @@ def main() -> None:
         )
     out = REPO / "bench" / "results" / "adaptive_wait.json"
     out.write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"{'restore':>8} {'ours: late':>11} {'calls':>6} {'waiter: late':>13} {'calls':>6}")
+    header = f"{'restore':>8}" + "".join(
+        f" {name + ': late':>17} {'calls':>6}" for name in ("waiter", "geometric", "learned")
+    )
+    print(header)
     for row in rows:
-        print(
-            f"{row['restore_s']:>7}s {row['ours_latency_s']:>10}s {row['ours_calls']:>6} "
-            f"{row['waiter_latency_s']:>12}s {row['waiter_calls']:>6}"
+        cells = "".join(
+            f" {row[name + '_latency_s']:>16}s {row[name + '_calls']:>6}"
+            for name in ("waiter", "geometric", "learned")
         )
+        print(f"{row['restore_s']:>7}s{cells}")
 
 
 if __name__ == "__main__":

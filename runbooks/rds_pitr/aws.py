@@ -331,12 +331,12 @@ class AwsSteps(AwsCutover):
     def wait_available(self, ctx: RunContext) -> dict[str, Any]:
         identifier = ctx.output("restore", "restored")
         if self.aurora:
-            wait_for_instance(ctx, ctx.output("restore", "writer"))
+            wait_for_instance(ctx, ctx.output("restore", "writer"), operation="restore")
             cluster = self._describe_cluster(ctx, identifier)
             assert cluster is not None
             endpoint = {"Address": cluster["Endpoint"], "Port": cluster.get("Port", 5432)}
             return {"endpoint": endpoint, "available_at": datetime.now(UTC).isoformat()}
-        instance = wait_for_instance(ctx, identifier)
+        instance = wait_for_instance(ctx, identifier, operation="restore")
         return {"endpoint": instance["Endpoint"], "available_at": datetime.now(UTC).isoformat()}
 
     def validate(self, ctx: RunContext) -> dict[str, Any]:

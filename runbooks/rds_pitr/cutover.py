@@ -236,7 +236,7 @@ class AwsCutover:
         )
         # Back to the state it had: a stopped instance (where a rename is allowed) stays stopped.
         stopped = before is not None and before["DBInstanceStatus"] == "stopped"
-        wait_for_instance(ctx, new, ("stopped",) if stopped else ("available",))
+        wait_for_instance(ctx, new, ("stopped",) if stopped else ("available",), operation="rename")
 
     def still_serving(self, ctx: RunContext) -> str | None:
         """What of the cutover still names the restored database (the run's cutover was
@@ -287,19 +287,19 @@ class AwsCutover:
             if cluster is None:
                 raise OpsError(f"the old cluster {old} is gone: it cannot be started again")
             if cluster["Status"] == "stopping":
-                cluster = wait_for_cluster(ctx, old, ("stopped",))
+                cluster = wait_for_cluster(ctx, old, ("stopped",), operation="stop")
             if cluster["Status"] == "stopped":
                 rds.start_db_cluster(DBClusterIdentifier=old)
-            wait_for_cluster(ctx, old)
+            wait_for_cluster(ctx, old, operation="start")
             return
         instance = self._describe(ctx, old)
         if instance is None:
             raise OpsError(f"the old database {old} is gone: it cannot be started again")
         if instance["DBInstanceStatus"] == "stopping":
-            instance = wait_for_instance(ctx, old, ("stopped",))
+            instance = wait_for_instance(ctx, old, ("stopped",), operation="stop")
         if instance["DBInstanceStatus"] == "stopped":
             rds.start_db_instance(DBInstanceIdentifier=old)
-        wait_for_instance(ctx, old)
+        wait_for_instance(ctx, old, operation="start")
 
     # --- post-check ---------------------------------------------------------------------
     def post_check(self, ctx: RunContext) -> dict[str, Any]:

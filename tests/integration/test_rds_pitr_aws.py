@@ -20,6 +20,7 @@ import pytest
 
 from ops.aws.clients import ClientFactory
 from ops.local.postgres import LocalPostgres
+from ops.runbook.waits import WaitHistory
 from ops.util.ports import free_port
 from ops.util.processes import wait_until
 from tests.helpers import Result, run_cli
@@ -188,6 +189,10 @@ def test_a_restore_carries_every_setting_and_the_parameter_moves(
     value = json.loads(factory.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]["Value"])
     assert value["host"] == restored["Endpoint"]["Address"]  # type: ignore[index]
     assert value["dbname"] == "warehouse" and value["user"] == "ingest"  # kept from the old value
+    # The wait learned how long a restore of this size took: the next one polls by it.
+    history = WaitHistory(Path(env["OPS_STATE_DIR"]) / "waits" / "history.jsonl")
+    size = f"postgres/db.r6g.large/{restored['AllocatedStorage']}"
+    assert len(history.durations("rds-instance restore available", size)) >= 1
 
 
 def test_the_rename_swap_puts_the_restored_instance_under_the_original_name(
