@@ -1,4 +1,5 @@
-"""`ops drill run | history | due`: DR drills, their trend, and those the policy wants now."""
+"""`ops drill run | history | due`: DR drills, their trend, and those the policy wants now;
+`ops drill schedule | schedules | unschedule`: drills on an EventBridge Scheduler schedule."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ops.cli.confirm import confirm_protected
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
 from ops.cli.output import console, print_json
 from ops.errors import BadInput, ExitCode, OpsError
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from ops.runbook.drill import DrillHost
     from ops.runbook.drill_load import DrillLoad
     from ops.runbook.model import Runbook
+    from ops.runbook.schedule import SchedulePlan
 
 app = typer.Typer(
     help="DR drills: prove RPO/RTO objectives without touching production traffic.", no_args_is_help=True
@@ -161,6 +164,163 @@ def due(
         console.print(f"{len(overdue)} of {len(found)} overdue")
     if overdue:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
+
+
+CRON_OPTION = typer.Option(
+    ...,
+    "--cron",
+    help="When: Scheduler's 'cron(min hour day-of-month month day-of-week year)' (one day field '?'), "
+    "or a five-field Unix cron, converted to it (days of the week 0-7 become 1-7, Sunday 1).",
+)
+COMPONENT_OPTION = typer.Option(
+    None,
+    "--component",
+    help="The component to drill; default: the environment's only one the runbook drills.",
+)
+AUTO_APPROVE_OPTION = typer.Option(False, "--auto-approve", help="Skip the confirmation (CI).")
+
+
+@app.command()
+@traced_command
+def schedule(
+    ctx: typer.Context,
+    name: str,
+    env: str = ENV_OPTION,
+    cron: str = CRON_OPTION,
+    component: str | None = COMPONENT_OPTION,
+    timezone: str = typer.Option("UTC", "--timezone", help="The cron's IANA time zone, e.g. Europe/Paris."),
+    auto_approve: bool = AUTO_APPROVE_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Create or update the EventBridge Scheduler schedule that runs `ops drill run NAME` as an
+    ECS task of terraform/modules/drills; the same command again changes nothing."""
+    from ops.runbook.schedule import (
+        DrillSchedule,
+        apply_schedule,
+        plan_schedule,
+        validate_cron,
+        validate_timezone,
+    )
+
+    context = cli_context(ctx)
+    environment, drilled = _drilled(context, env, name, component)
+    drill = DrillSchedule(name, drilled, validate_cron(cron), validate_timezone(timezone))
+    aws = context.aws_for(environment)
+    plan = plan_schedule(aws, environment, drill)
+    if output is OutputFormat.text:
+        _print_plan(plan)
+    if plan.pending and environment.protected and not auto_approve:
+        confirm_protected(environment, f"{plan.action.capitalize()} the schedule {plan.name}?", "scheduled")
+    apply_schedule(aws, environment, plan)
+    if output is OutputFormat.json:
+        print_json(
+            {
+                "environment": environment.name,
+                "action": plan.action,
+                "changed": plan.changed,
+                "group_created": plan.group_missing,
+                "schedule": plan.request,
+            }
+        )
+    elif plan.pending:
+        done = {"create": "created", "update": "updated", "unchanged": "unchanged"}[plan.action]
+        console.print(f"schedule {plan.name} {done} in group {plan.group}", markup=False)
+    else:
+        console.print(f"schedule {plan.name} unchanged: nothing to do", markup=False)
+
+
+@app.command()
+@traced_command
+def schedules(ctx: typer.Context, env: str = ENV_OPTION, output: OutputFormat = OUTPUT_OPTION) -> None:
+    """The environment's drill schedules (those in its group): cron, runbook, component, state."""
+    from rich.table import Table
+
+    from ops.runbook.schedule import drill_names, list_schedules
+
+    context = cli_context(ctx)
+    environment = context.environment(env)
+    found = list_schedules(context.aws_for(environment), environment)
+    if output is OutputFormat.json:
+        print_json({"environment": environment.name, "schedules": [s.as_dict() for s in found]})
+        return
+    group = drill_names(environment).group
+    table = Table(
+        "schedule",
+        "cron",
+        "time zone",
+        "runbook",
+        "component",
+        "state",
+        "next run",
+        title=f"{group}: {len(found)}",
+    )
+    for item in found:
+        table.add_row(
+            item.name,
+            item.cron,
+            item.timezone,
+            item.runbook,
+            item.component,
+            item.state,
+            item.next_run or "-",
+        )
+    console.print(table)
+    if found:
+        console.print("next run: EventBridge Scheduler does not report it", markup=False)
+
+
+@app.command()
+@traced_command
+def unschedule(
+    ctx: typer.Context,
+    name: str,
+    env: str = ENV_OPTION,
+    component: str | None = COMPONENT_OPTION,
+    auto_approve: bool = AUTO_APPROVE_OPTION,
+) -> None:
+    """Delete the schedule of a drill (exit 2 when there is none)."""
+    from ops.runbook.schedule import drill_names, find_schedule, remove_schedule
+
+    context = cli_context(ctx)
+    environment, drilled = _drilled(context, env, name, component)
+    aws = context.aws_for(environment)
+    found = find_schedule(aws, environment, name, drilled)
+    group = drill_names(environment).group
+    if found is None:
+        raise BadInput(
+            f"no schedule of {name} for {drilled} in group {group}; "
+            f"`ops drill schedules --env {environment.name}` lists them"
+        )
+    if environment.protected and not auto_approve:
+        confirm_protected(environment, f"Delete the schedule {found}?", "removed")
+    remove_schedule(aws, environment, found)
+    console.print(f"schedule {found} removed from group {group}", markup=False)
+
+
+def _drilled(context: CliContext, env: str, name: str, component: str | None) -> tuple[Environment, str]:
+    """The environment and the component a schedule drills, checked before any AWS call."""
+    from ops.runbook.schedule import drill_component, schedule_name
+    from runbooks import REGISTRY, get_runbook
+
+    runbook = get_runbook(name)
+    environment = context.environment(env)
+    drillable = ", ".join(sorted(n for n, r in REGISTRY.items() if r.drills))
+    drilled = drill_component(environment, runbook, component, drillable)
+    schedule_name(environment, name, drilled)  # Scheduler's naming rule, before any call
+    return environment, drilled
+
+
+def _print_plan(plan: SchedulePlan) -> None:
+    if plan.group_missing:
+        console.print(f"+ schedule group {plan.group} (ownership tags)", markup=False)
+    elif plan.group_tags:
+        console.print(f"~ schedule group {plan.group}: tags {', '.join(plan.group_tags)}", markup=False)
+    target = plan.request["Target"]
+    what = f"{plan.request['ScheduleExpression']} {plan.request['ScheduleExpressionTimezone']}"
+    if plan.action == "create":
+        console.print(f"+ schedule {plan.name}: {what} -> {target['Arn']}", markup=False)
+    elif plan.action == "update":
+        console.print(f"~ schedule {plan.name}: {', '.join(plan.changed)}", markup=False)
 
 
 def _campaign_load(context: CliContext, environment: Environment, name: str) -> DrillLoad:

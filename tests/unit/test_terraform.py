@@ -180,3 +180,85 @@ def test_checkov_passes_and_every_skip_says_why() -> None:
         for line in file.read_text().splitlines():
             if "checkov:skip" in line:
                 assert re.search(r"#checkov:skip=CKV2?_AWS_\d+:\S.{10,}", line), f"{file}: {line.strip()}"
+
+
+def _statements(module: dict[str, Any], document: str) -> dict[str, dict[str, Any]]:
+    """An aws_iam_policy_document's statements, by sid (or by position)."""
+    found = next(
+        body
+        for block in module["data"]
+        for kind, named in block.items()
+        if _unquote(kind) == "aws_iam_policy_document"
+        for name, body in named.items()
+        if _unquote(name) == document
+    )
+    return {_unquote(s.get("sid", f'"{i}"')): s for i, s in enumerate(found["statement"])}
+
+
+def test_the_drills_module_names_what_ops_drill_schedule_expects() -> None:
+    """`ops drill schedule` derives the cluster, family, container, roles, log group and
+    network parameter from the environment prefix (ops/runbook/schedule.py): the module makes
+    the same, the scheduler's role may only RunTask that family on that cluster and pass the
+    task's two roles, and the task runs the image's `ops` with its logs in the log group."""
+    from ops.runbook.schedule import drill_names
+
+    env = load_environment("staging", INVENTORY)
+    names = drill_names(env)
+    module = _module("drills")
+    values = _values(module, env)
+    assert _render(_resources(module, "aws_ecs_cluster")["drills"]["name"], values) == names.cluster
+    task = _resources(module, "aws_ecs_task_definition")["drills"]
+    assert _render(task["family"], values) == names.family
+    assert values["local.container"] == names.container
+    assert (
+        "name                   = local.container" in (REPO / "terraform/modules/drills/main.tf").read_text()
+    )
+    assert (task["task_role_arn"], task["execution_role_arn"]) == (
+        "${aws_iam_role.task.arn}",
+        "${aws_iam_role.execution.arn}",
+    )
+    assert "awslogs-group = aws_cloudwatch_log_group.drills.name" in task["container_definitions"]
+    roles = _resources(module, "aws_iam_role")
+    assert {role: _render(body["name"], values) for role, body in roles.items()} == {
+        "task": names.task_role,
+        "execution": names.execution_role,
+        "scheduler": names.scheduler_role,
+    }
+    assert roles["scheduler"]["assume_role_policy"] == "${data.aws_iam_policy_document.scheduler_assume.json}"
+    (trust,) = _statements(module, "scheduler_assume").values()
+    assert [_unquote(i) for p in trust["principals"] for i in p["identifiers"]] == ["scheduler.amazonaws.com"]
+    allowed = _statements(module, "scheduler")
+    assert set(allowed) == {"RunDrillTask", "PassTaskRoles"}  # nothing else
+    run, passing = allowed["RunDrillTask"], allowed["PassTaskRoles"]
+    assert [_unquote(a) for a in run["actions"]] == ["ecs:RunTask"]
+    assert [_unquote(r) for r in run["resources"]] == [
+        "${aws_ecs_task_definition.drills.arn_without_revision}",
+        "${aws_ecs_task_definition.drills.arn_without_revision}:*",
+    ]
+    (cluster,) = run["condition"]
+    assert (_unquote(cluster["variable"]), cluster["values"]) == (
+        "ecs:cluster",
+        ["${aws_ecs_cluster.drills.arn}"],
+    )
+    assert [_unquote(a) for a in passing["actions"]] == ["iam:PassRole"]
+    assert passing["resources"] == ["${aws_iam_role.task.arn}", "${aws_iam_role.execution.arn}"]
+    policies = _resources(module, "aws_iam_role_policy")
+    assert policies["runbook"]["policy"] == "${each.value}"  # var.runbook_policies: `ops runbook iam`
+    assert policies["scheduler"]["policy"] == "${data.aws_iam_policy_document.scheduler.json}"
+    log_group = _resources(module, "aws_cloudwatch_log_group")["drills"]
+    assert _render(log_group["name"], values) == names.log_group
+    assert log_group["retention_in_days"] == "${var.log_retention_days}"
+    parameter = _resources(module, "aws_ssm_parameter")["network"]["name"]
+    assert _render(parameter, values) == names.network_parameter
+    policy_variable = next(b['"runbook_policies"'] for b in module["variable"] if '"runbook_policies"' in b)
+    assert "ops runbook iam" in policy_variable["description"]
+    outputs = {_unquote(name) for block in module["output"] for name in block}
+    assert outputs >= {
+        "cluster_name",
+        "task_family",
+        "task_role_arn",
+        "execution_role_arn",
+        "scheduler_role_arn",
+        "log_group",
+        "network_parameter",
+    }
