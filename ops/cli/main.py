@@ -16,6 +16,7 @@ from ops.aws.clients import AwsTarget
 from ops.cli import (
     adot_cmd,
     demo_cmd,
+    dr_cmd,
     drill_cmd,
     inventory_cmd,
     loadtest_cmd,
@@ -44,6 +45,7 @@ app.add_typer(local_cmd.app, name="local")
 app.add_typer(observe_cmd.app, name="observe")
 app.add_typer(runbook_cmd.app, name="runbook")
 app.add_typer(drill_cmd.app, name="drill")
+app.add_typer(dr_cmd.app, name="dr")
 app.add_typer(loadtest_cmd.app, name="loadtest")
 app.add_typer(adot_cmd.app, name="adot")
 app.command(name="demo")(demo_cmd.demo)

@@ -5,7 +5,7 @@ failures where replicated.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from alarms.spec import AlarmSpec, Metric, threshold_alarm
 from ops.inventory.components import S3Lake
@@ -52,6 +52,8 @@ class S3Kind(ComponentKind[S3Lake]):
             s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags_kv(env)})
             if spec.versioning:
                 s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            if spec.replicate_to_region:
+                _seed_replication(s3, env, name, bucket, spec.replicate_to_region)
             buckets[zone] = bucket
         return buckets
 
@@ -112,3 +114,29 @@ class S3Kind(ComponentKind[S3Lake]):
 
 
 KIND = S3Kind()
+
+
+def _seed_replication(s3: Any, env: Environment, name: str, bucket: str, region: str) -> None:
+    """Cross-region replication as the platform's Terraform makes it: every object to a
+    versioned copy bucket in `region`, with Replication Time Control when the lake's RPO is
+    15 minutes or less (its guarantee)."""
+    replica = f"{bucket}-{region}"
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if replica not in existing:
+        s3.create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+    objective = env.spec.objectives.get(name)
+    destination: dict[str, Any] = {"Bucket": f"arn:aws:s3:::{replica}"}
+    if objective is not None and objective.rpo <= 15 * 60:
+        destination["ReplicationTime"] = {"Status": "Enabled", "Time": {"Minutes": 15}}
+        destination["Metrics"] = {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}
+    rule = {
+        "ID": "dr",
+        "Priority": 1,
+        "Status": "Enabled",
+        "Filter": {},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+        "Destination": destination,
+    }
+    role = f"arn:aws:iam::{env.meta.account_id or '123456789012'}:role/{env.prefix}-s3-replication"
+    s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration={"Role": role, "Rules": [rule]})
