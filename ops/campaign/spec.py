@@ -3,19 +3,34 @@ problem naming the file, the line and the field."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from loadtest.shape import Plan, Stage
 from ops.errors import BadInput
-from ops.inventory.problems import data_path, describe, problem_at
+from ops.inventory.problems import Problem, data_path, describe, dotted
 from ops.inventory.spec import Slo
-from ops.inventory.types import Seconds
-from ops.inventory.yamlsource import plain, read_yaml
+from ops.inventory.types import Seconds as InventorySeconds
+from ops.inventory.yamlsource import Path as DataPath
+from ops.inventory.yamlsource import SourceDoc, plain, read_yaml
 
 CAMPAIGNS_DIR = Path(__file__).resolve().parent.parent.parent / "loadtest" / "campaigns"
+
+
+def _not_past_float(value: Any) -> Any:
+    """An integer no float can hold (`1` and 400 zeros) is refused here: the inventory's
+    duration parser converts it with float() and would raise OverflowError."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+        raise ValueError(f"a number of {len(str(abs(value)))} digits is not a finite duration")
+    return value
+
+
+# The inventory's durations ('90s', '5m', or seconds), guarded against integers past float.
+Seconds = Annotated[InventorySeconds, BeforeValidator(_not_past_float)]
 
 
 class AbortRule(BaseModel):
@@ -137,8 +152,28 @@ def load_campaign(name_or_file: str) -> Campaign:
     try:
         return Campaign.model_validate(raw)
     except ValidationError as error:
-        lines = [
-            str(problem_at(doc, data_path(raw, d["loc"]), describe(d, Campaign)))
-            for d in error.errors(include_url=False)
-        ]
-        raise BadInput("\n".join(lines)) from None
+        problems = []
+        for detail in error.errors(include_url=False):
+            where = data_path(raw, detail["loc"])
+            problems.append(
+                Problem(doc.file, _line_of(doc, where), dotted(where), describe(detail, Campaign))
+            )
+        raise BadInput("\n".join(str(p) for p in problems)) from None
+
+
+def _line_of(doc: SourceDoc, path: DataPath) -> int:
+    """The 1-based line of the deepest key on `path` the file has. A key a merge brought in
+    (`<<: *defaults`) has no line of its own in the mapping that took it: the mapping's line
+    stands for it (SourceDoc.line_of raised there)."""
+    node, line = doc.data, 1
+    for key in path:
+        if isinstance(node, CommentedMap) and key in node:
+            if isinstance(node.lc.data, dict) and key in node.lc.data:  # None: only merged keys
+                line = node.lc.key(key)[0] + 1
+            node = node[key]
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+            line = node.lc.item(key)[0] + 1
+            node = node[key]
+        else:
+            break
+    return int(line)

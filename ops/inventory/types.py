@@ -29,7 +29,10 @@ def parse_duration(value: Any) -> Any:
         raise ValueError("a duration is a number of seconds or a string like '5m', '1h'")
     seconds: float | None = None
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise ValueError(f"{value!r:.40} is not a finite duration") from None
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if match:

@@ -26,10 +26,12 @@ class SourceDoc:
         node, line = self.data, 1
         for key in path:
             if isinstance(node, CommentedMap) and key in node:
-                line = node.lc.key(key)[0] + 1
+                # A key a merge (`<<: *base`) brought has no position here: keep the
+                # mapping's own line.
+                line = _line(_position(node.lc.key, key), line)
                 node = node[key]
             elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
-                line = node.lc.item(key)[0] + 1
+                line = _line(_position(node.lc.item, key), line)
                 node = node[key]
             else:
                 break
@@ -42,6 +44,21 @@ class SourceDoc:
             if not found:
                 return False
         return True
+
+
+def _position(lookup: Any, key: Any) -> Any:
+    """ruamel's recorded (line, column) of a key or item; None for one a merge brought."""
+    try:
+        return lookup(key)
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _line(position: Any, fallback: int) -> int:
+    """The 1-based line of a ruamel (line, column) position, if it has one."""
+    if isinstance(position, tuple | list) and position and isinstance(position[0], int):
+        return position[0] + 1
+    return fallback
 
 
 _MISSING = object()

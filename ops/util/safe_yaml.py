@@ -8,25 +8,34 @@ that are enforced while the file is read and composed, before any of it is walke
 - aliases: the document, with every alias counted as the whole node it names, has at most
   `MAX_NODES` nodes ("billion laughs": nine lines expand to a billion), and an alias may not
   name a node that contains it (a loop no walk ends);
-- characters: a control character is refused with its line (ruamel names a position).
+- characters: a control character is refused with its line (ruamel names a position);
+- values: a scalar its type cannot be made of (`2001-13-45`, `!!bool maybe`, an integer of
+  thousands of digits) is refused with its line (ruamel raises these without one).
+
+An anchor defined twice is valid YAML (an alias names the latest): ruamel's eight-line
+warning about it is not printed.
 
 Every refusal is a `YamlRefused` with the 1-based line and a one-line reason."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.events import AliasEvent
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 100_000
+# What ruamel raises, without a line, for a scalar its tag cannot be made of.
+UNREADABLE_SCALAR = (ValueError, KeyError, IndexError, OverflowError, TypeError)
+SHOWN = 80  # characters of a value quoted in a message
 
 
 class YamlRefused(Exception):
@@ -95,7 +104,9 @@ def load_text(text: str) -> Any:
     yaml.max_depth = MAX_DEPTH
     yaml.Composer = _BoundedComposer
     try:
-        return yaml.load(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            return yaml.load(text)
     except YamlRefused:
         raise
     except ReaderError as error:
@@ -115,6 +126,46 @@ def load_text(text: str) -> Any:
         raise YamlRefused(1, " ".join(str(error).split())) from None
     except RecursionError:  # a guard: the depth limit should have refused it first
         raise YamlRefused(1, f"nested more than {MAX_DEPTH} levels deep; flatten it") from None
+    except UNREADABLE_SCALAR:
+        raise YamlRefused(*unreadable_scalar(text)) from None
+
+
+def unreadable_scalar(text: str) -> tuple[int, str]:
+    """The line of the first scalar of `text` that its type cannot be made of, and why.
+    Called once a load failed that way: the text composed within the limits already, and
+    composing again expands no alias (each node is visited once)."""
+    yaml = YAML(typ="rt")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            root = yaml.compose(text)
+    except Exception:  # any failure here leaves the first line as the answer
+        root = None
+    stack: list[Node] = [root] if isinstance(root, Node) else []
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            try:
+                yaml.constructor.construct_object(node, deep=True)
+            except UNREADABLE_SCALAR as error:
+                tag = str(node.tag).rsplit(":", 1)[-1]
+                why = _one_line(str(error) or type(error).__name__)
+                return node.start_mark.line + 1, f"{_one_line(repr(node.value))} is not a valid {tag}: {why}"
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, MappingNode):
+            for key, value in reversed(node.value):
+                stack += [value, key]
+    return 1, "a value its type cannot be made of"
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SHOWN else flat[: SHOWN - 3] + "..."
 
 
 def read_text(file: Path) -> str:
