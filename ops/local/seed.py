@@ -13,7 +13,7 @@ from ops.inventory.environment import Environment
 from ops.kinds.registry import kind_of
 from ops.kinds.seeding import tags_kv
 from ops.local.gaps import UNEMULATED_KINDS
-from ops.local.seed_terraform import seed_loadtest, seed_observability
+from ops.local.seed_terraform import seed_drills, seed_loadtest, seed_observability
 
 
 def seed_environment(factory: ClientFactory, env: Environment) -> dict[str, dict[str, str]]:
@@ -21,6 +21,7 @@ def seed_environment(factory: ClientFactory, env: Environment) -> dict[str, dict
     seeded: dict[str, dict[str, str]] = {"notifications": _seed_topics(factory, env)}
     seeded["loadtest"] = seed_loadtest(factory, env)  # terraform/modules/loadtest on AWS
     seeded["observability"] = seed_observability(factory, env)  # terraform/modules/observability, adot
+    seeded["drills"] = seed_drills(factory, env)  # terraform/modules/drills
     for name, component in env.spec.components.items():
         resources = kind_of(component).seed(factory, env, name, component)
         if resources is not None:

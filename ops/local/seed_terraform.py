@@ -5,7 +5,8 @@ subnet, the tasks' security group) named in the SSM parameter the Fargate backen
 the cluster with Fargate and Fargate Spot, the master and worker task definitions at the
 module's default sizes. terraform/modules/observability and adot: the parameters they
 write for the toolkit (the AMP remote-write URL, the collector image) and the collector
-roles."""
+roles. terraform/modules/drills: the drills cluster, its task definition and roles, and the
+network parameter scheduled drills run in (the load-test network)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ops.contracts import (
     loadtest_network_parameter,
 )
 from ops.inventory.environment import Environment
+from ops.runbook.schedule import drill_names
 
 IMAGE = "platform-ops/loadtest:local"  # the emulator runs no container
 COLLECTOR_IMAGE = "amazon/aws-otel-collector:v0.43.3"
@@ -134,3 +136,50 @@ def seed_observability(factory: ClientFactory, env: Environment) -> dict[str, st
         except iam.exceptions.NoSuchEntityException:
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
     return {"amp_url": amp_url_parameter(env), "image": collector_image_parameter(env)}
+
+
+def seed_drills(factory: ClientFactory, env: Environment) -> dict[str, str]:
+    """What `ops drill schedule` names: the cluster, the task definition with its container
+    and two roles, the scheduler's role, the network parameter."""
+    names = drill_names(env)
+    roles = {
+        names.task_role: "ecs-tasks.amazonaws.com",
+        names.execution_role: "ecs-tasks.amazonaws.com",
+        names.scheduler_role: "scheduler.amazonaws.com",
+    }
+    arns = {role: _role(factory.client("iam"), role, service) for role, service in roles.items()}
+    ecs = factory.client("ecs")
+    if not [
+        c for c in ecs.describe_clusters(clusters=[names.cluster])["clusters"] if c["status"] == "ACTIVE"
+    ]:
+        tags = [{"key": k, "value": v} for k, v in env.ownership_tags().items()]
+        ecs.create_cluster(clusterName=names.cluster, capacityProviders=["FARGATE"], tags=tags)
+    if not ecs.list_task_definitions(familyPrefix=names.family, status="ACTIVE")["taskDefinitionArns"]:
+        ecs.register_task_definition(
+            family=names.family,
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="512",
+            memory="1024",
+            taskRoleArn=arns[names.task_role],
+            executionRoleArn=arns[names.execution_role],
+            containerDefinitions=[
+                {"name": names.container, "image": "platform-ops:local", "essential": True}
+            ],
+        )
+    ssm = factory.client("ssm")
+    if not ssm.get_parameters(Names=[names.network_parameter])["Parameters"]:
+        network = ssm.get_parameter(Name=_network(factory, env))["Parameter"]["Value"]
+        ssm.put_parameter(Name=names.network_parameter, Value=network, Type="String")
+    return {"cluster": names.cluster, "family": names.family, "network_parameter": names.network_parameter}
+
+
+def _role(iam: Any, name: str, service: str) -> str:
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": service}}],
+        }
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])

@@ -1,7 +1,8 @@
 """`ops drill schedule | schedules | unschedule` on the local platform's emulator (moto as a
-server, over HTTP). The emulator first gets what terraform/modules/drills makes, named as the
-module's HCL names it (parsed with python-hcl2); the schedule is read back with the scheduler
-client field by field, and its target must name that cluster, family and those roles."""
+server, over HTTP). `ops local up` seeds what terraform/modules/drills makes; the test checks
+it is named as the module's HCL names it (parsed with python-hcl2); the schedule is read back
+with the scheduler client field by field, and its target must name that cluster, family and
+those roles."""
 
 from __future__ import annotations
 
@@ -60,41 +61,28 @@ def _hcl_names() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def drills(platform: RunningPlatform) -> Module:
-    """terraform/modules/drills applied to the emulator: the cluster, the roles, the task
-    definition (its container, its two roles), a network and the parameter naming it."""
+    """terraform/modules/drills as `ops local up` seeds it into the emulator, checked against
+    the module's HCL: the cluster, the task definition (its container, its two roles), the
+    scheduler's role and the network parameter, all under the names the HCL gives."""
     names = _hcl_names()
     aws = platform.aws()
-    trust = json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "x"}}],
-        }
-    )
+    iam = aws.client("iam")
     roles = {
-        key: aws.client("iam").create_role(RoleName=names[key], AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        key: iam.get_role(RoleName=names[key])["Role"]["Arn"]
         for key in ("task_role", "execution_role", "scheduler_role")
     }
-    aws.client("ecs").create_cluster(clusterName=names["cluster"])
-    aws.client("ecs").register_task_definition(
-        family=names["family"],
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="512",
-        memory="1024",
-        taskRoleArn=roles["task_role"],
-        executionRoleArn=roles["execution_role"],
-        containerDefinitions=[{"name": names["container"], "image": "platform-ops:local", "essential": True}],
+    clusters = aws.client("ecs").describe_clusters(clusters=[names["cluster"]])["clusters"]
+    assert [c["status"] for c in clusters] == ["ACTIVE"]
+    definition = aws.client("ecs").describe_task_definition(taskDefinition=names["family"])["taskDefinition"]
+    assert (definition["taskRoleArn"], definition["executionRoleArn"]) == (
+        roles["task_role"],
+        roles["execution_role"],
     )
-    ec2 = aws.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.241.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.241.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="drills-tasks", Description="drills", VpcId=vpc)["GroupId"]
-    aws.client("ssm").put_parameter(
-        Name=names["network_parameter"],
-        Value=json.dumps({"subnets": [subnet], "security_groups": [group]}),
-        Type="String",
+    assert [c["name"] for c in definition["containerDefinitions"]] == [names["container"]]
+    network = json.loads(
+        aws.client("ssm").get_parameter(Name=names["network_parameter"])["Parameter"]["Value"]
     )
-    return Module(**names, subnets=[subnet], security_groups=[group])
+    return Module(**names, subnets=network["subnets"], security_groups=network["security_groups"])
 
 
 def _requests(platform: RunningPlatform) -> list[str]:
