@@ -194,13 +194,8 @@ def schedule(
 ) -> None:
     """Create or update the EventBridge Scheduler schedule that runs `ops drill run NAME` as an
     ECS task of terraform/modules/drills; the same command again changes nothing."""
-    from ops.runbook.schedule import (
-        DrillSchedule,
-        apply_schedule,
-        plan_schedule,
-        validate_cron,
-        validate_timezone,
-    )
+    from ops.runbook.cron import validate_cron, validate_timezone
+    from ops.runbook.schedule import DrillSchedule, apply_schedule, plan_schedule
 
     context = cli_context(ctx)
     environment, drilled = _drilled(context, env, name, component)

@@ -16,6 +16,7 @@ import pytest
 
 from ops.errors import BadInput
 from ops.inventory.loader import load_environment
+from ops.runbook.cron import validate_cron, validate_timezone
 from ops.runbook.schedule import (
     DrillSchedule,
     DrillTarget,
@@ -24,8 +25,6 @@ from ops.runbook.schedule import (
     drill_names,
     schedule_name,
     schedule_request,
-    validate_cron,
-    validate_timezone,
 )
 from runbooks import get_runbook
 from tests.helpers import INVENTORY, REPO
