@@ -56,11 +56,8 @@ class ComponentReadiness:
         if self.reasons:
             self.verdict = Verdict.unprotected
             return
-        recent = drill is not None and _ended(drill) is not None
-        if recent and drill is not None:
-            ended = _ended(drill)
-            assert ended is not None
-            recent = now - ended <= timedelta(seconds=self.drill_period_seconds)
+        ended = _ended(drill) if drill is not None else None
+        recent = ended is not None and now - ended <= timedelta(seconds=self.drill_period_seconds)
         if recent:
             self.verdict = Verdict.measured
         else:
