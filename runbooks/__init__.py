@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from ops.errors import BadInput
 from ops.runbook.model import Runbook
+from runbooks.aurora_failover import AuroraFailover
 from runbooks.msk_broker_reboot import MskBrokerReboot
 from runbooks.msk_failover import MskFailback, MskFailover
 from runbooks.rds_pitr import RdsPitr
 
 REGISTRY: dict[str, Runbook] = {
-    runbook.name: runbook for runbook in (RdsPitr(), MskFailover(), MskFailback(), MskBrokerReboot())
+    runbook.name: runbook
+    for runbook in (RdsPitr(), AuroraFailover(), MskFailover(), MskFailback(), MskBrokerReboot())
 }
 
 

@@ -26,7 +26,7 @@ def demo(
 ) -> None:
     """Run the main job: inventory check, local platform, real ingest traffic, a report."""
     # The web and database clients, the engines and the local platform load only for the demo.
-    from ops.demo import run
+    from ops.demo import database, run
     from ops.inventory import load_inventory
     from ops.local.platform import LocalPlatform
     from ops.observe.checks import check_inventory
@@ -37,13 +37,13 @@ def demo(
     environment = inventory.environment(env)
     check_inventory(inventory)
     console.print(
-        f"[green]1/8[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
+        f"[green]1/10[/] inventory {inventory.source}: {len(inventory.environments)} environments valid"
     )
     platform = LocalPlatform(environment, context.state())
     with console.status("starting the local platform (emulator, PostgreSQL, Kafka, ingest, loader)..."):
         record, endpoint = run.start_platform(platform)
     console.print(
-        f"[green]2/8[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
+        f"[green]2/10[/] local platform up: ingest {record.ingest_url}, emulator {record.emulator_url}"
     )
     run_id = new_run_id()
     with console.status(f"sending {records} records to the ingest service..."):
@@ -52,7 +52,7 @@ def demo(
         stored, stored_invalid = run.wait_stored(endpoint, run_id, burst.accepted)
     outcome = run.DemoOutcome(run_id, burst, stored, stored_invalid, run.slo_checks(environment, burst))
     console.print(
-        f"[green]3/8[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
+        f"[green]3/10[/] traffic: {burst.sent} sent, {burst.accepted} accepted, {stored} stored, "
         f"{burst.rejected_as_expected} invalid rejected ({burst.throughput_rps:.0f} req/s)"
     )
     if record.kafka:
@@ -70,7 +70,7 @@ def demo(
     observed = outcome.observability
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(observed.by_kind.items()))
     console.print(
-        f"[green]4/8[/] observability: planned {observed.planned['create']} to create, "
+        f"[green]4/10[/] observability: planned {observed.planned['create']} to create, "
         f"{observed.planned['update']} to update; applied {observed.applied} ({kinds}; the ADOT "
         f"configurations checked by `ops adot validate`'s rules first); second plan: "
         f"{observed.second_plan_pending} changes"
@@ -78,8 +78,17 @@ def demo(
     with console.status("point-in-time recovery of the warehouse while traffic runs..."):
         outcome.pitr = run.pitr_under_traffic(environment, platform, record, seed)
     console.print(
-        f"[green]5/8[/] PITR with cutover under traffic: RTO {outcome.pitr['RecoveryTime']} s, "
+        f"[green]5/10[/] PITR with cutover under traffic: RTO {outcome.pitr['RecoveryTime']} s, "
         f"RPO {outcome.pitr['RPOSeconds']} s, rows verified {outcome.pitr['RowsVerified']}"
+    )
+    with console.status("the warehouse's writer failed over to its reader while traffic runs..."):
+        outcome.database_failover = database.failover_under_traffic(environment, platform, record, seed)
+    moved_db = outcome.database_failover
+    console.print(
+        f"[green]6/10[/] database failover (aurora-failover, a streaming replica promoted) under traffic: "
+        f"RTO {moved_db['RecoveryTime']} s, measured RPO {moved_db['RPOSeconds']} s "
+        f"({_lost_commits(moved_db)} commits lost), {moved_db['acknowledged']} acknowledged, "
+        f"{moved_db['lost']} missing, clients' longest gap {moved_db['client_longest_gap_s']} s"
     )
     if platform.via_kafka(record):
         with console.status("MSK failover to DR and failback while traffic runs..."):
@@ -87,24 +96,30 @@ def demo(
         moved = outcome.failover
         over, back = moved["msk-failover"], moved["msk-failback"]
         console.print(
-            f"[green]6/8[/] MSK failover and failback under traffic: writes unavailable "
+            f"[green]7/10[/] MSK failover and failback under traffic: writes unavailable "
             f"{over['WriteUnavailableSeconds']} s and {back['WriteUnavailableSeconds']} s, "
             f"{moved['acknowledged']} acknowledged, {moved['lost']} lost, duplicates delivered "
             f"{over['DuplicatesDelivered']} + {back['DuplicatesDelivered']}, stored twice "
             f"{over['StoredTwice'] + back['StoredTwice']}"
         )
     else:
-        console.print("[yellow]6/8[/] MSK failover skipped: the platform runs without Kafka")
+        console.print("[yellow]7/10[/] MSK failover skipped: the platform runs without Kafka")
     with console.status("load-test campaign smoke (Locust, 2 workers)..."):
         outcome.campaign = run.smoke_campaign(environment, platform, record)
     campaign = outcome.campaign
     console.print(
-        f"[green]7/8[/] campaign smoke: {campaign['requests']} requests, "
+        f"[green]8/10[/] campaign smoke: {campaign['requests']} requests, "
         f"{campaign['throughput_rps']} req/s, SLO {'met' if campaign['slo_met'] else 'MISSED'}"
     )
+    with console.status("assessing DR readiness of the local environment..."):
+        outcome.readiness = database.readiness(environment, platform)
+    verdicts = ", ".join(
+        f"{name}: {verdict}" for name, verdict in sorted(outcome.readiness["verdicts"].items())
+    )
+    console.print(f"[green]9/10[/] DR readiness (`ops dr assess`): {verdicts}", markup=True)
     outcome.report = run.write_demo_report(context.state().reports_dir / f"demo-{run_id}", inventory, outcome)
     _summary(outcome)
-    console.print(f"[green]8/8[/] report: {outcome.report.html} (also report.md, report.json)")
+    console.print(f"[green]10/10[/] report: {outcome.report.html} (also report.md, report.json)")
     if down:
         platform.down()
         console.print("local platform stopped")
@@ -120,6 +135,11 @@ def demo(
         raise typer.Exit(ExitCode.FAILURE)
     if not outcome.slo_met:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
+
+
+def _lost_commits(moved: dict[str, object]) -> int:
+    lost = moved.get("LostCommits")
+    return sum(lost.values()) if isinstance(lost, dict) else 0
 
 
 def _summary(outcome: DemoOutcome) -> None:
@@ -145,6 +165,15 @@ def _summary(outcome: DemoOutcome) -> None:
             "0 changes",
             f"{pending} changes",
             "[green]clean[/]" if pending == 0 else "[red]NOT CLEAN[/]",
+        )
+    if outcome.database_failover is not None:
+        moved = outcome.database_failover
+        lost = _lost_commits(moved) + int(moved["lost"])
+        table.add_row(
+            "database failover: records lost",
+            "0",
+            str(lost),
+            "[green]ok[/]" if lost == 0 else "[red]LOST[/]",
         )
     for measure, objective, measured, met in outcome.slo_checks:
         table.add_row(measure, objective, measured, "[green]met[/]" if met else "[red]missed[/]")

@@ -39,18 +39,24 @@ class DemoOutcome:
     observability: ObserveOutcome | None = None
     pitr: dict[str, Any] | None = None
     failover: dict[str, Any] | None = None
+    database_failover: dict[str, Any] | None = None
+    readiness: dict[str, Any] | None = None
     campaign: dict[str, Any] | None = None
     kafka: dict[str, Any] | None = None
     report: ReportPaths | None = None
 
     @property
     def data_ok(self) -> bool:
-        moved = self.failover
+        moved, database = self.failover, self.database_failover
         return (
             self.stored == self.burst.accepted
             and self.stored_invalid == 0
             and not self.burst.wrongly_accepted
             and (moved is None or (moved["lost"] == 0 and _stored_twice(moved) == 0))
+            and (
+                database is None
+                or (database["lost"] == 0 and not any((database["LostCommits"] or {}).values()))
+            )
         )
 
     @property
@@ -131,11 +137,11 @@ def msk_failover_under_traffic(
                 "client_longest_gap_s": round(traffic.longest_gap(before), 2),
             }
     endpoint = platform.warehouse_endpoint(require_running(platform.state))
-    missing = _missing(endpoint, traffic.acknowledged)
+    missing = missing_acknowledged(endpoint, traffic.acknowledged)
     deadline = time.monotonic() + LOAD_TIMEOUT
     while missing and time.monotonic() < deadline:  # the loader writes after the brokers ack
         time.sleep(0.5)
-        missing = _missing(endpoint, traffic.acknowledged)
+        missing = missing_acknowledged(endpoint, traffic.acknowledged)
     acknowledged = len(traffic.acknowledged)
     return {
         **moves,
@@ -156,7 +162,7 @@ TABLES = {
 }
 
 
-def _missing(endpoint: DatabaseEndpoint, acknowledged: dict[str, str]) -> set[str]:
+def missing_acknowledged(endpoint: DatabaseEndpoint, acknowledged: dict[str, str]) -> set[str]:
     """The acknowledged ids (id -> record type) PostgreSQL does not hold."""
     found: set[str] = set()
     with psycopg.connect(endpoint.conninfo) as conn:
@@ -389,6 +395,28 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
                 ],
             )
         )
+    if outcome.database_failover is not None:
+        db = outcome.database_failover
+        lost = db["LostCommits"] or {}
+        sections.append(
+            Section(
+                "Database writer failover under traffic (aurora-failover: a streaming replica promoted)",
+                ("output", "value"),
+                [
+                    ("old writer -> new writer", f"{db['OldWriter']} -> {db['NewWriter']}"),
+                    ("RTO: run start to cutover", f"{db['RecoveryTime']} s"),
+                    ("RPO measured from the rows", f"{db['RPOSeconds']} s"),
+                    (
+                        "commits lost (acknowledged by the old writer, not on the new)",
+                        str(sum(lost.values())),
+                    ),
+                    ("records acknowledged during the move", str(db["acknowledged"])),
+                    ("acknowledged records not in the new writer", str(db["lost"])),
+                    ("the clients' longest gap", f"{db['client_longest_gap_s']} s"),
+                    ("run report", str(db["report"])),
+                ],
+            )
+        )
     if outcome.failover is not None:
         moved = outcome.failover
         rows: list[tuple[str, ...]] = []
@@ -431,6 +459,22 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
                 ],
             )
         )
+    if outcome.readiness is not None:
+        ready = outcome.readiness
+        sections.append(
+            Section(
+                "DR readiness (`ops dr assess --env local`)",
+                ("component", "verdict", "why"),
+                [
+                    (
+                        name,
+                        verdict,
+                        "; ".join(ready["reasons"][name]) or "mechanisms in place; a drill met them",
+                    )
+                    for name, verdict in sorted(ready["verdicts"].items())
+                ],
+            )
+        )
     slos = Section(
         "Ingest SLO (local environment)",
         ("measure", "objective", "measured", "met"),
@@ -462,6 +506,10 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
         data["pitr"] = outcome.pitr
     if outcome.failover is not None:
         data["msk_failover"] = outcome.failover
+    if outcome.database_failover is not None:
+        data["database_failover"] = outcome.database_failover
+    if outcome.readiness is not None:
+        data["readiness"] = outcome.readiness
     if outcome.campaign is not None:
         data["campaign"] = outcome.campaign
     if outcome.kafka is not None:

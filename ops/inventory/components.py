@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ops.inventory.types import STRICT, Region, ResourceName, RetentionDays, Severity
 
@@ -166,6 +166,16 @@ class DnsName(BaseModel):
     record: str = Field(pattern=r"^[a-z0-9.-]+$")
 
 
+class GlobalDatabase(BaseModel):
+    """An Aurora global database the cluster is the primary of: its secondary cluster in
+    another region (aurora-failover's switchover and failover move the writer there)."""
+
+    model_config = STRICT
+    identifier: ResourceName  # the global cluster (named <platform>-<env>-<identifier>)
+    secondary_region: Region
+    secondary_identifier: ResourceName  # the secondary DB cluster, in secondary_region
+
+
 class Rds(Monitored):
     """The warehouse database: RDS PostgreSQL, or Aurora PostgreSQL as an option."""
 
@@ -185,6 +195,16 @@ class Rds(Monitored):
     # data checks log in with on AWS; default: the instance's RDS-managed master secret.
     check_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,200}$")
     dns: DnsName | None = None  # for a Route 53 cutover
+    # Reader instances of an Aurora cluster; locally, streaming replicas of the embedded
+    # PostgreSQL beside the primary (aurora-failover promotes one). RDS PostgreSQL: 0.
+    readers: int = Field(default=0, ge=0, le=15)
+    global_cluster: GlobalDatabase | None = None  # Aurora only
+
+    @model_validator(mode="after")
+    def _aurora_only(self) -> Rds:
+        if self.global_cluster is not None and self.engine != "aurora-postgresql":
+            raise ValueError("global_cluster needs engine: aurora-postgresql (an Aurora global database)")
+        return self
 
 
 class DocumentDb(Monitored):

@@ -31,6 +31,7 @@ from ops.contracts import (
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
+from ops.local import readers
 from ops.local.emulator import (
     EMULATOR_CREDENTIALS,
     emulator_command,
@@ -84,6 +85,8 @@ class LocalPlatform:
             if kafka is not None:
                 record.kafka = kafka
             self._up_postgres(record)
+            readers.ensure(self.state, record, self.primary(record), self.warehouse.readers)
+            self.state.write_record(record)
             seeded = self._up_emulator(record)
             if seeded is not None:
                 record.seeded = seeded
@@ -368,6 +371,13 @@ class LocalPlatform:
 
         return self.change_record(change)
 
+    def ensure_readers(self) -> PlatformRecord:
+        """The inventory's readers streaming from the primary now (after a cutover made
+        another server the primary, its readers are made again from it)."""
+        return self.change_record(
+            lambda record: readers.ensure(self.state, record, self.primary(record), self.warehouse.readers)
+        )
+
     def old_running(self, server: LocalPostgres, running: bool, run_id: str) -> PlatformRecord:
         """An old server kept running, or stopped, as the run said."""
 
@@ -398,6 +408,7 @@ class LocalPlatform:
             stopped += self._down_kafka()
             if processes.stop(self.state.pid_file(EMULATOR)):
                 stopped.append(EMULATOR)
+            stopped += readers.stop_all(self.state)
             own = LocalPostgres(self.state.postgres_dir, 0)
             if own.is_running():
                 own.stop()
@@ -424,6 +435,7 @@ class LocalPlatform:
         return [
             self._emulator_status(record),
             self._postgres_status(record),
+            *readers.status(record, self.primary(record)),
             self._ingest_status(record),
             *kafka,
             *(self._old_status(record, old) for old in record.old_servers),

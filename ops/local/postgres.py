@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 
@@ -24,6 +24,7 @@ from ops.errors import OpsError
 from ops.util.processes import child_environment
 
 SERVER_USER = "platform-ops-pg"
+FENCE = "default_transaction_read_only"  # the setting a fenced writer has on (ALTER SYSTEM)
 SUPERUSER = "postgres"
 
 # WAL settings that make point-in-time recovery real: archive every segment, switch
@@ -37,6 +38,7 @@ SERVER_SETTINGS = {
     "archive_timeout": "10",
     "track_commit_timestamp": "on",
     "max_wal_senders": "4",
+    "wal_keep_size": "'64MB'",  # a reader briefly behind finds its WAL still there
     "shared_buffers": "64MB",
     "max_connections": "100",
     "log_line_prefix": "'%m [%p] '",
@@ -140,9 +142,11 @@ class LocalPostgres:
             "start",
         )
 
-    def stop(self) -> None:
+    def stop(self, mode: Literal["fast", "immediate"] = "fast") -> None:
+        """fast: clients disconnected, a shutdown checkpoint (and a standby sent all WAL up
+        to it); immediate: as a crash, what was not flushed to a standby stays behind."""
         if self.is_running():
-            self._run("pg_ctl", "-D", str(self.paths.data), "-m", "fast", "-w", "-t", "60", "stop")
+            self._run("pg_ctl", "-D", str(self.paths.data), "-m", mode, "-w", "-t", "60", "stop")
 
     def is_running(self) -> bool:
         if not self.initialised():
@@ -205,6 +209,40 @@ class LocalPostgres:
             f"platform-ops {label}",
         )
         return target
+
+    def clone_standby_of(self, primary: LocalPostgres) -> None:
+        """This server's data directory made a copy of `primary`'s (pg_basebackup, WAL
+        streamed), to start as its standby (standby.signal; the upstream is given at start)."""
+        for folder in (self.paths.root, self.paths.archive, self.paths.base_backups):
+            folder.mkdir(parents=True, exist_ok=True)
+            self._own(folder)
+        self._run(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+            "-U",
+            SUPERUSER,
+            "-D",
+            str(self.paths.data),
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        )
+        # A fenced primary's read-only default (ALTER SYSTEM) is not the standby's: once
+        # promoted it must take writes. Nor is its own upstream, if it had one: the
+        # standby's is given at each start.
+        auto = self.paths.data / "postgresql.auto.conf"
+        if auto.exists():
+            dropped = (FENCE, "primary_conninfo")
+            lines = auto.read_text().splitlines(keepends=True)
+            kept = [line for line in lines if not any(name in line for name in dropped)]
+            auto.write_text("".join(kept))
+        signal = self.paths.data / "standby.signal"
+        signal.touch()
+        self._own(signal)
 
     # --- helpers ------------------------------------------------------------------------
     def _run(self, program: str, *args: str) -> None:

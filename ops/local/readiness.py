@@ -12,6 +12,8 @@ from ops.inventory.environment import Environment
 from ops.local.mirror import catch_up_seconds
 from ops.local.pitr import restore_window
 from ops.local.platform import LocalPlatform, require_running
+from ops.local.readers import reader_server
+from ops.local.replica import lag, streaming
 from ops.readiness.model import Finding
 from ops.state import StateDir
 
@@ -33,6 +35,21 @@ class LocalProbes:
         age = (datetime.now(UTC) - latest).total_seconds()
         detail = f"the newest restorable moment is {age:.0f} s old (WAL archived; RPO {rpo:g} s)"
         return Finding("point-in-time window", age <= rpo, detail)
+
+    def readers(self, wanted: int, described: dict[str, Any], rpo: float) -> Finding:
+        """The primary's streaming replicas, each within the RPO of it (what a writer
+        failover would lose now)."""
+        platform = LocalPlatform(self.env, self.state)
+        record = require_running(self.state)
+        primary = platform.primary(record)
+        seen = streaming(primary) if primary.ping() else {}
+        live = [r for r in record.readers if r.name in seen and seen[r.name].state == "streaming"]
+        lags = [lag(primary, reader_server(r)).seconds for r in live]
+        worst = max(lags, default=0.0)
+        detail = f"{len(live)} of {wanted} streaming from {primary.paths.root.name}"
+        if live:
+            detail += f", at most {worst:.1f} s behind (RPO {rpo:g} s)"
+        return Finding("readers", len(live) >= wanted and worst <= rpo, detail)
 
     def replication(self, replicator: str, rpo: float) -> Finding:
         record = require_running(self.state)

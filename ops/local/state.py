@@ -27,6 +27,21 @@ class ServerRecord:
 
 
 @dataclass
+class ReaderRecord:
+    """A reader of the warehouse (ops/local/readers.py): a streaming replica, its folder
+    and port, and the folder of the primary it was cloned from (another primary since, by
+    a cutover: it is rebuilt from the new one)."""
+
+    root: str
+    port: int
+    upstream: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.root).name
+
+
+@dataclass
 class ClusterRecord:
     """A local Kafka cluster (an msk component): its KRaft cluster id, formatted once, and
     its nodes' ports, a client and a controller port each, node 1 first."""
@@ -75,6 +90,9 @@ class PlatformRecord:
     kafka_detached: dict[str, str] = field(default_factory=dict)
     # The stranded records an unplanned failover listed, by primary: {"run_id", "file"}.
     kafka_stranded: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The warehouse's readers (streaming replicas of the primary), as many as the
+    # inventory's `readers`.
+    readers: list[ReaderRecord] = field(default_factory=list)
 
     @property
     def emulator_url(self) -> str:
@@ -93,8 +111,10 @@ class PlatformRecord:
         primary = data.pop("primary", None)
         old = data.pop("old_servers", [])
         clusters = data.pop("kafka_clusters", {})
+        readers = data.pop("readers", [])
         return cls(
             **data,
+            readers=[ReaderRecord(**reader) for reader in readers],
             primary=ServerRecord(**primary) if primary else None,
             old_servers=[ServerRecord(**server) for server in old],
             kafka_clusters={name: ClusterRecord(**cluster) for name, cluster in clusters.items()},
@@ -133,6 +153,11 @@ class LocalState(StateDir):
     def restores_dir(self) -> Path:
         """Databases restored by runbooks, one folder per target identifier."""
         return self.root / "restores"
+
+    @property
+    def readers_dir(self) -> Path:
+        """The warehouse's readers (streaming replicas), one folder each."""
+        return self.root / "readers"
 
     def ensure(self) -> None:
         super().ensure()

@@ -33,6 +33,9 @@ class Probes(Protocol):
     def replication(self, replicator: str, rpo: float) -> Finding:
         """The replicator runs and keeps its target within the RPO."""
 
+    def readers(self, wanted: int, described: dict[str, Any], rpo: float) -> Finding:
+        """The database's readers (what a writer failover promotes): as many as wanted."""
+
 
 @dataclass
 class AwsReads:
@@ -125,6 +128,8 @@ def _database(
         ),
         probes.restore_reaches(name, described, rpo),
     ]
+    if db.readers:
+        findings.append(probes.readers(db.readers, described, rpo))
     if db.multi_az:
         multi = bool(described.get("MultiAZ")) or db.engine == AURORA
         findings.append(

@@ -26,6 +26,16 @@ class AwsProbes:
         detail = f"the newest restorable moment is {age:.0f} s old (RPO {rpo:g} s)"
         return Finding("point-in-time window", age <= rpo, detail)
 
+    def readers(self, wanted: int, described: dict[str, Any], rpo: float) -> Finding:
+        """An Aurora cluster's reader instances (DescribeDBClusters' members, already read)."""
+        if "DBClusterMembers" not in described:
+            return Finding(
+                "readers", False, "an RDS PostgreSQL instance has no readers: use aurora-postgresql"
+            )
+        members = described["DBClusterMembers"]
+        found = sum(1 for member in members if not member.get("IsClusterWriter"))
+        return Finding("readers", found >= wanted, f"{found} reader(s) in the cluster ({wanted} wanted)")
+
     def replication(self, replicator: str, rpo: float) -> Finding:
         spec = self.env.components_of(MskReplicator)[replicator]
         target = self.env.spec.components.get(spec.target)

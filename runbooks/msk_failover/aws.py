@@ -20,6 +20,7 @@ from typing import Any
 
 from ops.errors import BadInput, OpsError
 from ops.runbook.model import RunContext
+from runbooks.common.cloudwatch import read
 from runbooks.msk_failover import aws_clients as clients
 from runbooks.msk_failover import aws_kafka as kafka_api
 from runbooks.msk_failover import aws_metrics as metrics
@@ -58,9 +59,7 @@ class AwsFailover(AwsMove):
         )
         end = self.now()
         query = metrics.replicator_query("latency", self.forward, "ReplicationLatency", "Maximum")
-        points = metrics.read(self._cloudwatch(ctx, self.dr), [query], end - LATENCY_LOOK_BACK, end)[
-            "latency"
-        ]
+        points = read(self._cloudwatch(ctx, self.dr), [query], end - LATENCY_LOOK_BACK, end)["latency"]
         if not points:
             raise OpsError(
                 f"replicator {self.forward} published no ReplicationLatency in the last "
@@ -110,7 +109,7 @@ class AwsFailover(AwsMove):
             metrics.replicator_query("lag", self.forward, "MessageLag", "Sum"),
             metrics.replicator_query("latency", self.forward, "ReplicationLatency", "Maximum"),
         ]
-        found = metrics.read(self._cloudwatch(ctx, self.dr), queries, end - RECOVERY_LOOK_BACK, end)
+        found = read(self._cloudwatch(ctx, self.dr), queries, end - RECOVERY_LOOK_BACK, end)
         lag, latency = found.get("lag") or [], found.get("latency") or []
         return {
             "stranded": round(lag[0][1]) if lag else None,
@@ -288,7 +287,7 @@ class AwsFailback(AwsMove):
         cloudwatch = self._cloudwatch(ctx, self.dr)
         deadline = self.clock() + self.params.lag_timeout_seconds
         while True:
-            points = metrics.since(metrics.read(cloudwatch, [query], since, self.now())["throughput"], since)
+            points = metrics.since(read(cloudwatch, [query], since, self.now())["throughput"], since)
             if any(value > 0 for _, value in points):
                 break
             if self.clock() > deadline:

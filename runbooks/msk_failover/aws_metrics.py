@@ -7,9 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from runbooks.common.cloudwatch import KAFKA, PERIOD, metric_query
-
-Points = list[tuple[datetime, float]]  # newest first
+from runbooks.common.cloudwatch import KAFKA, PERIOD, Points, metric_query
 
 
 def replicator_query(ident: str, replicator: str, metric: str, stat: str) -> dict[str, Any]:
@@ -22,26 +20,6 @@ def offset_lag_query(ident: str, cluster: str, group: str, topic: str) -> dict[s
     metrics; a group with committed offsets and no member has them too)."""
     dims = {"Cluster Name": cluster, "Consumer Group": group, "Topic": topic}
     return metric_query(ident, KAFKA, "SumOffsetLag", dims, "Maximum")
-
-
-def read(cloudwatch: Any, queries: list[dict[str, Any]], start: datetime, end: datetime) -> dict[str, Points]:
-    """Each query's points from `start` to `end` (all pages), newest first."""
-    request: dict[str, Any] = {
-        "MetricDataQueries": queries,
-        "StartTime": start,
-        "EndTime": end,
-        "ScanBy": "TimestampDescending",
-    }
-    found: dict[str, Points] = {query["Id"]: [] for query in queries}
-    while True:
-        page = cloudwatch.get_metric_data(**request)
-        for result in page.get("MetricDataResults", []):
-            points = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
-            found.setdefault(result["Id"], []).extend(points)
-        if not page.get("NextToken"):
-            break
-        request["NextToken"] = page["NextToken"]
-    return {ident: sorted(points, reverse=True) for ident, points in found.items()}
 
 
 def first_full_minute(moment: datetime) -> datetime:

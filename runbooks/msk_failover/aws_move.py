@@ -17,6 +17,7 @@ from ops.inventory.components import Lambda, Msk
 from ops.inventory.environment import Environment
 from ops.kinds.msk import MskKind
 from ops.runbook.model import RunContext
+from runbooks.common.cloudwatch import read
 from runbooks.msk_failover import aws_clients as clients
 from runbooks.msk_failover import aws_kafka as kafka_api
 from runbooks.msk_failover import aws_metrics as metrics
@@ -265,7 +266,7 @@ class AwsMove:
         deadline = self.clock() + self.params.lag_timeout_seconds
         last: float | None = None
         while True:
-            points = metrics.since(metrics.read(cloudwatch, [query], since, self.now())["lag"], since)
+            points = metrics.since(read(cloudwatch, [query], since, self.now())["lag"], since)
             if points:
                 at, last = points[0]
                 if last == 0:
@@ -307,7 +308,7 @@ class AwsMove:
         ctx.checkpoint("waiting")
         while True:
             found = {
-                side: metrics.read(self._cloudwatch(ctx, cluster), on[side], since, self.now())
+                side: read(self._cloudwatch(ctx, cluster), on[side], since, self.now())
                 for side, cluster in (("d", self.destination), ("o", self.origin))
             }
             rereads: dict[str, int] = {}

@@ -51,6 +51,13 @@ class AwsCutover:
         raise NotImplementedError
 
     # --- cutover ------------------------------------------------------------------------
+    # The step whose output `endpoint` (RDS's Endpoint: Address, Port) the cutover moves to.
+    endpoint_step = "wait-available"
+
+    def _new_endpoint(self, ctx: RunContext) -> dict[str, Any]:
+        endpoint: dict[str, Any] = ctx.output(self.endpoint_step, "endpoint")
+        return endpoint
+
     @property
     def _parameter(self) -> str:
         return endpoint_parameter(self.env, self.params.component)
@@ -73,7 +80,7 @@ class AwsCutover:
         previous = ctx.noted("previous")
         if previous is None:  # the first attempt: the value now is the one to go back to
             previous = ssm.get_parameter(Name=self._parameter)["Parameter"]["Value"]
-        endpoint = ctx.output("wait-available", "endpoint")
+        endpoint = self._new_endpoint(ctx)
         current = DatabaseEndpoint.from_json(previous)
         value = DatabaseEndpoint(
             endpoint["Address"], endpoint["Port"], current.dbname, current.user
@@ -129,7 +136,7 @@ class AwsCutover:
             found = self._record(ctx, zone_id)  # None: no record before, the undo deletes it
             previous = None if found is None else str(found["ResourceRecords"][0]["Value"])
             ttl = None if found is None else found.get("TTL")
-        target = ctx.output("wait-available", "endpoint")["Address"]
+        target = self._new_endpoint(ctx)["Address"]
         done = {"mode": "route53", "zone_id": zone_id, "previous": previous, "ttl": ttl, "endpoint": target}
         ctx.note(**done)
         self._set_cname(ctx, zone_id, target)
@@ -147,7 +154,7 @@ class AwsCutover:
         """Rewrite host and port in the database's secret, keeping every other field (the
         password among them) as it is; only host and port are journaled."""
         current = self._read_secret(ctx)
-        endpoint = ctx.output("wait-available", "endpoint")
+        endpoint = self._new_endpoint(ctx)
         previous = ctx.noted("previous") or {key: current.get(key) for key in ENDPOINT_FIELDS}
         done = {"mode": "secret", "previous": previous, "endpoint": endpoint["Address"]}
         ctx.note(**done)

@@ -12,15 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psycopg
-from psycopg import sql
-
 from ops.aws.clients import ClientFactory
-from ops.contracts import FINANCIAL_PATH, DatabaseEndpoint, endpoint_parameter
+from ops.contracts import DatabaseEndpoint, endpoint_parameter
 from ops.errors import BadInput, OpsError
 from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
+from ops.local.copy_back import copy_back, writable
 from ops.local.emulator import emulator_target
 from ops.local.pitr import archive_now, restore_to, restore_window, wait_promoted
 from ops.local.platform import LocalPlatform, require_running
@@ -31,7 +28,7 @@ from ops.runbook.stops import alarm_prefix, refuse_if_firing
 from ops.state import StateDir
 from ops.util.ports import free_port
 from runbooks.common.data_checks import committed_up_to, verify_restore
-from runbooks.common.probe import probe_transaction
+from runbooks.common.probe import probe_reaches
 from runbooks.rds_pitr.steps import PitrParams
 
 log = logging.getLogger(__name__)
@@ -51,74 +48,10 @@ def _restored_by(root: Path) -> str | None:
 # Written before a cutover names the restored server: it may hold records found nowhere
 # else. Removed once the cutover's rollback copied them back; dropping it is refused meanwhile.
 SERVING = "serving"
-PROBE_TIMEOUT = 30.0  # the probe record reaching the restored database (through Kafka: the loader)
-COPY_LOCK_TIMEOUT = "5s"
 
 
 def restores_dir(state: StateDir) -> Path:
     return LocalState.of(state).restores_dir
-
-
-def copy_back(
-    restored: LocalPostgres, source: LocalPostgres, dbname: str, tables: dict[str, str], since: datetime
-) -> dict[str, int]:
-    """What the restored server took after `since` (its own writes: the restore holds the
-    source's rows up to it) inserted into the source where the source lacks it, by key.
-    The restored database is made read-only and its sessions ended first, so no write it
-    accepts afterwards can be missed: a write in flight is committed (and copied) or failed."""
-    with psycopg.connect(restored.conninfo(), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(dbname))
-        )
-        admin.execute(
-            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
-            (dbname,),
-        )
-    copied: dict[str, int] = {}
-    with psycopg.connect(restored.conninfo(dbname)) as src, psycopg.connect(source.conninfo(dbname)) as dst:
-        # A lock held on the source (DDL, VACUUM FULL) fails the rollback, to be tried again,
-        # rather than hanging it.
-        dst.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(COPY_LOCK_TIMEOUT)))
-        for table, key in tables.items():
-            if not all(_has_table(conn, table) for conn in (src, dst)):
-                continue
-            temp = sql.Identifier(f"copy_back_{table}")
-            dst.execute(
-                sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-                    temp, sql.Identifier(table)
-                )
-            )
-            taken = sql.SQL(
-                "COPY (SELECT * FROM {} WHERE COALESCE(pg_xact_commit_timestamp(xmin) > {}, true)) TO STDOUT"
-            ).format(sql.Identifier(table), sql.Literal(since))
-            with (
-                src.cursor().copy(taken) as out,
-                dst.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(temp)) as into,
-            ):
-                for data in out:
-                    into.write(data)
-            inserted = dst.execute(
-                sql.SQL("INSERT INTO {} SELECT * FROM {} ON CONFLICT ({}) DO NOTHING").format(
-                    sql.Identifier(table), temp, sql.Identifier(key)
-                )
-            )
-            copied[table] = inserted.rowcount
-        dst.commit()
-    return copied
-
-
-def _has_table(conn: psycopg.Connection[Any], table: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
-    return bool(row and row[0])
-
-
-def _writable(server: LocalPostgres, dbname: str) -> None:
-    """Undo the read-only fence a rollback's copy-back put on a database (a cutover again)."""
-    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(sql.Identifier(dbname))
-        )
 
 
 class LocalSteps:
@@ -312,7 +245,7 @@ class LocalSteps:
                 since=self.params.target_time.isoformat(),
             )
         (restored.paths.root / SERVING).write_text(json.dumps({"run_id": ctx.run_id}))
-        _writable(restored, dbname)  # an earlier attempt's rollback may have fenced it
+        writable(restored, dbname)  # an earlier attempt's rollback may have fenced it
         ssm.put_parameter(Name=self._parameter, Value=endpoint.to_json(), Type="String", Overwrite=True)
         ctx.checkpoint("switched")
         record = platform.make_primary(restored, dbname, ctx.run_id, replaced=source)
@@ -357,42 +290,22 @@ class LocalSteps:
                 ", ".join(f"{table}: {count}" for table, count in copied.items()),
             )
         (restored.paths.root / SERVING).unlink(missing_ok=True)
+        platform.ensure_readers()  # streaming from the source again
 
     def post_check(self, ctx: RunContext) -> dict[str, Any]:
         record = self._record(ctx)
-        probe = probe_transaction(f"PITR-PROBE-{ctx.run_id}")
-        response = httpx.post(f"{record.ingest_url}{FINANCIAL_PATH}", json=probe, timeout=10)
-        if response.status_code != 200:
-            raise OpsError(
-                f"the ingest service refused a probe record after cutover: HTTP {response.status_code}"
-            )
         dbname = ctx.output("check-source", "dbname")
-        conninfo = self._restored(ctx).conninfo(dbname)
-
-        def arrived() -> bool:
-            with psycopg.connect(conninfo) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM financial_transactions WHERE transaction_id = %s",
-                    (probe["transaction_id"],),
-                ).fetchone()
-            return bool(row and row[0] == 1)
-
-        # With Kafka the loader writes it after the broker acknowledged it: a bounded wait.
-        deadline = time.monotonic() + PROBE_TIMEOUT
-        while not arrived():
-            if time.monotonic() > deadline:
-                raise OpsError(
-                    f"the probe record did not reach the restored database within {PROBE_TIMEOUT:.0f} s"
-                )
-            time.sleep(0.2)
-        return {"probe": probe["transaction_id"]}
+        probe = f"PITR-PROBE-{ctx.run_id}"
+        probe_reaches(record.ingest_url, self._restored(ctx).conninfo(dbname), probe, "the restored database")
+        return {"probe": probe}
 
     def backup_new_primary(self, ctx: RunContext) -> dict[str, Any]:
         """The restored database is the primary now: make it restorable in its turn."""
         restored = self._restored(ctx)
-        if restored.base_backups():
-            return {"base_backup": restored.base_backups()[0].name}
-        return {"base_backup": restored.take_base_backup().name}
+        backups = restored.base_backups() or [restored.take_base_backup()]
+        # Its readers too: the old primary's cannot stream from a restored copy.
+        record = self._platform(ctx).ensure_readers()
+        return {"base_backup": backups[0].name, "readers": [reader.name for reader in record.readers]}
 
     def stop_old(self, ctx: RunContext) -> dict[str, Any]:
         source = self._source(ctx)

@@ -252,7 +252,10 @@ STEPS = (
         "backup-new-primary",
         ACTION,
         when=_cutover,
-        local=Says("take a base backup of the new primary", ("postgres:pg_basebackup",)),
+        local=Says(
+            "take a base backup of the new primary; its readers made again from it",
+            ("postgres:pg_basebackup",),
+        ),
     ),
     StepRow(
         "stop-old",

@@ -4,11 +4,13 @@ HTTP, a real PostgreSQL with WAL archiving, and the real ingest service."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
 import psutil
 import psycopg
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ops.errors import ExitCode
@@ -60,9 +62,35 @@ def test_status_shows_every_part_healthy(platform: RunningPlatform) -> None:
     result = run_cli("local", "status", "--output", "json", env=platform.env)
     assert result.code == 0, result.err
     parts = {p["name"]: p for p in json.loads(result.out)["parts"]}
-    assert set(parts) == {"emulator", "postgres", "ingest"}
+    assert set(parts) == {"emulator", "postgres", "postgres (reader: reader-1)", "ingest"}
     assert all(p["healthy"] for p in parts.values())
     assert parts["ingest"]["address"] == platform.ingest_url
+    assert parts["postgres (reader: reader-1)"]["detail"].startswith("streaming from postgres")
+
+
+def test_the_warehouse_reader_streams_what_the_primary_commits(platform: RunningPlatform) -> None:
+    """The inventory's `readers: 1` locally: a hot standby of the primary (what
+    aurora-failover promotes), read-only, holding a row moments after its commit."""
+    readers: list[dict[str, object]] = platform.record["readers"]  # type: ignore[assignment]
+    (reader,) = readers
+    reader_conninfo = f"host=127.0.0.1 port={reader['port']} user=postgres dbname=warehouse"
+    marker = f"reader-{time.time_ns()}"
+    with psycopg.connect(platform.pg_conninfo, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS reader_probe (marker text)")
+        conn.execute("INSERT INTO reader_probe VALUES (%s)", (marker,))
+
+    def replicated() -> bool:
+        with psycopg.connect(reader_conninfo) as conn:
+            found = conn.execute("SELECT to_regclass('reader_probe') IS NOT NULL").fetchone()
+            if not (found and found[0]):
+                return False
+            return (
+                conn.execute("SELECT 1 FROM reader_probe WHERE marker = %s", (marker,)).fetchone() is not None
+            )
+
+    wait_until(replicated, 30, "the row on the reader")
+    with psycopg.connect(reader_conninfo) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("INSERT INTO reader_probe VALUES ('written on a reader')")
 
 
 def test_the_emulator_answers_boto3_over_http_with_the_seeded_resources(platform: RunningPlatform) -> None:
@@ -254,6 +282,15 @@ def test_the_demo_runs_end_to_end_and_writes_its_report(short_tmp: Path) -> None
     assert moved["msk-failback"]["ActiveCluster"] == "events"
     for runbook in ("msk-failover", "msk-failback"):
         assert moved[runbook]["StoredTwice"] == 0 and moved[runbook]["WriteUnavailableSeconds"] > 0
+    # The database's writer failed over to its reader under traffic: nothing lost, measured.
+    database = data["database_failover"]
+    assert database["status"] == "completed" and database["RPOMeasured"] is True
+    assert database["OldWriter"] != database["NewWriter"] and database["NewWriter"].startswith("reader-")
+    assert database["acknowledged"] > 0 and database["lost"] == 0
+    assert sum(database["LostCommits"].values()) == 0 and database["RPOSeconds"] == 0
+    # The readiness of the local environment, one verdict per stateful component.
+    assert set(data["readiness"]["verdicts"]) == {"warehouse", "events", "lake"}
+    assert Path(data["readiness"]["report"]).exists()
 
 
 def _jvms_of(state_dir: Path) -> list[int]:
