@@ -19,6 +19,7 @@ from ops.errors import BadInput, OpsError
 from ops.inventory.components import Msk
 from ops.inventory.environment import Environment
 from ops.runbook.model import RunContext, StopCondition
+from ops.runbook.waits import WaitHistory, poll_delays
 from runbooks.msk_broker_reboot.steps import RebootParams
 
 UNDER_REPLICATED = "under-replicated partitions"
@@ -141,6 +142,11 @@ class RollingReboot(ABC):
         """Undo: the broker the run stopped is running again."""
 
     @property
+    def wait_kind(self) -> str:
+        """The kind of wait in the wait history: a broker back, on this provider."""
+        return f"msk-broker reboot ({self.env.provider})"
+
+    @property
     def cluster(self) -> str:
         return self.params.cluster
 
@@ -213,13 +219,19 @@ class RollingReboot(ABC):
 
     def _wait_back(self, ctx: RunContext, broker: int, reboot: dict[str, Any]) -> None:
         guard = Guard(self.params.grace_seconds, self.error_rate_slo)
-        deadline = self.clock() + self.params.timeout_seconds
+        started = self.clock()
+        deadline = started + self.params.timeout_seconds
+        # Polled as earlier reboots of this broker size say (ops/runbook/waits.py), never
+        # more often than the provider's own cadence (on AWS a metric point is a minute).
+        history, kind, size = WaitHistory.of(ctx.state), self.wait_kind, self.component.instance_type
+        delays = poll_delays(history.durations(kind, size))
         while True:
             health = self.health(ctx, broker, reboot)
             stop = guard.observe(health, self.clock())
             if stop is not None:
                 self._stopped(ctx, f"stopped at broker {broker} of {self.cluster}", stop)
             if health.back:
+                history.record(kind, size, self.clock() - started)
                 return
             if self.clock() > deadline:
                 raise OpsError(
@@ -227,7 +239,7 @@ class RollingReboot(ABC):
                     f"{self.params.timeout_seconds:.0f} s ({health.waiting_for}); "
                     "the timeout_seconds parameter waits longer"
                 )
-            self.sleep(self.poll_seconds)
+            self.sleep(max(self.poll_seconds, min(next(delays), deadline - self.clock())))
 
     @staticmethod
     def _stopped(ctx: RunContext, where: str, stop: tuple[str, str]) -> NoReturn:

@@ -18,6 +18,7 @@ from botocore.stub import ANY, Stubber
 from ops.errors import OpsError
 from ops.inventory import load_inventory
 from ops.runbook.model import RunContext
+from ops.runbook.waits import WaitHistory
 from ops.state import StateDir
 from runbooks.msk_broker_reboot.aws import AwsReboot
 from runbooks.msk_broker_reboot.rolling import (
@@ -411,3 +412,21 @@ def test_a_reboot_is_noted_before_the_call_and_a_resume_adopts_the_active_operat
     outputs = s.provider.reboot_brokers(s.ctx)
     assert outputs["rebooted"]["2"]["operation"] == _operation(7)
     s.done()
+
+
+def test_each_reboot_wait_is_recorded_and_the_next_polls_by_it(stubbed: Stubbed) -> None:
+    """The wait for a reboot's operation learns (ops/runbook/waits.py): each ended reboot
+    is recorded by broker size, and a later wait sleeps first until the shortest seen."""
+    s = stubbed
+    _check(s)
+    _reboot_and_back(s, 1, 1)
+    _reboot_and_back(s, 2, 2)
+    s.step("reboot-brokers")
+    s.ctx.outputs["reboot-brokers"] = s.provider.reboot_brokers(s.ctx)
+    history = WaitHistory.of(s.ctx.state)
+    kind, size = s.provider.wait_kind, s.provider.component.instance_type
+    first, second = history.durations(kind, size)
+    # The first wait knew nothing: a poll in progress, a sleep of the provider's cadence (15 s),
+    # the poll that saw it back. The second learned from it: one sleep, to just past 15 s.
+    assert first == 15.0
+    assert second == pytest.approx(15.0 * 1.01)
