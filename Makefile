@@ -28,7 +28,9 @@ ATHERIS_VERSION := 3.0.0
 ATHERIS := .tools/atheris/.installed
 FUZZ_SECONDS ?= 60
 
-.PHONY: demo test lint bench clean fuzz
+# Chromium, headless, for the tests that load every report kind in a browser: Debian's
+# package, installed when missing (as root, as CI runs; else the browser tests skip).
+.PHONY: demo test lint bench clean fuzz chromium screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,8 +67,18 @@ $(OTELCOL): adot/builder.yaml
 ## test: lint, type-check and the whole test suite
 # Two processes, a test file each at a time (a module's platform is started once): the
 # integration tests mostly wait on servers, so the suite takes about two thirds as long.
-test: lint $(CHECKOV) $(HADOLINT) $(KAFKA) $(OTELCOL)
+test: lint $(CHECKOV) $(HADOLINT) $(KAFKA) $(OTELCOL) chromium
 	$(VENV)/bin/pytest -n 2 --dist loadfile
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+		else echo "chromium is missing (apt-get install chromium): the browser tests will skip"; fi; }
+
+## screenshots: the browser tests, writing each report kind's screenshot to docs/img
+screenshots: $(STAMP) chromium
+	OPS_SCREENSHOTS=$(CURDIR)/docs/img $(VENV)/bin/pytest tests/integration/test_reports_browser.py
 
 $(ATHERIS): Makefile
 	$(PYTHON) -m venv .tools/atheris

@@ -10,7 +10,7 @@ Settings come from the environment the campaign engine sets:
   OPS_LOADTEST_SAMPLES_DIR    where each process writes its raw samples (checks, benches)
   OPS_LOADTEST_RESULTS_DIR    where the master writes arrivals.json (open model counts)
   OPS_LOADTEST_RESULTS_S3     s3://bucket/prefix/: the master uploads its final statistics
-                              there when it quits (Fargate)
+                              and Locust's own HTML report (--html) there when it quits (Fargate)
 Without OPS_LOADTEST_PLAN it is a plain locustfile (`locust -f` with -u/-r/-t).
 """
 
@@ -171,12 +171,29 @@ def _write_files(environment: Any, **_: Any) -> None:
     results = os.environ.get("OPS_LOADTEST_RESULTS_DIR")
     if results and OPEN and isinstance(environment.runner, MasterRunner):
         Path(results, "arrivals.json").write_text(json.dumps(arrivals(), indent=2) + "\n")
+    report = _html_report(environment) if isinstance(environment.runner, MasterRunner) else None
     upload_to = os.environ.get("OPS_LOADTEST_RESULTS_S3")
     if upload_to and isinstance(environment.runner, MasterRunner):
-        _upload(upload_to, environment)
+        _upload(upload_to, environment, report)
 
 
-def _upload(url: str, environment: Any) -> None:
+def _html_report(environment: Any) -> Path | None:
+    """Locust's own HTML report (--html). Locust writes it when its run ends by itself, just
+    before this event; SIGTERM (an abort rule, a stopped task) skips that: write it then,
+    with the renderer --html uses."""
+    name = getattr(environment.parsed_options, "html_file", None)
+    if not name:
+        return None
+    path = Path(name)
+    if not path.exists():
+        from locust.html import get_html_report
+
+        page = get_html_report(environment, show_download_link=False)  # type: ignore[no-untyped-call]
+        path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _upload(url: str, environment: Any, report: Path | None) -> None:
     """On Fargate, where nobody reads the master's disk: its final statistics (histograms
     included), the arrivals and the history to s3://bucket/prefix/."""
     import boto3  # only the master of a Fargate campaign needs it
@@ -196,6 +213,8 @@ def _upload(url: str, environment: Any) -> None:
     history = Path(f"{environment.parsed_options.csv_prefix}_stats_history.csv")
     if environment.parsed_options.csv_prefix and history.exists():
         files["locust_stats_history.csv"] = history.read_text()
+    if report is not None:
+        files[report.name] = report.read_text(encoding="utf-8")
     s3 = boto3.client("s3")
     for name, body in files.items():
         s3.put_object(Bucket=bucket, Key=prefix + name, Body=body.encode())

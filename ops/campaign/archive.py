@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ops.campaign.backend import LOCUST_REPORT
 from ops.inventory.environment import Environment
 
 ARCHIVED_FILES = ("results.json", "report.html", "report.md", "report.json")
@@ -29,7 +30,9 @@ def archive(
     name = environment.resource_name(bucket)
     client = s3()
     try:
-        for file in ARCHIVED_FILES:
+        # Locust's own report too, when there is one: the report's relative link holds in S3.
+        files = [*ARCHIVED_FILES, *([LOCUST_REPORT] if (folder / LOCUST_REPORT).exists() else [])]
+        for file in files:
             client.put_object(Bucket=name, Key=f"{campaign_id}/{file}", Body=(folder / file).read_bytes())
     except ClientError as error:
         warn(f"warning: results not archived to s3://{name}: {error}")

@@ -20,6 +20,8 @@ AUTOQUIT_S = 1
 
 # What a backend saves of a started campaign (processes, tasks), for `ops loadtest attach`.
 ATTACH_FILE = "campaign.json"
+# Locust's own HTML report (the master's --html), beside ours in the campaign's folder.
+LOCUST_REPORT = "locust-report.html"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class FinalStats:
     stats: list[dict[str, Any]]  # Locust's --json per-endpoint statistics, histograms included
     history_csv: str  # Locust's stats history (one Aggregated row per second)
     arrivals: dict[str, Any]  # open model: per-stage expected, started, dropped
+    locust_report: str = ""  # Locust's own HTML report, a file in the campaign's folder; "" when absent
+    locust_report_absent: str = ""  # why it is absent
 
 
 class Backend(Protocol):
@@ -60,7 +64,8 @@ class Backend(Protocol):
     def cleanup(self) -> None: ...
 
     def cost(self) -> CampaignCost | None:
-        """What the run cost, asked once it is over; None when nothing is billed."""
+        """What the run cost, asked once it is over (nothing billed is an answer too: a zero
+        cost with its reason); None when the backend cannot say, and the report has no cost."""
         ...
 
 

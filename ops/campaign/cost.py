@@ -48,12 +48,22 @@ class CampaignCost:
     estimate: Cost | None
     actual: Cost | None
     unknown: str = ""  # why the actual cost is unknown, for a warning
+    note: str = ""  # said beside the figures in every form (why nothing was billed)
 
     def payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "estimate": self.estimate.payload() if self.estimate else None,
             "actual": self.actual.payload() if self.actual else None,
         }
+        if self.note:
+            payload["note"] = self.note
+        return payload
+
+
+def nothing_billed(why: str) -> CampaignCost:
+    """A run no provider bills (processes on this machine): $0, with the reason, so every
+    form of the report still says what it cost."""
+    return CampaignCost(NONE, NONE, note=f"nothing billed: {why}")
 
 
 def task_cost(size: TaskSize, seconds: float, prices: FargatePrices, spot: bool) -> Cost:

@@ -9,7 +9,8 @@ launch will start, and its price, is read beforehand (`fargate_launch`).
 
 The master's web API (live statistics, stop) is reached at its private IP, from inside the
 VPC, or through a port-forward named by OPS_LOADTEST_MASTER_URL. The master uploads its
-final statistics to the results bucket, where `finish` reads them."""
+final statistics and Locust's own HTML report to the results bucket, where `finish` reads
+them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from botocore.exceptions import ClientError
 from ops.campaign.backend import (
     ATTACH_FILE,
     AUTOQUIT_S,
+    LOCUST_REPORT,
     STOP_TIMEOUT_S,
     FinalStats,
     LiveStats,
@@ -154,6 +156,9 @@ class FargateBackend:
             "LOCUST_STOP_TIMEOUT": str(STOP_TIMEOUT_S),
             "LOCUST_CSV": "/tmp/locust",
             "LOCUST_CSV_FULL_HISTORY": "true",
+            # --html; relative: in the task's working directory (the image's /tmp), and the
+            # locustfile uploads it under its own name.
+            "LOCUST_HTML": LOCUST_REPORT,
             "OPS_LOADTEST_RESULTS_DIR": "/tmp",
             "OPS_LOADTEST_RESULTS_S3": self.launch.results,
         }
@@ -266,11 +271,20 @@ class FargateBackend:
         deadline = time.monotonic() + 120
         while self._master_running() and time.monotonic() < deadline:
             time.sleep(2)
-        return FinalStats(
+        final = FinalStats(
             stats=json.loads(self._result("stats.json") or "[]"),
             history_csv=self._result("locust_stats_history.csv") or "",
             arrivals=json.loads(self._result("arrivals.json") or "{}"),
         )
+        report = self._result(LOCUST_REPORT)
+        if report:
+            (self.folder / LOCUST_REPORT).write_text(report, encoding="utf-8")
+            final.locust_report = LOCUST_REPORT
+        else:
+            final.locust_report_absent = (
+                f"the master did not upload it to {self.launch.results}{LOCUST_REPORT}; see its log group"
+            )
+        return final
 
     def _result(self, name: str) -> str | None:
         bucket, _, prefix = self.launch.results.removeprefix("s3://").partition("/")

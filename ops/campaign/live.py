@@ -1,8 +1,11 @@
-"""Live metrics while a campaign runs: a Prometheus endpoint (on loopback) and CloudWatch
-PutMetricData. A failing sink warns once; it never stops a campaign."""
+"""Live metrics while a campaign runs: a line for the person (users, requests/s, p95,
+errors), a Prometheus endpoint (on loopback) and CloudWatch PutMetricData. A failing sink
+warns once; it never stops a campaign."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -13,12 +16,49 @@ from ops.campaign.backend import LiveStats
 
 NAMESPACE = "PlatformOps/LoadTests"
 FLUSH_EVERY_S = 10.0
+LINE_EVERY_S = 2.0
 
 
 class LiveSink(Protocol):
     def publish(self, live: LiveStats) -> None: ...
 
     def close(self) -> None: ...
+
+
+def live_line(live: LiveStats) -> str:
+    """One reading for the person: what a campaign's terminal line and CI log say."""
+    p95 = f"{live.p95_ms:.0f} ms" if live.p95_ms is not None else "-"
+    minutes, seconds = divmod(int(live.elapsed_s), 60)
+    line = (
+        f"live {minutes}:{seconds:02d}  {live.users} users  {live.rps:.1f} req/s  p95 {p95}  "
+        f"{live.failures} errors ({live.fail_ratio:.1%})"
+    )
+    return line + (f"  {live.dropped} dropped" if live.dropped else "")
+
+
+class LineSink:
+    """The live line, one every 2 s at most: `show` redraws it in place on a terminal (a
+    rich status) or prints it as a plain line (CI logs), as the command decides."""
+
+    def __init__(
+        self,
+        show: Callable[[str], None],
+        every_s: float = LINE_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.show = show
+        self.every_s = every_s
+        self.clock = clock
+        self.shown_at: float | None = None
+
+    def publish(self, live: LiveStats) -> None:
+        now = self.clock()
+        if self.shown_at is None or now - self.shown_at >= self.every_s:
+            self.shown_at = now
+            self.show(live_line(live))
+
+    def close(self) -> None:
+        pass
 
 
 class PrometheusSink:

@@ -18,12 +18,13 @@ import psutil
 from ops.campaign.backend import (
     ATTACH_FILE,
     AUTOQUIT_S,
+    LOCUST_REPORT,
     STOP_TIMEOUT_S,
     FinalStats,
     LiveStats,
     read_live,
 )
-from ops.campaign.cost import CampaignCost
+from ops.campaign.cost import CampaignCost, nothing_billed
 from ops.campaign.spec import Campaign
 from ops.errors import OpsError
 from ops.util.ports import free_port
@@ -98,7 +99,8 @@ class LocalBackend:
             str(self.port),
             "--host",
             self.target_url,
-            # The web API stays on loopback: live statistics, abort rules, attach.
+            # The web UI stays on loopback: live statistics, abort rules, attach, `--ui`;
+            # --autostart runs the test at once without turning it off (--headless would).
             "--autostart",
             "--autoquit",
             str(AUTOQUIT_S),
@@ -118,6 +120,10 @@ class LocalBackend:
             "--csv",
             str(self.folder / "locust"),
             "--csv-full-history",
+            # Locust's own report beside ours (written when the run ends; the locustfile
+            # writes it when SIGTERM cuts the run short).
+            "--html",
+            str(self.folder / LOCUST_REPORT),
         ]
         with open(self.folder / "master.json", "wb") as out, open(self.folder / "master.log", "wb") as log:
             master = subprocess.Popen(command, stdout=out, stderr=log, env=self.env, start_new_session=True)
@@ -187,10 +193,14 @@ class LocalBackend:
             raise OpsError(f"the Locust master reported nothing (did every worker connect?); see {log}")
         history = self.folder / "locust_stats_history.csv"
         arrivals = self.folder / "arrivals.json"
+        report = self.folder / LOCUST_REPORT
+        written = report.exists() and report.stat().st_size > 0
         return FinalStats(
             stats=json.loads(text),
             history_csv=history.read_text() if history.exists() else "",
             arrivals=json.loads(arrivals.read_text()) if arrivals.exists() else {},
+            locust_report=LOCUST_REPORT if written else "",
+            locust_report_absent="" if written else "the Locust master did not write it; see master.log",
         )
 
     def cleanup(self) -> None:
@@ -201,8 +211,8 @@ class LocalBackend:
                     process.kill()
                 _wait_gone(process, 10)
 
-    def cost(self) -> CampaignCost | None:
-        return None  # processes on this machine: nothing is billed
+    def cost(self) -> CampaignCost:
+        return nothing_billed("Locust ran as processes on this machine")
 
 
 def _identity(process: psutil.Process) -> dict[str, float]:

@@ -7,6 +7,7 @@ the composition root knows (clients, the local platform, the terminal) it lends 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -43,7 +44,9 @@ class CampaignHost:
     local_ingest_url: Callable[[], str]  # the running local platform's ingest service
     notice: Callable[[str], None]  # a plain line for the person (stderr)
     confirm: Callable[[Environment, str], None]  # a protected environment: ask, or refuse
-    status: Callable[[str], AbstractContextManager[Any]]  # shown while the load runs
+    # While the load runs: a headline, and a function that shows the live line (redrawn on a
+    # terminal, printed when piped; the engine calls it every 2 s at most).
+    live_view: Callable[[str], AbstractContextManager[Callable[[str], None]]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class RunRequest:
     max_cost: float | None = None  # Fargate: USD
     start_timeout: float = 300.0  # Fargate: seconds for the master to run and answer
     auto_approve: bool = False
+    ui: bool = False  # print the master's web UI (loopback, or the Fargate port forward)
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ def run(request: RunRequest, host: CampaignHost) -> CampaignReport | DryRun:
         launched = _fargate(host, environment, spec, campaign_id, folder, request)
         if isinstance(launched, DryRun):
             return launched
-        backend = launched
+        backend, web = launched, launched.web
     else:
         if environment.provider != "local":
             raise BadInput(
@@ -121,12 +125,14 @@ def run(request: RunRequest, host: CampaignHost) -> CampaignReport | DryRun:
             )
         from ops.campaign.local_backend import LocalBackend
 
-        backend = LocalBackend(spec, host.local_ingest_url(), folder, samples=request.keep_samples)
+        local = LocalBackend(spec, host.local_ingest_url(), folder, samples=request.keep_samples)
+        backend, web = local, local.web
     if environment.protected and not request.auto_approve:
         host.confirm(environment, f"Start load test {spec.name}?")
     _remember(folder, spec, request.env)
     sinks = _sinks(host, environment, spec, campaign_id, request.live)
-    return _follow(host, environment, spec, backend, campaign_id, folder, slo, sinks)
+    ui = web if request.ui else None
+    return _follow(host, environment, spec, backend, campaign_id, folder, slo, sinks, ui)
 
 
 def attach(run_id: str, live: LiveOptions, host: CampaignHost) -> CampaignReport:
@@ -202,11 +208,16 @@ def _fargate(
     request: RunRequest,
 ) -> FargateBackend | DryRun:
     """Price the launch before anything starts; a dry run stops there."""
-    from ops.campaign.fargate_backend import FargateBackend
-    from ops.campaign.fargate_launch import prepare_launch
+    from ops.campaign.fargate_backend import WEB_PORT, FargateBackend
+    from ops.campaign.fargate_launch import MASTER_URL_ENV, prepare_launch
     from ops.campaign.local_backend import locust_environment
     from ops.campaign.target import ingest_url
 
+    if request.ui and not request.dry_run and not os.environ.get(MASTER_URL_ENV):
+        raise BadInput(
+            f"--ui: the Fargate master's web UI is in the VPC, reachable here only through a port "
+            f"forward; forward its port {WEB_PORT} to 127.0.0.1 and set {MASTER_URL_ENV}"
+        )
     aws = host.aws_for(environment)
     launch = prepare_launch(
         aws, environment, spec, ingest_url(environment, aws, host.local_ingest_url), campaign_id
@@ -272,17 +283,24 @@ def _follow(
     folder: Path,
     slo: Slo,
     sinks: list[LiveSink],
+    ui: str | None = None,
 ) -> CampaignReport:
     """Drive the run to its verdict (the engine writes the report, cost included), then
-    archive it and record the campaign's metrics."""
+    archive it and record the campaign's metrics. `ui`: the master's web UI, printed once
+    the master is started."""
     from ops.campaign.archive import archive
+    from ops.campaign.live import LineSink
 
     load = f"{spec.peak_users} users" if spec.model == "closed" else f"open model, {spec.max_users} users"
-    with (
-        span("loadtest.run", campaign=spec.name),
-        host.status(f"campaign {campaign_id}: {load}, {spec.workers} workers, {spec.total_duration:g} s"),
-    ):
-        outcome = run_campaign(spec, backend, campaign_id, folder, slo, sinks)
+    headline = f"campaign {campaign_id}: {load}, {spec.workers} workers, {spec.total_duration:g} s"
+
+    def show_ui() -> None:
+        host.notice(f"Locust web UI: {ui}")
+
+    on_start = show_ui if ui else None
+    with span("loadtest.run", campaign=spec.name), host.live_view(headline) as show:
+        sinks = [LineSink(show), *sinks]
+        outcome = run_campaign(spec, backend, campaign_id, folder, slo, sinks, on_start=on_start)
     if outcome.cost is not None and outcome.cost.unknown:
         host.notice(f"warning: actual cost unknown: {outcome.cost.unknown}")
     data = outcome.data

@@ -7,7 +7,8 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from ops.report.charts import line_chart
+from ops.inventory.spec import Slo
+from ops.report.charts import line_chart, time_chart
 
 
 @dataclass
@@ -45,11 +46,24 @@ def parse_history(text: str) -> Timeline:
     return timeline
 
 
-def charts(timeline: Timeline) -> dict[str, str]:
-    """SVG charts for the report: throughput, latency percentiles, errors."""
+def charts(timeline: Timeline, slo: Slo | None = None) -> dict[str, str]:
+    """SVG charts for the report: throughput with users on their own axis, latency
+    percentiles against the SLO's, errors."""
     x = timeline.seconds
+    thresholds = {"SLO p95": slo.p95_ms, "SLO p99": slo.p99_ms} if slo is not None else None
     return {
-        "throughput": line_chart(x, {"requests/s": timeline.rps, "users": timeline.users}, "per second"),
-        "latency": line_chart(x, {"p50": timeline.p50, "p95": timeline.p95, "p99": timeline.p99}, "ms"),
+        "throughput": line_chart(
+            x,
+            {"requests/s": timeline.rps},
+            "requests per second",
+            right={"users": timeline.users},
+            right_unit="users",
+        ),
+        "latency": time_chart(
+            x,
+            {"p50": list(timeline.p50), "p95": list(timeline.p95), "p99": list(timeline.p99)},
+            "ms",
+            thresholds=thresholds,
+        ),
         "errors": line_chart(x, {"failures/s": timeline.failures_per_s}, "failures per second"),
     }

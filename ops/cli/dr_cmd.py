@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ops.cli.context import ENV_OPTION, OUTPUT_OPTION, OutputFormat, cli_context
-from ops.cli.output import console, print_json
+from ops.cli.output import console, err_console, print_json
 from ops.errors import ExitCode
 from ops.telemetry.tracing import traced_command
 
@@ -60,11 +60,30 @@ def assess(
 
         probes = AwsProbes(environment, factory)
     history = read_history(context.state(), environment.name)
+    cloud = None
+    if environment.provider == "aws":  # the local platform's drills all run here: its history is whole
+        from ops.readiness.model import DEFAULT_DRILL_PERIOD_S
+        from ops.runbook.drill_metrics import cloud_drills, merge_history
+        from runbooks import REGISTRY
+
+        # Scheduled drills run in ECS tasks whose state folder is gone: their metrics remain.
+        # Read with the assessment's clients: counted with its other reads (--stats).
+        cloud = cloud_drills(
+            lambda: factory.client("cloudwatch"),
+            environment,
+            REGISTRY.values(),
+            datetime.now(UTC),
+            at_least=DEFAULT_DRILL_PERIOD_S,  # a component without a drill policy is judged over it
+        )
+        if cloud.warning:
+            err_console.print(cloud.warning, markup=False, highlight=False, soft_wrap=True)
+        history = merge_history(history, cloud.entries)
     assessment = assess_environment(environment, AwsReads(factory), probes, history, unassessed=unassessed)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     paths = write_readiness(context.state().reports_dir / f"readiness-{environment.name}-{stamp}", assessment)
     if output is OutputFormat.json:
-        print_json({**assessment.as_dict(), "report": str(paths.html)})
+        drills = cloud.summary() if cloud else None
+        print_json({**assessment.as_dict(), "cloudwatch_drills": drills, "report": str(paths.html)})
     else:
         table = Table("component", "verdict", "why", title=f"DR readiness: {environment.name}")
         for component in assessment.components:
@@ -73,6 +92,12 @@ def assess(
         console.print(table)
         for name, why in assessment.not_assessed.items():
             console.print(f"not assessed here: {name} ({why})", markup=False)
+        if cloud is not None and cloud.warning is None:
+            console.print(
+                f"drills: this machine's history and {len(cloud.entries)} CloudWatch points "
+                f"({cloud.period_seconds} s periods, last {cloud.lookback_seconds / 86400:g} d)",
+                markup=False,
+            )
         if stats:
             console.print(f"AWS read calls: {assessment.calls.get('total_calls', 0)}")
         console.print(f"report: {paths.html}", markup=False)

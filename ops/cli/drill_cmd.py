@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from ops.runbook.drill_load import DrillLoad
     from ops.runbook.model import Runbook
     from ops.runbook.schedule import SchedulePlan
+    from ops.state import StateDir
 
 app = typer.Typer(
     help="DR drills: prove RPO/RTO objectives without touching production traffic.", no_args_is_help=True
@@ -80,6 +82,7 @@ def run(
 def history(
     ctx: typer.Context,
     env: str | None = typer.Option(None, "--env", "-e"),
+    html: bool = typer.Option(False, "--html", help="Also a report: RTO and RPO over time per component."),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Every drill, oldest first, with its objectives' compliance."""
@@ -90,8 +93,9 @@ def history(
     context = cli_context(ctx)
     close_dead_drills(_host(context), env)  # a drill whose process died is closed first
     entries = read_history(context.state(), env)
+    report = _history_report(context.state(), entries, env) if html else None
     if output is OutputFormat.json:
-        print_json(entries)
+        print_json({"drills": entries, "report": str(report)} if report else entries)
         return
     table = Table("drill", "env", "component", "RTO s", "RPO s", "objectives", title=f"{len(entries)} drills")
     for entry in entries:
@@ -113,6 +117,18 @@ def history(
     if len(rtos) >= 2:
         trend = "faster" if rtos[-1] < rtos[0] else "slower"
         console.print(f"RTO trend: {rtos[0]} s -> {rtos[-1]} s ({trend}); last {len(rtos)} drills")
+    if report is not None:
+        console.print(f"report: {report}", markup=False)
+
+
+def _history_report(state: StateDir, entries: list[dict[str, Any]], env: str | None) -> Path:
+    from datetime import UTC, datetime
+
+    from ops.runbook.history_report import write_history_report
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = state.reports_dir / f"drill-history-{env or 'all'}-{stamp}"
+    return write_history_report(folder, entries, env).html
 
 
 @app.command()
@@ -139,11 +155,34 @@ def due(
         from ops.inventory import load_inventory
 
         raise load_inventory(context.inventory).invalid(environment.name, problems)
-    close_dead_drills(_host(context), environment.name)
-    found = drills_due(environment, read_history(context.state(), environment.name), datetime.now(UTC))
+    host = _host(context)
+    close_dead_drills(host, environment.name)
+    now = datetime.now(UTC)
+    history = read_history(context.state(), environment.name)
+    cloud = None
+    # Only on AWS: the local platform's drills all run here, its history is whole.
+    if environment.provider == "aws" and environment.spec.drill_policy:
+        from ops.cli.output import err_console
+        from ops.runbook.drill_metrics import cloud_drills, merge_history
+        from runbooks import REGISTRY
+
+        # Scheduled drills run in ECS tasks whose state folder is gone: their metrics remain.
+        cloud = cloud_drills(
+            lambda: host.aws_for(environment).client("cloudwatch"), environment, REGISTRY.values(), now
+        )
+        if cloud.warning:
+            err_console.print(cloud.warning, markup=False, highlight=False, soft_wrap=True)
+        history = merge_history(history, cloud.entries)
+    found = drills_due(environment, history, now)
     overdue = [d for d in found if d.overdue]
     if output is OutputFormat.json:
-        print_json({"environment": environment.name, "drills": [d.as_dict() for d in found]})
+        print_json(
+            {
+                "environment": environment.name,
+                "drills": [d.as_dict() for d in found],
+                "cloudwatch": cloud.summary() if cloud else None,
+            }
+        )
     elif not found:
         console.print(f"{environment.name}: no drill_policy in the inventory; nothing is due")
     else:
@@ -162,6 +201,12 @@ def due(
             )
         console.print(table)
         console.print(f"{len(overdue)} of {len(found)} overdue")
+        if cloud is not None and cloud.warning is None:
+            console.print(
+                f"history: this machine's and {len(cloud.entries)} CloudWatch points "
+                f"({cloud.period_seconds} s periods, last {cloud.lookback_seconds / 86400:g} d)",
+                markup=False,
+            )
     if overdue:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
 

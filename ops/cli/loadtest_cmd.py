@@ -3,6 +3,8 @@ service's (ops/campaign/service.py), imported when a command runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,18 @@ METRICS_PORT_OPTION = typer.Option(
 CLOUDWATCH_OPTION = typer.Option(
     True, "--cloudwatch/--no-cloudwatch", help="Live metrics to CloudWatch (PlatformOps/LoadTests)."
 )
+
+
+@contextmanager
+def _live_view(headline: str) -> Iterator[Callable[[str], None]]:
+    """The campaign's live line on stderr (stdout may carry JSON): redrawn under a spinner on
+    a terminal, printed as plain lines when piped (CI logs)."""
+    if err_console.is_terminal:
+        with err_console.status(headline) as status:
+            yield lambda line: status.update(f"{headline}\n{line}")
+        return
+    err_console.print(headline, markup=False, highlight=False, soft_wrap=True)
+    yield lambda line: err_console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 class Backend(StrEnum):
@@ -54,7 +68,7 @@ def _host(ctx: typer.Context) -> CampaignHost:
         local_ingest_url=local_ingest_url,
         notice=lambda text: err_console.print(text, markup=False),
         confirm=lambda environment, question: confirm_protected(environment, question, "started"),
-        status=console.status,
+        live_view=_live_view,
     )
 
 
@@ -80,8 +94,12 @@ def _print_verdict(output: OutputFormat, report: CampaignReport) -> None:
             cost = data["cost"]
             estimate = f"${cost['estimate']['usd']:.2f}" if cost.get("estimate") else "none"
             spent = f"${cost['actual']['usd']:.2f}" if cost.get("actual") else "unknown"
-            console.print(f"cost: {spent} (estimated {estimate})")
-        console.print(f"report: {Path(data['folder']) / 'report.html'}")
+            console.print(f"cost: {spent} ({cost.get('note') or f'estimated {estimate}'})", markup=False)
+        console.print(f"report: {Path(data['folder']) / 'report.html'}", markup=False, soft_wrap=True)
+        locust_report = (data.get("locust_report") or {}).get("path")
+        if locust_report:  # a path is copied whole: never wrapped
+            path = Path(data["folder"]) / locust_report
+            console.print(f"Locust's own report: {path}", markup=False, soft_wrap=True)
     if not report.met:
         raise typer.Exit(ExitCode.OBJECTIVE_MISSED)
 
@@ -109,6 +127,11 @@ def run(
         300, "--start-timeout", min=1, help="Fargate: seconds for the master to run and answer."
     ),
     auto_approve: bool = typer.Option(False, "--auto-approve", help="Load a protected environment (CI)."),
+    ui: bool = typer.Option(
+        False,
+        "--ui",
+        help="Print the Locust master's web UI (127.0.0.1; on Fargate the port forward) to watch the run.",
+    ),
 ) -> None:
     """Run a campaign, merge the workers' results, and exit 4 when the SLO is missed."""
     from ops.campaign import service
@@ -123,6 +146,7 @@ def run(
         max_cost=max_cost,
         start_timeout=start_timeout,
         auto_approve=auto_approve,
+        ui=ui,
     )
     result = service.run(request, _host(ctx))
     if isinstance(result, service.DryRun):

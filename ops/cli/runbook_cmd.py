@@ -6,6 +6,9 @@ runbooks and their providers are imported by the commands that use them."""
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -131,7 +134,21 @@ def run(
     environment = context.environment(env)
     params = _params(runbook, param)
     host = _host(context, output, operator)
-    _report(start_run(host, runbook, environment, params, execute=execute, token=approve), output)
+    with _report_on_error():
+        finished = start_run(host, runbook, environment, params, execute=execute, token=approve)
+    _report(finished, output)
+
+
+@contextmanager
+def _report_on_error() -> Iterator[None]:
+    """A run that fails or stops has its report too: its path before the error's line."""
+    try:
+        yield
+    except BaseException as error:
+        path = getattr(error, "report_path", None)
+        if path is not None:
+            console.print(f"report: {path}", markup=False)
+        raise
 
 
 def _host(context: CliContext, output: OutputFormat, operator: str | None = None) -> RunHost:
@@ -167,7 +184,8 @@ def resume(
 
     context = cli_context(ctx)
     host = _host(context, output, operator)
-    finished = resume_run(host, run_id, _runbook, context.environment, approve)
+    with _report_on_error():
+        finished = resume_run(host, run_id, _runbook, context.environment, approve)
     _report(finished, output)
 
 
@@ -202,6 +220,20 @@ def abort(ctx: typer.Context, run_id: str) -> None:
     context = cli_context(ctx)
     record = abort_run(_host(context, OutputFormat.text), run_id, _runbook, context.environment)
     console.print(f"run {run_id}: aborted; rolled back: {', '.join(record.rolled_back) or 'nothing'}")
+    console.print(f"report: {context.state().root / 'runs' / run_id / 'report.html'}", markup=False)
+
+
+@app.command("report")
+@traced_command
+def report_(ctx: typer.Context, run_id: str, output: OutputFormat = OUTPUT_OPTION) -> None:
+    """Make a run's report again (HTML, Markdown, JSON) from its journal alone."""
+    from ops.runbook.service import write_report_of
+
+    paths = write_report_of(cli_context(ctx).state(), run_id)
+    if output is OutputFormat.json:
+        print_json({"run_id": run_id, "report": str(paths.html), "markdown": str(paths.markdown)})
+        return
+    console.print(f"report: {paths.html}", markup=False)
 
 
 @app.command()
@@ -281,11 +313,40 @@ def approve_(
     console.print(f"ops runbook resume {run_id} --approve {issued.token}", highlight=False, soft_wrap=True)
 
 
+class _WaitLine:
+    """What a wait shows while it runs: the elapsed time (read at each refresh), the time
+    history expects, the last thing observed."""
+
+    def __init__(self, title: str) -> None:
+        self.title, self.started = title, time.monotonic()
+        self.observed: str = ""
+        self.expected: float | None = None
+
+    def text(self) -> str:
+        from ops.report import human
+
+        elapsed = human.seconds(round(time.monotonic() - self.started))
+        expected = f" of ~{human.seconds(self.expected)} expected" if self.expected else ""
+        seen = f"; last seen {self.observed}" if self.observed else ""
+        return f"  {self.title}: {elapsed}{expected}{seen}"
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        return Text(self.text())
+
+
 class _Progress:
-    """Step events as lines; a live spinner with the elapsed time while a wait runs."""
+    """Step events as lines. While a wait runs: on a terminal, a live line (elapsed, expected,
+    last observed); elsewhere (CI logs), a plain line when what it sees changes, at most one
+    a PLAIN_EVERY seconds otherwise."""
+
+    PLAIN_EVERY = 15.0
 
     def __init__(self) -> None:
         self.status: Any = None
+        self.line: _WaitLine | None = None
+        self.printed = ("", 0.0)
 
     def __call__(self, event: str, step: Any) -> None:
         from rich.markup import escape
@@ -293,10 +354,25 @@ class _Progress:
         if self.status is not None:
             self.status.stop()
             self.status = None
+        self.line = None
         console.print(escape(f"  [{step.kind.value}] {step.id}: {event}"), highlight=False)
         if event == "running" and step.kind.value == "wait":
-            self.status = console.status(escape(f"  {step.title}..."))
-            self.status.start()
+            self.line = _WaitLine(step.title)
+            if console.is_terminal:
+                self.status = console.status(self.line)
+                self.status.start()
+
+    def watch(self, step: Any, observed: str, expected: float | None) -> None:
+        line = self.line
+        if line is None:
+            return
+        line.observed, line.expected = observed, expected
+        if console.is_terminal:
+            return  # the live line reads them at its next refresh
+        last, at = self.printed
+        if observed != last or time.monotonic() - at >= self.PLAIN_EVERY:
+            console.print(line.text(), highlight=False, markup=False)
+            self.printed = (observed, time.monotonic())
 
 
 _progress = _Progress()

@@ -13,6 +13,7 @@ from ops.demo.traffic import PacedTraffic
 from ops.inventory.environment import Environment
 from ops.local.platform import LocalPlatform, require_running
 from ops.local.state import PlatformRecord
+from ops.runbook.report import write_run_report
 from ops.telemetry.tracing import span
 from ops.util.ids import new_run_id
 
@@ -48,7 +49,7 @@ def failover_under_traffic(
         **outcome.record.outputs,
         "run_id": outcome.record.run_id,
         "status": outcome.record.status,
-        "report": str(outcome.folder / "report.html"),
+        "report": str(write_run_report(outcome.record, outcome.folder).html),
         "acknowledged": len(traffic.acknowledged),
         "lost": len(missing),
         "client_longest_gap_s": round(gap, 2),

@@ -22,6 +22,7 @@ from ops.local.platform import LocalPlatform
 from ops.local.state import PlatformRecord
 from ops.report.charts import bar_chart
 from ops.report.writer import ReportPaths, Section, write_report
+from ops.runbook.report import write_run_report
 from ops.telemetry.tracing import span
 from ops.util.ids import new_run_id
 
@@ -99,7 +100,7 @@ def pitr_under_traffic(
     return {
         **outcome.record.outputs,
         "run_id": outcome.record.run_id,
-        "report": str(outcome.folder / "report.html"),
+        "report": str(write_run_report(outcome.record, outcome.folder).html),
     }
 
 
@@ -134,6 +135,7 @@ def msk_failover_under_traffic(
             moves[runbook] = {
                 **outcome.record.outputs,
                 "run_id": outcome.record.run_id,
+                "report": str(write_run_report(outcome.record, outcome.folder).html),
                 "client_longest_gap_s": round(traffic.longest_gap(before), 2),
             }
     endpoint = platform.warehouse_endpoint(require_running(platform.state))
@@ -514,4 +516,13 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
         data["campaign"] = outcome.campaign
     if outcome.kafka is not None:
         data["kafka"] = outcome.kafka
-    return write_report(folder, f"platform-ops demo {outcome.run_id}", data, [*sections, slos])
+    from ops.demo.verdict import demo_links, demo_verdict
+
+    return write_report(
+        folder,
+        f"platform-ops demo {outcome.run_id}",
+        data,
+        [*sections, slos],
+        verdict=demo_verdict(outcome),
+        links=demo_links(folder, outcome),
+    )

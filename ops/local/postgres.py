@@ -115,7 +115,11 @@ class LocalPostgres:
     def write_settings(self, extra: dict[str, str] | None = None) -> None:
         settings = dict(SERVER_SETTINGS, port=str(self.port), **(extra or {}))
         archive = shell_quote(str(self.paths.archive))
-        settings["archive_command"] = _conf_quote(f"test ! -f {archive}/%f && cp %p {archive}/%f")
+        # Never overwrite an archived segment, yet succeed when the same file is archived
+        # again (a server restarted before it marked it done): else archiving stalls for good.
+        settings["archive_command"] = _conf_quote(
+            f"if test -f {archive}/%f; then cmp -s %p {archive}/%f; else cp %p {archive}/%f; fi"
+        )
         text = "".join(f"{key} = {value}\n" for key, value in settings.items())
         conf = self.paths.data / "platform-ops.conf"
         conf.write_text("# written by platform-ops; changes are overwritten\n" + text)

@@ -6,6 +6,7 @@ Asynchronous on purpose: what a promotion loses is measured, not assumed away.""
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,11 @@ def create_reader(primary: LocalPostgres, reader: LocalPostgres) -> None:
     """A new reader of `primary` at `reader`'s folder and port, started and streaming."""
     if reader.initialised():
         raise OpsError(f"{reader.paths.data} holds a database already; not overwriting it")
+    # A folder used before (a promoted reader made a reader again) keeps nothing of its
+    # former life: its WAL archive would clash with the new one's (another timeline's
+    # history under the same name) and stall archiving.
+    for folder in (reader.paths.archive, reader.paths.base_backups):
+        shutil.rmtree(folder, ignore_errors=True)
     reader.clone_standby_of(primary)
     start_reader(reader, primary)
     wait_streaming(primary, reader.paths.root.name, timeout=60)

@@ -247,4 +247,6 @@ def _last_drill(env: Environment, name: str, history: list[dict[str, Any]]) -> d
         "rpo_seconds": last.get("rpo_seconds"),
         "objectives_met": bool(last.get("objectives_met")),
         "outcome": outcome,
+        # "cloudwatch": a drill that ran elsewhere (a scheduled task), read from its metrics
+        "source": last.get("source", "local"),
     }

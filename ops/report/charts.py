@@ -1,87 +1,137 @@
-"""Small inline SVG charts: no plotting library, nothing fetched by the browser."""
+"""The reports' charts, drawn by matplotlib as static SVG inlined in the HTML.
+
+Why matplotlib's SVG rather than an interactive library's: a report is read offline, often
+attached to an incident or a change ticket, sometimes at 3 a.m.; static SVG opens in any
+browser with no script to load or fail (plotly's bundled script is 4 MB per file), stays a
+few kilobytes, and its text stays text (`svg.fonttype: none`), so a browser test can find the
+axes and their labels in the DOM. Hover text is each element's SVG `<title>`.
+
+Every chart's root `<svg>` carries `class="chart"` and `data-chart` (its kind); its series
+are groups with ids `series-<n>` and `data-series` (the name), its bands `band-<n>` with
+`data-label`, its threshold lines `threshold-<n>` with `data-threshold`."""
 
 from __future__ import annotations
 
+import io
 import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from html import escape
+from typing import Any
+
+from ops.report import human
+
+# A band behind a time chart: a label and where it starts and ends on the x axis (seconds).
+Band = tuple[str, float, float]
+
+PALETTE = ("#3b6fd8", "#e8833a", "#c23b3b", "#2e9d5b", "#7b52c7", "#6b6b6b")
+BAND_FILLS = ("#e6eefa", "#f1f1f1")
+KIND_COLORS = {
+    "check": "#8fb3e8",
+    "action": "#3b6fd8",
+    "wait": "#f0b429",
+    "approval": "#7b52c7",
+    "verify": "#2e9d5b",
+}
+WIDTH_IN, HEIGHT_IN = 8.0, 2.9
 
 
-def _text(x: float, y: float, text: str, anchor: str = "middle") -> str:
-    return f"<text x='{x:.1f}' y='{y:.1f}' font-size='11' text-anchor='{anchor}'>{escape(text)}</text>"
+def _pyplot() -> Any:
+    """pyplot on the Agg backend, imported when a chart is drawn (0.6 s: not for every command)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams.update(
+        {
+            "svg.fonttype": "none",  # text stays text: searchable, selectable, testable
+            "svg.hashsalt": "platform-ops",  # the same chart, the same file
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+        }
+    )
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
-def bar_chart(labels: list[str], values: list[float], unit: str, width: int = 640, height: int = 220) -> str:
-    """A vertical bar chart with the value on top of each bar."""
+@dataclass
+class _Svg:
+    """A figure's SVG, with what to add that matplotlib does not write (ids' titles)."""
+
+    kind: str
+    titles: dict[str, str]
+    attributes: dict[str, dict[str, str]]
+
+
+def _render(fig: Any, svg: _Svg, tight: bool = True) -> str:
+    """`tight`: cropped to what is drawn; else the figure's fixed margins, so that charts of
+    one report share their time axis to the pixel whatever their tick labels' widths."""
+    plt = _pyplot()
+    buffer = io.StringIO()
+    fig.savefig(
+        buffer, format="svg", bbox_inches="tight" if tight else None, metadata={"Date": None, "Creator": None}
+    )
+    plt.close(fig)
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]  # inlined in HTML: no XML prolog nor doctype
+    text = text.replace("<svg ", f'<svg class="chart" data-chart="{svg.kind}" role="img" ', 1)
+    for gid, title in svg.titles.items():
+        extra = "".join(f' {k}="{escape(v)}"' for k, v in svg.attributes.get(gid, {}).items())
+        opening = re.search(rf'<g id="{re.escape(gid)}"[^>]*>', text)
+        if opening is not None:
+            tag = opening.group(0)[:-1] + extra + ">" + f"<title>{escape(title)}</title>"
+            text = text[: opening.start()] + tag + text[opening.end() :]
+    return text
+
+
+def _seconds_label(start: datetime | None) -> str:
+    if start is None:
+        return "seconds from the start"
+    return f"seconds from the start ({start.strftime('%Y-%m-%d %H:%M:%S %Z').strip()})"
+
+
+def _nice(value: float) -> str:
+    """A number for people: no float noise (1.154798 -> 1.15, 1500.0 -> 1500)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    digits = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{round(value, digits):g}"
+
+
+def bar_chart(labels: list[str], values: list[float], unit: str) -> str:
+    """Vertical bars with each value on top; `unit` names the y axis."""
     if not values:
         return ""
-    top = max(values) or 1.0
-    margin, base = 30, height - 40
-    slot = (width - 2 * margin) / len(values)
-    parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>",
-        _text(margin, 16, unit, anchor="start"),
-        f"<line x1='{margin}' y1='{base}' x2='{width - margin}' y2='{base}' stroke='#333'/>",
-    ]
-    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
-        bar_height = (base - margin) * value / top
-        x, y = margin + index * slot + slot * 0.15, base - bar_height
-        parts.append(
-            f"<rect x='{x:.1f}' y='{y:.1f}' width='{slot * 0.7:.1f}' "
-            f"height='{bar_height:.1f}' fill='#3b7dd8'/>"
-        )
-        parts.append(_text(x + slot * 0.35, y - 4, f"{value:g}"))
-        parts.append(_text(x + slot * 0.35, base + 16, label))
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-PALETTE = ("#3b7dd8", "#e8833a", "#c23b3b", "#2e9d5b")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN))
+    svg = _Svg("bar", {}, {})
+    bars = ax.bar(range(len(values)), values, color=PALETTE[0], gid="series-0")
+    svg.titles["series-0"] = unit
+    svg.attributes["series-0"] = {"data-series": unit}
+    ax.bar_label(bars, labels=[_nice(v) for v in values], padding=2, fontsize=8)
+    ax.set_xticks(range(len(values)), labels, rotation=30 if len(labels) > 8 else 0, ha="right")
+    ax.set_ylabel(unit)
+    ax.grid(axis="x", visible=False)
+    return _render(fig, svg)
 
 
 def line_chart(
-    x: list[float], series: dict[str, list[float]], unit: str, width: int = 640, height: int = 220
+    x: list[float],
+    series: dict[str, list[float]],
+    unit: str,
+    right: dict[str, list[float]] | None = None,
+    right_unit: str = "",
+    start: datetime | None = None,
 ) -> str:
-    """Lines over a shared x axis (seconds), a legend, and the top value of the y axis."""
-    points = [v for values in series.values() for v in values]
-    if not x or not points:
-        return ""
-    top, right = max(points) or 1.0, max(x) or 1.0
-    margin, base = 40, height - 30
-
-    def at(px: float, py: float) -> str:
-        return f"{margin + (width - 2 * margin) * px / right:.1f},{base - (base - margin) * py / top:.1f}"
-
-    parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>",
-        _text(margin, 16, f"{unit} (max {top:g})", anchor="start"),
-        f"<line x1='{margin}' y1='{base}' x2='{width - margin}' y2='{base}' stroke='#333'/>",
-        _text(width - margin, base + 16, f"{right:g} s", anchor="end"),
-    ]
-    for index, (name, values) in enumerate(series.items()):
-        color = PALETTE[index % len(PALETTE)]
-        path = " ".join(at(px, py) for px, py in zip(x, values, strict=True))
-        parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='1.5' points='{path}'/>")
-        parts.append(
-            f"<text x='{width - margin - 90 * (index + 1):.0f}' y='16' font-size='11' fill='{color}'>"
-            f"{escape(name)}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-# A band behind a line chart: a label and where it starts and ends on the x axis.
-Band = tuple[str, float, float]
-BAND_FILLS = ("#e6eefa", "#f3f3f3")
-LABEL_ROWS = 3
-CHAR_WIDTH = 6.5  # about, at font-size 11
-
-
-def _ticks(right: float, count: int = 4) -> list[float]:
-    """Round x-axis ticks from 0 to `right` (1, 2 or 5 times a power of ten apart)."""
-    raw = right / count
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    return [i * step for i in range(int(right / step) + 1)]
+    """Lines over time (seconds from the start); `right` series on their own axis (users
+    beside requests/s: each on a scale that shows it)."""
+    lines: dict[str, list[float | None]] = {name: list(values) for name, values in series.items()}
+    return time_chart(x, lines, unit, right=right, right_unit=right_unit, start=start)
 
 
 def banded_line_chart(
@@ -90,82 +140,207 @@ def banded_line_chart(
     bands: list[Band],
     unit: str,
     x_max: float | None = None,
-    width: int = 720,
-    height: int = 240,
 ) -> str:
-    """Lines over a shared x axis (seconds) drawn over shaded, labelled bands (a run's steps),
-    so that a reader sees what each line did during each band. A None value is a gap in its
-    line. Several charts given the same bands and `x_max` share one time axis. A band too
-    narrow for its label shows its number (1, 2, ...), on one of three rows above the plot
-    where it does not overlap another (else none); each has its label as a tooltip."""
-    points = [v for values in series.values() for v in values if v is not None]
-    right = max([x_max or 0.0, *x, *(end for _, _, end in bands)], default=0.0)
-    if right <= 0 or (not points and not bands):
+    """Lines over shaded, numbered bands (a run's steps), so a reader sees what each line
+    did during each step; a None value is a gap. Charts given the same bands and `x_max`
+    share one time axis. Each band's full label is its hover text."""
+    return time_chart(x, series, unit, bands=bands, x_max=x_max)
+
+
+def time_chart(
+    x: Sequence[float],
+    series: dict[str, list[float | None]],
+    unit: str,
+    *,
+    right: dict[str, list[float]] | None = None,
+    right_unit: str = "",
+    bands: Sequence[Band] = (),
+    thresholds: dict[str, float] | None = None,
+    x_max: float | None = None,
+    start: datetime | None = None,
+) -> str:
+    """The general time chart: x in seconds from the start, a y axis in `unit`, optional
+    right-hand series on a second axis, bands behind, and dashed threshold lines (an
+    objective, an SLO) labelled in the legend."""
+    values = [v for line in series.values() for v in line if v is not None]
+    right_end = max([x_max or 0.0, *x, *(end for _, _, end in bands)], default=0.0)
+    if right_end <= 0 or (not values and not bands):
         return ""
-    highest = max(points, default=0.0)
-    top = highest or 1.0
-    left, margin, plot_top, base = 50, 20, 56, height - 30
-    label_ends = [-math.inf] * LABEL_ROWS  # where the last label of each row ends
-
-    def px(value: float) -> float:
-        return left + (width - left - margin) * min(max(value, 0.0), right) / right
-
-    def py(value: float) -> float:
-        return base - (base - plot_top) * value / top
-
-    parts = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>",
-        _text(left, 14, f"{unit} (max {highest:g})", anchor="start"),
-    ]
-    for index, (label, start, end) in enumerate(bands):
-        x0, x1 = px(start), px(end)
-        fill = BAND_FILLS[index % len(BAND_FILLS)]
-        shown = label if (x1 - x0) >= CHAR_WIDTH * len(label) + 4 else str(index + 1)
-        middle, half = (x0 + x1) / 2, CHAR_WIDTH * len(shown) / 2
-        row = next((r for r, ends in enumerate(label_ends) if ends + 3 <= middle - half), None)
-        text = ""
-        if row is not None:
-            label_ends[row] = middle + half
-            text = _text(middle, plot_top - 4 - 12 * row, shown)
-        parts.append(
-            f"<g class='band' data-label='{escape(label)}' data-start='{start:.3f}' data-end='{end:.3f}'>"
-            f"<title>{index + 1}. {escape(label)}: {start:.1f} s to {end:.1f} s</title>"
-            f"<rect x='{x0:.1f}' y='{plot_top}' width='{max(x1 - x0, 1.0):.1f}' "
-            f"height='{base - plot_top}' fill='{fill}' stroke='#c9d3e3' stroke-width='0.5'/>{text}</g>"
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN))
+    svg = _Svg("time", {}, {})
+    for index, (label, begin, end) in enumerate(bands):
+        gid = f"band-{index + 1}"
+        ax.axvspan(
+            begin, max(end, begin + right_end / 500), color=BAND_FILLS[index % 2], lw=0, gid=gid, zorder=0
         )
-    parts.append(f"<line x1='{left}' y1='{base}' x2='{width - margin}' y2='{base}' stroke='#333'/>")
-    parts.append(f"<line x1='{left}' y1='{plot_top}' x2='{left}' y2='{base}' stroke='#333'/>")
-    parts.append(_text(left - 4, plot_top + 4, f"{top:g}", anchor="end"))
-    parts.append(_text(left - 4, base + 4, "0", anchor="end"))
-    for tick in _ticks(right):
-        parts.append(_text(px(tick), base + 16, f"{tick:g} s"))
-    for index, (name, values) in enumerate(series.items()):
-        color = PALETTE[index % len(PALETTE)]
-        for run in _runs(x, values):  # a gap (None) ends one line and starts the next
-            if len(run) == 1:  # a lone second between gaps: a dot, or it would not show
-                ((t, v),) = run
-                parts.append(f"<circle cx='{px(t):.1f}' cy='{py(v):.1f}' r='2' fill='{color}'/>")
-                continue
-            path = " ".join(f"{px(t):.1f},{py(v):.1f}" for t, v in run)
-            parts.append(
-                f"<polyline class='series' data-series='{escape(name)}' fill='none' stroke='{color}' "
-                f"stroke-width='1.5' points='{path}'/>"
-            )
-        parts.append(
-            f"<text x='{width - margin - 110 * (index + 1):.0f}' y='14' font-size='11' fill='{color}'>"
-            f"{escape(name)}</text>"
+        svg.titles[gid] = f"{index + 1}. {label}: {begin:.1f} s to {end:.1f} s"
+        svg.attributes[gid] = {"data-label": label, "data-start": f"{begin:.3f}", "data-end": f"{end:.3f}"}
+        ax.text(
+            (begin + end) / 2,
+            1.0,
+            str(index + 1),
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="#555",
         )
-    parts.append("</svg>")
-    return "".join(parts)
+    for index, (name, line) in enumerate(series.items()):
+        gid = f"series-{index}"
+        xs = list(x)
+        ys = [math.nan if v is None else v for v in line]
+        ax.plot(
+            xs,
+            ys,
+            color=PALETTE[index % len(PALETTE)],
+            lw=1.4,
+            label=name,
+            gid=gid,
+            marker="." if len(xs) < 3 else None,
+        )
+        svg.titles[gid] = name
+        svg.attributes[gid] = {"data-series": name}
+    for index, (name, level) in enumerate((thresholds or {}).items()):
+        gid = f"threshold-{index}"
+        ax.axhline(level, color="#c23b3b", lw=1, ls="--", label=f"{name} ({_nice(level)})", gid=gid)
+        svg.titles[gid] = f"{name}: {_nice(level)} {unit}"
+        svg.attributes[gid] = {"data-threshold": name}
+    ax.set_xlim(0, right_end)
+    # An objective far above what was measured (an SLO of 1 s against 25 ms) would flatten
+    # the lines: a symmetric log scale shows both.
+    top, highest = max(values, default=0.0), max((thresholds or {}).values(), default=0.0)
+    if top > 0 and highest / top > 20:
+        ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(_seconds_label(start))
+    ax.set_ylabel(unit)
+    handles, labels = ax.get_legend_handles_labels()
+    if right:
+        twin = ax.twinx()
+        twin.spines["right"].set_visible(True)
+        for index, (name, right_line) in enumerate(right.items()):
+            gid = f"series-r{index}"
+            color = PALETTE[(len(series) + index) % len(PALETTE)]
+            twin.plot(list(x), right_line, color=color, lw=1.2, ls="-.", label=name, gid=gid)
+            svg.titles[gid] = name
+            svg.attributes[gid] = {"data-series": name}
+        twin.set_ylabel(right_unit)
+        twin.set_ylim(bottom=0)
+        twin.grid(False)
+        more_handles, more_labels = twin.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    if labels:
+        ax.legend(handles, labels, loc="upper left", fontsize=8, framealpha=0.85)
+    fig.subplots_adjust(left=0.09, right=0.91, bottom=0.17, top=0.9)
+    return _render(fig, svg, tight=False)
 
 
-def _runs(x: list[float], values: list[float | None]) -> list[list[tuple[float, float]]]:
-    """The unbroken stretches of a series: its points between gaps (None)."""
-    runs: list[list[tuple[float, float]]] = [[]]
-    for at, value in zip(x, values, strict=True):
-        if value is None:
-            if runs[-1]:
-                runs.append([])
-        else:
-            runs[-1].append((at, value))
-    return [run for run in runs if run]
+@dataclass(frozen=True)
+class GanttBar:
+    """One step of a run: where it starts and how long it takes (seconds from the start)."""
+
+    label: str
+    start: float
+    seconds: float
+    kind: str  # check, action, wait, approval, verify
+    failed: bool = False
+
+
+def gantt_chart(bars: Sequence[GanttBar], marks: dict[str, float], start: datetime | None = None) -> str:
+    """A run's steps on one time axis, coloured by kind (waits and approvals distinct), a
+    failed step hatched, and `marks` (the cutover) as labelled vertical lines."""
+    if not bars:
+        return ""
+    plt = _pyplot()
+    height = max(1.6, 0.28 * len(bars) + 0.9)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, height))
+    svg = _Svg("gantt", {}, {})
+    longest = max(bar.start + bar.seconds for bar in bars) or 1.0
+    for index, bar in enumerate(bars):
+        gid = f"step-{index + 1}"
+        color = KIND_COLORS.get(bar.kind, PALETTE[-1])
+        ax.barh(
+            index,
+            max(bar.seconds, longest / 400),  # an instant step still shows
+            left=bar.start,
+            color=color,
+            hatch="////" if bar.failed else None,
+            edgecolor="#c23b3b" if bar.failed else color,
+            gid=gid,
+        )
+        svg.titles[gid] = (
+            f"{bar.label} ({bar.kind}): from +{human.seconds(bar.start)}, {human.seconds(bar.seconds)}"
+        )
+        svg.attributes[gid] = {"data-step": bar.label, "data-kind": bar.kind}
+        ax.text(bar.start + bar.seconds, index, f" {human.seconds(bar.seconds)}", va="center", fontsize=7)
+    for index, (label, at) in enumerate(marks.items()):
+        gid = f"mark-{index}"
+        ax.axvline(at, color="#c23b3b", lw=1.2, ls="--", gid=gid)
+        ax.text(at, -0.9, f" {label}", color="#c23b3b", fontsize=8, va="bottom")
+        svg.titles[gid] = f"{label} at {at:.2f} s"
+        svg.attributes[gid] = {"data-mark": label}
+    ax.set_yticks(range(len(bars)), [bar.label for bar in bars])
+    ax.invert_yaxis()
+    ax.set_xlim(0, longest * 1.12)
+    ax.set_xlabel(_seconds_label(start))
+    ax.grid(axis="y", visible=False)
+    kinds = sorted({bar.kind for bar in bars})
+    handles = [plt.Rectangle((0, 0), 1, 1, color=KIND_COLORS.get(k, PALETTE[-1])) for k in kinds]
+    ax.legend(
+        handles,
+        kinds,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=7,
+        ncols=len(kinds),
+        frameon=False,
+    )
+    return _render(fig, svg)
+
+
+def history_chart(
+    when: Sequence[datetime], series: dict[str, list[float | None]], objective: float | None, unit: str
+) -> str:
+    """A measure over calendar time (each drill a point) against its objective."""
+    values = [v for line in series.values() for v in line if v is not None]
+    if not when or not values:
+        return ""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN))
+    svg = _Svg("history", {}, {})
+    for index, (name, line) in enumerate(series.items()):
+        gid = f"series-{index}"
+        ys = [math.nan if v is None else v for v in line]
+        ax.plot(
+            list(when), ys, marker="o", ms=4, lw=1.2, color=PALETTE[index % len(PALETTE)], label=name, gid=gid
+        )
+        svg.titles[gid] = name
+        svg.attributes[gid] = {"data-series": name}
+    if objective is not None:
+        shown = human.seconds(objective) if "second" in unit else f"{_nice(objective)} {unit}"
+        ax.axhline(objective, color="#c23b3b", lw=1, ls="--", label=f"objective ({shown})", gid="threshold-0")
+        svg.titles["threshold-0"] = f"objective: {shown}"
+        svg.attributes["threshold-0"] = {"data-threshold": "objective"}
+    import matplotlib.dates as mdates
+
+    # The objective may be hundreds of times the measured values (30 min against 4 s): a
+    # symmetric log scale then shows both, and zero too.
+    top = max(values)
+    if objective is not None and top > 0 and objective / top > 20:
+        ax.set_yscale("symlog", linthresh=1.0)
+    if "second" in unit:  # ticks as durations people read: 1 s, 10 s, 1 min 40 s
+        from matplotlib.ticker import FuncFormatter
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human.seconds(v)))
+    ax.set_ylim(bottom=0)
+    first, last = min(when), max(when)
+    pad = max((last - first) * 0.05, timedelta(minutes=30))
+    ax.set_xlim(first - pad, last + pad)
+    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.set_ylabel(unit)
+    ax.set_xlabel("drill end (UTC)")
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.85)
+    return _render(fig, svg)

@@ -406,17 +406,28 @@ def _abort(host: DrillHost, env: Environment, run_id: str) -> list[str]:
     return []
 
 
-def publish(cloudwatch: Any, result: DrillResult) -> None:
-    """One PutMetricData call: the drill's figures, by environment, component and runbook."""
+def publish(cloudwatch: Any, result: DrillResult, timestamp: datetime | None = None) -> None:
+    """One PutMetricData call: the drill's figures, by environment, component and runbook,
+    at `timestamp`, by default when the drill ended: its point then falls in the same
+    CloudWatch period as the history's `ended_at` (ops/runbook/drill_metrics.py merges on it)."""
+    if timestamp is None and result.ended_at:
+        with suppress(ValueError):
+            timestamp = datetime.fromisoformat(result.ended_at)
     dims = [
         {"Name": "Environment", "Value": result.environment},
         {"Name": "Component", "Value": result.component},
         {"Name": "Runbook", "Value": result.runbook},
     ]
+    at: dict[str, Any] = {"Timestamp": timestamp} if timestamp is not None else {}
     data = [
-        {"MetricName": "DrillSuccess", "Dimensions": dims, "Value": 1.0 if result.objectives_met else 0.0}
+        {
+            "MetricName": "DrillSuccess",
+            "Dimensions": dims,
+            "Value": 1.0 if result.objectives_met else 0.0,
+            **at,
+        }
     ]
     for name, value in (("DrillRTOSeconds", result.rto_seconds), ("DrillRPOSeconds", result.rpo_seconds)):
         if value is not None:
-            data.append({"MetricName": name, "Dimensions": dims, "Value": value, "Unit": "Seconds"})
+            data.append({"MetricName": name, "Dimensions": dims, "Value": value, "Unit": "Seconds", **at})
     cloudwatch.put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=data)

@@ -67,6 +67,8 @@ class RunbookEngine:
     ) -> None:
         self.state = state
         self.progress = progress or (lambda _event, _step: None)
+        # A display that can show a wait's observations live (ops/cli/runbook_cmd.py).
+        self.watcher = getattr(progress, "watch", None)
         self.aws = aws  # the ClientFactory for a cloud environment's steps
         self.controls = controls  # called around each step (see ops/runbook/controls.py)
 
@@ -101,6 +103,7 @@ class RunbookEngine:
                 params=params.model_dump(mode="json"),
                 execute=execute,
                 resumed=bool(record.completed),
+                objectives=runbook.objectives(env, params),
             )
             record = RunRecord.from_journal(run_id, journal)
             ctx = self._context(record, env, params, journal)
@@ -151,6 +154,7 @@ class RunbookEngine:
             journal.append("step-noted", step=step, fields=fields)
 
         ctx.record_note = record_note
+        ctx.watcher = self.watcher
         return ctx
 
     def _journal(self, env: Environment, run_id: str) -> Journal:
@@ -201,7 +205,7 @@ class RunbookEngine:
                 self._check_stops(stops, ctx, journal, step)
             for control in ctx.controls:
                 control.before_step(ctx, step)
-            journal.append("step-started", step=step.id, kind=step.kind.value)
+            journal.append("step-started", step=step.id, kind=step.kind.value, title=step.title)
             self.progress("running", step)
             ctx.step = step
             with span(f"step {step.id}", **{"ops.step.kind": step.kind.value}):

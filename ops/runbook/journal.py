@@ -90,6 +90,11 @@ class RunRecord:
     approver: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    # What its report needs, from the journal alone: the objectives it answers to, each
+    # step's kind and title as it started, and the step that failed (if one did).
+    objectives: dict[str, Any] = field(default_factory=dict)
+    steps: dict[str, dict[str, str]] = field(default_factory=dict)
+    failed_step: str = ""
 
     @classmethod
     def from_journal(cls, run_id: str, journal: Journal) -> RunRecord:
@@ -107,14 +112,19 @@ class RunRecord:
                 record.execute = event["execute"]
                 record.started_at = record.started_at or event["at"]
                 record.status = "running"
+                record.objectives = event.get("objectives") or record.objectives
             elif kind == "step-started":
                 started[event["step"]] = event["at"]
+                record.steps[event["step"]] = {"kind": event.get("kind", ""), "title": event.get("title", "")}
                 if event["step"] in record.rolled_back:  # started again after a rollback
                     record.rolled_back.remove(event["step"])
             elif kind == "step-noted":
                 record.noted.setdefault(event["step"], {}).update(event.get("fields", {}))
             elif kind == "step-completed":
                 record.completed[event["step"]] = event.get("outputs", {})
+                record.timings[event["step"]] = (started.get(event["step"], event["at"]), event["at"])
+            elif kind == "step-failed":
+                record.failed_step = event["step"]
                 record.timings[event["step"]] = (started.get(event["step"], event["at"]), event["at"])
             elif kind == "step-rolled-back":
                 record.rolled_back.append(event["step"])

@@ -50,6 +50,15 @@ class RunContext:
     notes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Journals a note of the running step (set by the engine).
     record_note: Callable[[str, dict[str, Any]], None] | None = None
+    # Shows what a wait last observed, and how long it is expected to take (set by the
+    # engine from the command's progress display; None: nobody watches).
+    watcher: Callable[[Step, str, float | None], None] | None = None
+
+    def watch(self, observed: str, expected: float | None = None) -> None:
+        """A wait's last observation (a status, a lag) and its expected duration in seconds
+        (from the wait history), for the live line of the terminal."""
+        if self.step is not None and self.watcher is not None:
+            self.watcher(self.step, observed, expected)
 
     def output(self, step: str, key: str) -> Any:
         return self.outputs[step][key]
@@ -160,6 +169,20 @@ class Runbook(ABC):
 
     def stop_conditions(self, env: Environment, params: Any) -> list[StopCondition]:
         return []
+
+    def objective_component(self, env: Environment, params: Any) -> str | None:
+        """The inventory component whose DR objectives the run's RTO and RPO answer to."""
+        component = getattr(params, "component", None)
+        return component if isinstance(component, str) else None
+
+    def objectives(self, env: Environment, params: Any) -> dict[str, Any]:
+        """The objectives the run is judged by (journaled at its start, so that its report
+        can be made again from the journal alone): component, rto and rpo in seconds."""
+        component = self.objective_component(env, params)
+        objective = env.spec.objectives.get(component) if component else None
+        if objective is None:
+            return {}
+        return {"component": component, "rto": objective.rto, "rpo": objective.rpo}
 
     def unplanned(self, params: Any) -> bool:
         """True when the run must not touch the source (it is down)."""

@@ -6,6 +6,7 @@ AWS for an environment, how to show progress and how to ask a person for an appr
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from ops.runbook.engine import (
     RunOutcome,
     load_record,
     parse_params,
+    runs_dir,
 )
 from ops.runbook.host import RunHost
 from ops.runbook.journal import RunRecord
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from ops.aws.clients import ClientFactory
     from ops.inventory.environment import Environment
     from ops.report.writer import ReportPaths
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,8 +98,12 @@ def abort_run(
     params = parse_params(runbook, record.params)
     aws = cache(lambda: host.aws_for(env))
     engine = RunbookEngine(host.state, aws=aws() if env.provider != "local" else None)
-    with _notifying(host.state, aws, env, run_id):
-        return engine.abort(runbook, env, params, run_id)
+    try:
+        with _notifying(host.state, aws, env, run_id):
+            return engine.abort(runbook, env, params, run_id)
+    finally:
+        with suppress(Exception):  # the report says how it ended; the abort's own error is told
+            write_report_of(host.state, run_id)
 
 
 def _run(
@@ -129,8 +137,28 @@ def _run(
                 approve=approver_for(host, env, aws, runbook, run_id, params, token),
             )
     except ApprovalStop as stop:  # the run waits at its approval step, resumable
+        report_for_error(stop.held, host.state, run_id)
         raise stop.held from None
+    except BaseException as error:  # a failed or stopped run has its report too
+        report_for_error(error, host.state, run_id)
+        raise
     return FinishedRun(outcome, write_run_report(outcome.record, outcome.folder))
+
+
+def write_report_of(state: StateDir, run_id: str) -> ReportPaths:
+    """The run's report made (again) from its journal alone, beside it."""
+    return write_run_report(load_record(state, run_id), runs_dir(state) / run_id)
+
+
+def report_for_error(error: BaseException, state: StateDir, run_id: str) -> None:
+    """Write the report of a run that did not finish, and hang its path on the error (the
+    command prints it before the error's line); a run that never began has none."""
+    try:
+        paths = write_report_of(state, run_id)
+    except Exception as failure:
+        log.debug("no report for run %s: %s", run_id, failure)
+        return
+    error.report_path = paths.html  # type: ignore[attr-defined]
 
 
 @contextmanager

@@ -214,7 +214,9 @@ class AwsSteps(AwsCutover):
                 raise ProbeRefused(error) from error
 
         try:
-            poll_status(guarded, self.cluster_id, (READY,), timeout, self.clock, self.sleep, learning)
+            poll_status(
+                guarded, self.cluster_id, (READY,), timeout, self.clock, self.sleep, learning, ctx.watch
+            )
         except ProbeRefused as refused:
             raise refused.error from None
         except OpsError:

@@ -271,6 +271,7 @@ class LocalSteps:
         ctx.checkpoint("waiting")
         if not promoted.is_running():
             promoted.start()
+        ctx.watch(f"{promoted.paths.root.name}: leaving recovery")
         wait_promoted(promoted, timeout=self.params.ready_timeout_seconds)
         return {"writer": promoted.paths.root.name, "writer_at": _now()}
 

@@ -4,6 +4,7 @@ renames."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ WAIT_TIMEOUT_S = 3600.0
 NOT_FOUND = ("DBInstanceNotFound", "DBClusterNotFoundFault")
 
 Describe = Callable[[str], dict[str, Any]]
+Watch = Callable[[str, float | None], None]  # what was seen, the expected duration
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ def wait_for_instance(
     ctx.checkpoint("waiting")
     learning = Learning(WaitHistory.of(ctx.state), f"rds-instance {operation} {'/'.join(statuses)}")
     describe = _instance(ctx.aws.client("rds"))
-    return poll_status(describe, identifier, statuses, WAIT_TIMEOUT_S, time.monotonic, time.sleep, learning)
+    return poll_status(
+        describe, identifier, statuses, WAIT_TIMEOUT_S, time.monotonic, time.sleep, learning, ctx.watch
+    )
 
 
 def wait_for_cluster(
@@ -55,7 +59,9 @@ def wait_for_cluster(
     ctx.checkpoint("waiting")
     learning = Learning(WaitHistory.of(ctx.state), f"rds-cluster {operation} {'/'.join(statuses)}")
     describe = _cluster(ctx.aws.client("rds"))
-    return poll_status(describe, identifier, statuses, WAIT_TIMEOUT_S, time.monotonic, time.sleep, learning)
+    return poll_status(
+        describe, identifier, statuses, WAIT_TIMEOUT_S, time.monotonic, time.sleep, learning, ctx.watch
+    )
 
 
 def _instance(rds: Any) -> Describe:
@@ -85,20 +91,28 @@ def poll_status(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     learning: Learning | None = None,
+    watch: Watch | None = None,
 ) -> dict[str, Any]:
     """Poll `describe` until the status is one of `statuses`. The schedule is chosen at the
-    first answer (it says the size); until then, and without `learning`, it is geometric."""
+    first answer (it says the size); until then, and without `learning`, it is geometric.
+    `watch` is told each status seen and the duration history expects (ctx.watch)."""
     started = clock()
     deadline = started + timeout
     delays = None if learning is not None else geometric()
     size = ""
+    expected: float | None = None
     while True:
         try:
             found = describe(identifier)
             if delays is None and learning is not None:
                 size = size_of(found)
-                delays = poll_delays(learning.history.durations(learning.kind, size))
-            if found.get("DBInstanceStatus", found.get("Status")) in statuses:
+                history = learning.history.durations(learning.kind, size)
+                expected = statistics.median(history) if history else None
+                delays = poll_delays(history)
+            status = found.get("DBInstanceStatus", found.get("Status"))
+            if watch is not None:
+                watch(f"{identifier}: {status}", expected)
+            if status in statuses:
                 if learning is not None and size:
                     learning.history.record(learning.kind, size, clock() - started)
                 return found

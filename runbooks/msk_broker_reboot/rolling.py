@@ -8,6 +8,7 @@ the run fails with the condition's name and reason in one line."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -224,9 +225,12 @@ class RollingReboot(ABC):
         # Polled as earlier reboots of this broker size say (ops/runbook/waits.py), never
         # more often than the provider's own cadence (on AWS a metric point is a minute).
         history, kind, size = WaitHistory.of(ctx.state), self.wait_kind, self.component.instance_type
-        delays = poll_delays(history.durations(kind, size))
+        seen = history.durations(kind, size)
+        expected = statistics.median(seen) if seen else None
+        delays = poll_delays(seen)
         while True:
             health = self.health(ctx, broker, reboot)
+            ctx.watch(f"broker {broker}: {health.waiting_for or 'back'}", expected)
             stop = guard.observe(health, self.clock())
             if stop is not None:
                 self._stopped(ctx, f"stopped at broker {broker} of {self.cluster}", stop)

@@ -115,6 +115,9 @@ class MskBrokerReboot(Runbook):
     summary = "Reboot an MSK cluster's brokers one at a time, each back with every ISR whole first"
     params_model = RebootParams
 
+    def objective_component(self, env: Environment, params: Any) -> str | None:
+        return str(params.cluster)
+
     def target(self, env: Environment, params: Any) -> str:
         # The msk-failover runbooks lock their primary under the same key: a reboot drill
         # and a failover of that cluster never run at once.

@@ -520,6 +520,11 @@ class _MskMove(Runbook):
     def steps(self, env: Environment, params: Any) -> list[Step]:
         return steps_of(self.table, env.provider, self.provider(env, params), params)
 
+    def objective_component(self, env: Environment, params: Any) -> str | None:
+        """The primary cluster: its objectives are the stream's."""
+        replicator, _, _ = replicator_of(env, params.replicator)
+        return replicator.source
+
     def provider(
         self, env: Environment, params: Any
     ) -> LocalFailover | LocalFailback | AwsFailover | AwsFailback:

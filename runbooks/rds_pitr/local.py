@@ -210,6 +210,7 @@ class LocalSteps:
         ctx.checkpoint("waiting")
         if not restored.is_running():
             restored.start()
+        ctx.watch(f"{restored.paths.root.name}: replaying WAL")
         wait_promoted(restored, timeout=60)
         return {"ready_at": datetime.now(UTC).isoformat()}
 

@@ -13,6 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from ops.local.pitr import archive_now
+from ops.local.postgres import LocalPostgres
 from ops.util.processes import wait_until
 from tests.helpers import INVENTORY, Result, run_cli
 from tests.integration.conftest import RunningPlatform
@@ -206,3 +208,8 @@ def test_a_failure_after_the_cutover_moves_back_and_copies_what_the_new_writer_t
     again = _reader(platform)
     assert again["root"] == reader["root"] and again["upstream"] == reader["upstream"]
     wait_until(lambda: Path(reader["root"]).name in _streaming_from(writer), 30, "the reader streaming again")
+    # Promoted again from the same folder, it archives its WAL (its former life's archive,
+    # another history under the same timeline, is gone): point-in-time recovery works on it.
+    _outputs(_run(platform, "--execute", "-o", "json"))
+    assert endpoint(platform)["port"] == reader["port"]
+    archive_now(LocalPostgres(Path(reader["root"]), reader["port"]))  # raises if archiving stalls

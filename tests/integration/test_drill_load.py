@@ -102,8 +102,8 @@ def test_a_drill_under_load_reports_what_users_saw_during_each_step(
     assert any(p["p95_ms"] is not None and p["error_rate"] == 0 for p in during), during
     html = report.read_text()
     for step in steps:
-        assert f"data-label='{step['step']}'" in html
-    assert "data-series='error rate %'" in html and "data-series='p95 ms'" in html
+        assert f'data-label="{step["step"]}"' in html
+    assert 'data-series="error rate %"' in html and 'data-series="p95 ms"' in html
     assert "stopped at the drill's end" in report.with_suffix(".md").read_text()
 
 

@@ -4,6 +4,7 @@ the real ingest service."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -94,6 +95,86 @@ def test_an_abort_rule_stops_the_run_long_before_its_end(platform: RunningPlatfo
     data = json.loads(result.out)
     assert data["aborted"].startswith("p95_ms") and "for 2 s" in data["aborted"]
     assert data["load_seconds"] < 30  # stopped by the rule, not by its 60 s run time
+    assert _locust_processes(platform) == []
+
+
+def test_smoke_with_ui_serves_locusts_web_ui_then_leaves_its_report_the_cost_and_live_lines(
+    platform: RunningPlatform, tmp_path: Path
+) -> None:
+    """`ops loadtest run smoke --ui`, piped as in CI: the Locust web UI answers on loopback
+    while the campaign runs and is gone after; Locust's own report lies beside ours and ours
+    links it; the cost is in every form; the live lines are in the log."""
+    import os
+    import socket
+    import sys
+    import threading
+
+    from tests.helpers import REPO
+
+    command = [sys.executable, "-m", "ops", "loadtest", "run", "smoke", "--ui", "-o", "json"]
+    err: list[str] = []
+    seen: dict[str, object] = {}
+    with open(tmp_path / "out.json", "w") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**os.environ, **platform.env},
+            text=True,
+            stdout=out,
+            stderr=subprocess.PIPE,
+        )
+        reader = threading.Thread(target=lambda: err.extend(process.stderr or []), daemon=True)
+        reader.start()
+        try:
+            urls: list[str] = []
+
+            def printed() -> bool:
+                urls[:] = [
+                    line.split(": ", 1)[1].strip() for line in err if line.startswith("Locust web UI: ")
+                ]
+                return bool(urls) or process.poll() is not None
+
+            wait_until(printed, 60, "the web UI's URL")
+            assert len(urls) == 1, "".join(err)
+            url = urls[0]
+            assert url.startswith("http://127.0.0.1:")
+
+            def answers() -> bool:
+                assert process.poll() is None, "the campaign ended before its web UI answered"
+                try:
+                    seen.update(httpx.get(f"{url}/stats/requests", timeout=2).json())
+                except (httpx.HTTPError, ValueError):
+                    return False
+                return True
+
+            wait_until(answers, 60, "the Locust web UI")
+            process.wait(timeout=120)
+        finally:
+            if process.poll() is None:  # a failed check: stop it as a person would (no process left)
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=60)
+            reader.join(timeout=10)
+    assert process.returncode == 0, "".join(err)
+    assert "user_count" in seen and isinstance(seen["stats"], list)
+    with pytest.raises(ConnectionRefusedError):  # nothing listens once the command has ended
+        socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=2).close()
+    data = json.loads((tmp_path / "out.json").read_text())
+    folder = Path(data["folder"])
+    assert data["locust_report"] == {"path": "locust-report.html", "absent": None}
+    locust_report = (folder / "locust-report.html").read_text()
+    assert "<html" in locust_report.lower() and len(locust_report) > 1000
+    page, markdown = (folder / "report.html").read_text(), (folder / "report.md").read_text()
+    assert re.search(r"<a href=['\"]locust-report\.html['\"]", page)  # relative: beside ours
+    assert "](locust-report.html)" in markdown
+    note = "nothing billed: Locust ran as processes on this machine"
+    assert json.loads((folder / "report.json").read_text())["cost"]["note"] == note
+    assert "## Cost" in markdown and "$0.00" in markdown and note in markdown
+    assert "<h2>Cost</h2>" in page and "<td>$0.00</td>" in page and note in page
+    live = [line for line in err if line.startswith("live ")]
+    assert len(live) >= 2, "".join(err)  # a 12 s campaign: a line every 2 s
+    assert all(
+        " users " in line and " req/s " in line and " p95 " in line and " errors " in line for line in live
+    )
     assert _locust_processes(platform) == []
 
 
@@ -324,6 +405,9 @@ def test_a_fargate_campaign_runs_end_to_end_on_a_fargate_stand_in(
     assert json.loads((folder / "report.json").read_text())["cost"] == data["cost"]
     assert "## Cost" in (folder / "report.md").read_text()
     assert "<h2>Cost</h2>" in (folder / "report.html").read_text()
+    # Locust's own report: written by the master's --html, uploaded with its statistics, fetched.
+    assert data["locust_report"]["path"] == "locust-report.html"
+    assert (folder / "locust-report.html").stat().st_size > 0
     roles = sorted(
         "master" if t["environment"].get("LOCUST_MODE_MASTER") else "worker" for t in fargate.started
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import psutil
@@ -291,6 +292,24 @@ def test_the_demo_runs_end_to_end_and_writes_its_report(short_tmp: Path) -> None
     # The readiness of the local environment, one verdict per stateful component.
     assert set(data["readiness"]["verdicts"]) == {"warehouse", "events", "lake"}
     assert Path(data["readiness"]["report"]).exists()
+    _check_demo_report_in_a_browser(reports[-1] / "report.html")
+
+
+def _check_demo_report_in_a_browser(report: Path) -> None:
+    """The demo's report as a reader opens it: its verdict first, its chart, and a link to
+    each part's report (each run's, the campaign's, the readiness) that resolves."""
+    from tests.browser import browser, chromium_binary
+    from tests.integration.test_reports_browser import check_report
+
+    if chromium_binary() is None:
+        return  # `make test` installs it; the report's files were checked above
+    with browser() as page:
+        check_report(page, report, "demo-report", charts=1)
+        links = page.evaluate("Array.from(document.querySelectorAll('.links a')).map(a => a.href)")
+        texts = page.evaluate("Array.from(document.querySelectorAll('.links a')).map(a => a.textContent)")
+    assert {"point-in-time recovery run", "database failover run", "DR readiness"} <= set(texts), texts
+    for link in links:
+        assert link.startswith("file://") and Path(unquote(link.removeprefix("file://"))).exists(), link
 
 
 def _jvms_of(state_dir: Path) -> list[int]:

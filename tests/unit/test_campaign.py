@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from ops.campaign.backend import FinalStats, LiveStats
 from ops.campaign.compare import compare
 from ops.campaign.cost import CampaignCost, Cost
@@ -73,8 +75,9 @@ class _FinishedBackend:
 
     name = "stand-in"
 
-    def __init__(self, cost: CampaignCost | None) -> None:
+    def __init__(self, cost: CampaignCost | None, final: FinalStats | None = None) -> None:
         self.billed = cost
+        self.final = final or FinalStats([_stats({10: 100})], "", {})
 
     def start(self) -> None:
         pass
@@ -89,7 +92,7 @@ class _FinishedBackend:
         pass
 
     def finish(self) -> FinalStats:
-        return FinalStats([_stats({10: 100})], "", {})
+        return self.final
 
     def cleanup(self) -> None:
         pass
@@ -132,9 +135,83 @@ def test_an_attached_run_has_no_estimate_and_an_unknown_actual_says_so(tmp_path:
     assert "| actual | unknown |  |  |" in (folder / "report.md").read_text()
 
 
-def test_nothing_billed_means_no_cost_anywhere(tmp_path: Path) -> None:
+def test_nothing_billed_is_a_zero_cost_with_its_reason_in_every_form(tmp_path: Path) -> None:
+    from ops.campaign.local_backend import LocalBackend
+
     folder = tmp_path / "local-1"
-    _run(folder, None)  # the local backend's answer
-    assert "cost" not in json.loads((folder / "results.json").read_text())
-    assert "cost" not in json.loads((folder / "report.json").read_text())
-    assert "Cost" not in (folder / "report.md").read_text()
+    spec = Campaign(name="local", users=1, duration=1.0)
+    _run(folder, LocalBackend(spec, "http://127.0.0.1:9", folder).cost())  # starts nothing
+    note = "nothing billed: Locust ran as processes on this machine"
+    zero = {"vcpu_hours": 0.0, "gb_hours": 0.0, "usd": 0.0}
+    assert json.loads((folder / "report.json").read_text())["cost"] == {
+        "estimate": zero,
+        "actual": zero,
+        "note": note,
+    }
+    markdown = (folder / "report.md").read_text()
+    assert "| actual | $0.00 | 0.00 | 0.00 |" in markdown and note in markdown
+    page = (folder / "report.html").read_text()
+    assert "<td>$0.00</td>" in page and note in page
+    shown = run_main("loadtest", "report", str(folder))
+    assert f"cost: $0.00 ({note})" in shown.out
+
+
+def hrefs(page: str) -> list[str]:
+    """The links of an HTML page, however the writer quotes them."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Anchors(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.extend(value or "" for name, value in attrs if tag == "a" and name == "href")
+
+    Anchors().feed(page)
+    return found
+
+
+def test_the_report_links_locusts_own_report_or_says_why_it_is_absent(tmp_path: Path) -> None:
+    spec = Campaign(name="linked", users=1, duration=1.0)
+    slo = Slo(p95_ms=50, p99_ms=100, error_rate=0.01)
+    present = FinalStats([_stats({10: 100})], "", {}, locust_report="locust-report.html")
+    run_campaign(spec, _FinishedBackend(None, present), "linked-1", tmp_path / "linked-1", slo)
+    folder = tmp_path / "linked-1"
+    assert json.loads((folder / "report.json").read_text())["locust_report"] == {
+        "path": "locust-report.html",
+        "absent": None,
+    }
+    assert "](locust-report.html)" in (folder / "report.md").read_text()  # relative, as in HTML
+    assert "locust-report.html" in hrefs((folder / "report.html").read_text())
+    why = "the master did not upload it; see its log group"
+    absent = FinalStats([_stats({10: 100})], "", {}, locust_report_absent=why)
+    run_campaign(spec, _FinishedBackend(None, absent), "linked-2", tmp_path / "linked-2", slo)
+    folder = tmp_path / "linked-2"
+    assert json.loads((folder / "report.json").read_text())["locust_report"] == {"path": None, "absent": why}
+    assert f"| none | {why} |" in (folder / "report.md").read_text()
+    assert "locust-report.html" not in hrefs((folder / "report.html").read_text())
+
+
+def test_the_live_line_is_shown_every_two_seconds_at_most() -> None:
+    from ops.campaign.live import LineSink
+
+    clock = [100.0]
+    shown: list[str] = []
+    sink = LineSink(shown.append, clock=lambda: clock[0])
+    reading = LiveStats(65.0, 10, 512.34, 0.01, 8.0, 14.2, 6000, 60, 0)
+    for step in (0.0, 1.0, 0.9, 0.2, 1.0):  # readings at 100, 101, 101.9, 102.1, 103.1 s
+        clock[0] += step
+        sink.publish(reading)
+    assert len(shown) == 2  # at 100 and 102.1 s
+    assert shown[0] == "live 1:05  10 users  512.3 req/s  p95 14 ms  60 errors (1.0%)"
+
+
+def test_ui_on_fargate_without_a_port_forward_is_refused_before_any_launch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPS_LOADTEST_MASTER_URL", raising=False)
+    args = ("loadtest", "run", "smoke", "--env", "staging", "--backend", "fargate", "--ui")
+    result = run_main(*args, env={"OPS_STATE_DIR": str(tmp_path / "state")})
+    assert result.code == 2
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith("error: --ui: ") and "set OPS_LOADTEST_MASTER_URL" in line
+    assert not (tmp_path / "state" / "loadtests").exists()  # nothing launched, nothing remembered

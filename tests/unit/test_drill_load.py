@@ -5,7 +5,6 @@ load: flowing before the first step, stopped after the teardown, whatever ended 
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,59 +21,12 @@ from ops.cli.drill_load import CampaignLoad, points_from_history
 from ops.errors import OpsError
 from ops.inventory.environment import Environment
 from ops.inventory.loader import load_inventory
-from ops.report.charts import banded_line_chart
 from ops.runbook.drill import DrillHost, read_history, run_drill
 from ops.runbook.drill_load import LoadOutcome, LoadPoint, load_per_band, step_bands
 from ops.runbook.model import Runbook, RunContext, Step, StepKind
 from ops.state import StateDir
 from ops.util.processes import wait_until
 from tests.helpers import INVENTORY
-
-
-# --- the chart -------------------------------------------------------------------------------
-def _bands(svg: str) -> dict[str, tuple[float, float]]:
-    """Each band's rectangle: its left edge and width, by label."""
-    found = re.findall(r"data-label='([^']+)'.*?<rect x='([\d.]+)' y='\d+' width='([\d.]+)'", svg)
-    return {label: (float(x), float(width)) for label, x, width in found}
-
-
-def test_bands_and_lines_share_one_time_axis() -> None:
-    bands = [("check", 0.0, 2.0), ("restore", 2.0, 8.0), ("teardown", 8.0, 10.0)]
-    svg = banded_line_chart([1, 2, 3, 4], {"p95 ms": [10, 20, 40, 30]}, bands, "ms", x_max=10)
-    placed = _bands(svg)
-    assert list(placed) == ["check", "restore", "teardown"]
-    # 650 px of plot for 10 s, from x=50: a band's edge is where its seconds fall.
-    assert placed["restore"] == pytest.approx((50 + 65 * 2, 65 * 6), abs=0.1)
-    assert placed["check"][0] + placed["check"][1] == pytest.approx(placed["restore"][0], abs=0.1)
-    (line,) = re.findall(r"data-series='p95 ms'[^>]*points='([^']+)'", svg)
-    xs = [float(point.split(",")[0]) for point in line.split()]
-    assert xs == pytest.approx([115, 180, 245, 310], abs=0.1)  # 1 s = 65 px, as the bands
-    assert "(max 40)" in svg
-    # Another chart of the same drill: the same bands at the same places.
-    other = banded_line_chart([1, 2, 3, 4], {"error rate %": [0, 0, 5, 0]}, bands, "%", x_max=10)
-    assert _bands(other) == placed
-
-
-def test_a_gap_breaks_a_line_and_a_lone_second_is_a_dot() -> None:
-    svg = banded_line_chart(
-        [1, 2, 3, 4, 5, 6], {"error rate %": [None, 1, 2, None, 3, None]}, [], "%", x_max=6
-    )
-    assert len(re.findall(r"<polyline", svg)) == 1 and len(re.findall(r"<circle", svg)) == 1
-
-
-def test_narrow_bands_show_numbers_on_rows_that_do_not_overlap() -> None:
-    bands = [("check-source", 0.0, 0.1), ("check-target", 0.1, 0.2), ("restore", 0.2, 9.0)]
-    svg = banded_line_chart([], {}, bands, "ms", x_max=10)
-    labels = re.findall(r"<text x='([\d.]+)' y='([\d.]+)'[^>]*>([^<]+)</text></g>", svg)
-    assert [text for *_, text in labels] == ["1", "2", "restore"]
-    rows = {text: float(y) for _, y, text in labels}
-    assert rows["1"] != rows["2"]  # side by side they would overlap
-    assert "<title>1. check-source: 0.0 s to 0.1 s</title>" in svg  # its full name, on hover
-
-
-def test_nothing_to_draw_is_no_chart() -> None:
-    assert banded_line_chart([], {"p95": []}, [], "ms") == ""
-    assert banded_line_chart([0.0], {"p95": [None]}, [], "ms", x_max=0) == ""
 
 
 # --- the steps as bands ------------------------------------------------------------------------
@@ -298,7 +250,7 @@ def test_the_load_flows_before_the_first_step_and_stops_after_the_teardown(tmp_p
     (entry,) = read_history(state)
     assert entry["load"] == result.load and "points" not in entry["load"]
     html = Path(result.report).read_text()
-    assert "data-label='act'" in html and "What users saw during each step" in html
+    assert 'data-label="act"' in html and "What users saw during each step" in html
 
 
 def test_a_load_that_does_not_start_fails_the_drill_and_is_still_stopped(tmp_path: Path) -> None:
