@@ -85,8 +85,6 @@ class LocalPlatform:
             if kafka is not None:
                 record.kafka = kafka
             self._up_postgres(record)
-            readers.ensure(self.state, record, self.primary(record), self.warehouse.readers)
-            self.state.write_record(record)
             seeded = self._up_emulator(record)
             if seeded is not None:
                 record.seeded = seeded
@@ -106,6 +104,13 @@ class LocalPlatform:
             self._up_ingest(record)
             if record.kafka:
                 self._up_loader(record)
+            self.state.write_record(record)
+            # Last: the ingest path runs without its readers; one that cannot be made is
+            # said (and `ops local status` shows it) without stopping the rest.
+            try:
+                readers.ensure(self.state, record, self.primary(record), self.warehouse.readers)
+            except OpsError as error:
+                log.warning("postgres: a reader is not streaming: %s; `ops local up` tries again", error)
             self.state.write_record(record)
             return record
 

@@ -26,26 +26,30 @@ def reader_server(reader: ReaderRecord) -> LocalPostgres:
     return LocalPostgres(Path(reader.root), reader.port)
 
 
-def next_reader(state: LocalState, record: PlatformRecord) -> LocalPostgres:
+def next_reader(state: LocalState, record: PlatformRecord, port: int | None = None) -> LocalPostgres:
     """A free folder and port for a new reader (reader-1, reader-2...; never one reused:
-    an old writer's folder may still hold what a failover lost)."""
+    an old writer's folder may still hold what a failover lost). `port`: a dropped
+    reader's, kept when still free (ports are not churned on a busy machine)."""
     state.readers_dir.mkdir(parents=True, exist_ok=True)
     taken = {path.name for path in state.readers_dir.iterdir()} | {r.name for r in record.readers}
     number = 1
     while f"reader-{number}" in taken:
         number += 1
-    return LocalPostgres(state.readers_dir / f"reader-{number}", free_port())
+    chosen = port if port is not None and port_is_free(port) else free_port()
+    return LocalPostgres(state.readers_dir / f"reader-{number}", chosen)
 
 
 def ensure(state: LocalState, record: PlatformRecord, primary: LocalPostgres, wanted: int) -> None:
     """`wanted` readers of `primary`, each running and streaming (changes `record`)."""
     kept: list[ReaderRecord] = []
+    spare: list[int] = []  # the ports of readers dropped, for their replacements
     for reader in record.readers:
         server = reader_server(reader)
         if Path(reader.upstream) != primary.paths.root or not server.initialised() or len(kept) >= wanted:
             log.info("postgres: dropping reader %s (its primary is not the primary now)", reader.name)
             server.stop()
             shutil.rmtree(server.paths.root, ignore_errors=True)
+            spare.append(reader.port)
             continue
         if not server.is_running():
             if not port_is_free(server.port):
@@ -56,7 +60,7 @@ def ensure(state: LocalState, record: PlatformRecord, primary: LocalPostgres, wa
         kept.append(reader)
     record.readers = kept
     while len(record.readers) < wanted:
-        server = next_reader(state, record)
+        server = next_reader(state, record, spare.pop() if spare else None)
         log.info(
             "postgres: reader %s of %s on 127.0.0.1:%d",
             server.paths.root.name,

@@ -10,6 +10,7 @@ from ops.inventory.environment import Environment
 from ops.runbook.model import IamGrant
 from ops.runbook.stops import alarm_prefix
 from runbooks.aurora_failover.steps import rds_component
+from runbooks.rds_pitr.grants import cname_grants
 
 MOVES = {"switchover": "rds:SwitchoverGlobalCluster", "failover": "rds:FailoverGlobalCluster"}
 
@@ -69,26 +70,7 @@ def _cutover_grants(env: Environment, params: Any) -> list[IamGrant]:
             ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"),
         ),
     ]
-    if component.dns is not None:
-        # The zone is looked up by name at run time (its id is not in the inventory); the
-        # changes are held to the one CNAME record.
-        record = component.dns.record.rstrip(".")
-        grants += [
-            IamGrant(
-                "route53:hostedzone",
-                ("*",),
-                ("route53:ChangeResourceRecordSets",),
-                condition=(
-                    (
-                        "ForAllValues:StringEquals",
-                        "route53:ChangeResourceRecordSetsNormalizedRecordNames",
-                        (record,),
-                    ),
-                    ("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", ("CNAME",)),
-                ),
-            ),
-            IamGrant("route53:hostedzone", ("*",), ("route53:ListResourceRecordSets",)),
-        ]
+    grants += cname_grants(component)
     return grants
 
 

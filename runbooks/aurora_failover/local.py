@@ -117,7 +117,7 @@ class LocalSteps:
                 f"({writer.paths.root.name} on port {writer.port}): resume or abort the run that moved it "
                 "(`ops runbook status`), or `ops local up`"
             )
-        chosen = self._choose_reader(record)
+        chosen = self._choose_reader(record, writer)
         reader = LocalPostgres(Path(chosen.root), chosen.port)
         if self.params.mode == "failover":
             # The writer's region is lost: it may be down and the reader cut off. The reader
@@ -158,11 +158,13 @@ class LocalSteps:
         seconds = None if behind.seconds == float("inf") else round(behind.seconds, 3)
         return {"lag_bytes": behind.bytes, "lag_seconds": seconds}
 
-    def _choose_reader(self, record: PlatformRecord) -> ReaderRecord:
+    def _choose_reader(self, record: PlatformRecord, writer: LocalPostgres) -> ReaderRecord:
         if not record.readers:
             raise OpsError(f"{self.params.component} has no reader running; `ops local up` makes one")
         if self.params.target is None:
-            return record.readers[0]
+            # The first reader of the writer itself (a leftover of another writer's is not one).
+            of_writer = [r for r in record.readers if Path(r.upstream) == writer.paths.root]
+            return (of_writer or record.readers)[0]
         for reader in record.readers:
             if reader.name == self.params.target:
                 return reader
@@ -403,7 +405,7 @@ class LocalSteps:
         record = self._record(ctx)
         existing = [r for r in record.readers if Path(r.upstream) == promoted.paths.root]
         if existing:
-            return {"reader": existing[0].name}
+            return {"reader": existing[0].name, "reader_root": existing[0].root}
         root = ctx.noted("reader_root") or str(next_reader(LocalState.of(ctx.state), record).paths.root)
         ctx.note(reader_root=root)
         server = LocalPostgres(Path(root), free_port())
@@ -416,7 +418,20 @@ class LocalSteps:
             record.readers.append(ReaderRecord(str(server.paths.root), server.port, str(promoted.paths.root)))
 
         platform.change_record(add)
-        return {"reader": server.paths.root.name}
+        return {"reader": server.paths.root.name, "reader_root": str(server.paths.root)}
+
+    def drop_reader(self, ctx: RunContext) -> None:
+        """Undo of rejoin-reader (a drill's teardown fails the writer back): the reader made
+        of the promoted server goes, so the cluster has its readers of the old writer only."""
+        root = ctx.outputs.get("rejoin-reader", {}).get("reader_root") or ctx.notes.get(
+            "rejoin-reader", {}
+        ).get("reader_root")
+        if not root:
+            return
+        server = LocalPostgres(Path(root), 0)
+        server.stop()
+        self._forget_reader(ctx, server)
+        shutil.rmtree(server.paths.root, ignore_errors=True)
 
     def _forget_reader(self, ctx: RunContext, reader: LocalPostgres) -> None:
         def forget(record: PlatformRecord) -> None:

@@ -162,7 +162,12 @@ STEPS = (
     StepRow(
         "rejoin-reader",
         ACTION,
-        local=Says("a new reader streams from the new writer", ("postgres:pg_basebackup -R",)),
+        undo="drop_reader",
+        local=Says(
+            "a new reader streams from the new writer",
+            ("postgres:pg_basebackup -R",),
+            undo_calls=("postgres:pg_ctl stop",),
+        ),
     ),
 )
 

@@ -17,7 +17,7 @@ from ops.errors import OpsError
 from ops.inventory.components import Lambda, Msk
 from ops.inventory.environment import Environment
 from ops.runbook.model import RunContext
-from runbooks.common.cloudwatch import KAFKA, PERIOD, metric_query
+from runbooks.common.cloudwatch import KAFKA, PERIOD, metric_query, read
 from runbooks.msk_broker_reboot.rolling import Health, RollingReboot
 from runbooks.msk_broker_reboot.steps import RebootParams
 
@@ -189,22 +189,7 @@ class AwsReboot(RollingReboot):
             queries.append(metric_query(f"calls{index}", "AWS/Lambda", "Invocations", dims, "Sum"))
         now = datetime.now(UTC)
         started = self._started(ctx)
-        request: dict[str, Any] = {
-            "MetricDataQueries": queries,
-            "StartTime": min(started, now - LOOK_BACK),
-            "EndTime": now,
-            "ScanBy": "TimestampDescending",
-        }
-        found: dict[str, list[tuple[datetime, float]]] = {}
-        while True:
-            page = self._cloudwatch(ctx).get_metric_data(**request)
-            for result in page.get("MetricDataResults", []):
-                points = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
-                found.setdefault(result["Id"], []).extend(points)
-            if not page.get("NextToken"):
-                break
-            request["NextToken"] = page["NextToken"]
-        return {key: sorted(points, reverse=True) for key, points in found.items()}
+        return read(self._cloudwatch(ctx), queries, min(started, now - LOOK_BACK), now)
 
     @staticmethod
     def _started(ctx: RunContext) -> datetime:

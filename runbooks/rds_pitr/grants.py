@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ops.contracts import endpoint_parameter
+from ops.inventory.components import Rds
 from ops.inventory.environment import Environment
 from ops.runbook.model import IamGrant
 from ops.runbook.stops import alarm_prefix
@@ -126,24 +127,32 @@ def pitr_grants(env: Environment, params: Any) -> list[IamGrant]:
         # No check secret: the data checks read the database's RDS-managed master secret.
         managed = "rds!cluster-*" if component.engine == "aurora-postgresql" else "rds!db-*"
         grants.append(IamGrant("secretsmanager:Secret", (managed,), ("secretsmanager:GetSecretValue",)))
-    if component.dns is not None:
-        # The zone is looked up by name at run time (its id is not in the inventory); the
-        # changes are held to the one CNAME record.
-        record = component.dns.record.rstrip(".")
-        grants.append(
-            IamGrant(
-                "route53:hostedzone",
-                ("*",),
-                ("route53:ChangeResourceRecordSets",),
-                condition=(
-                    (
-                        "ForAllValues:StringEquals",
-                        "route53:ChangeResourceRecordSetsNormalizedRecordNames",
-                        (record,),
-                    ),
-                    ("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", ("CNAME",)),
-                ),
-            )
-        )
-        grants.append(IamGrant("route53:hostedzone", ("*",), ("route53:ListResourceRecordSets",)))
+    grants += cname_grants(component)
     return grants
+
+
+NORMALIZED_NAMES = "ChangeResourceRecordSetsNormalizedRecordNames"
+
+
+def cname_grants(component: Rds) -> list[IamGrant]:
+    """A Route 53 cutover's: the zone is looked up by name at run time (its id is not in the
+    inventory); the changes are held to the one CNAME record."""
+    if component.dns is None:
+        return []
+    record = component.dns.record.rstrip(".")
+    return [
+        IamGrant(
+            "route53:hostedzone",
+            ("*",),
+            ("route53:ChangeResourceRecordSets",),
+            condition=(
+                (
+                    "ForAllValues:StringEquals",
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                    (record,),
+                ),
+                ("ForAllValues:StringEquals", "route53:ChangeResourceRecordSetsRecordTypes", ("CNAME",)),
+            ),
+        ),
+        IamGrant("route53:hostedzone", ("*",), ("route53:ListResourceRecordSets",)),
+    ]
