@@ -30,6 +30,7 @@ def demo(
     from ops.inventory import load_inventory
     from ops.local.platform import LocalPlatform
     from ops.observe.checks import check_inventory
+    from ops.report import human
     from ops.util.ids import new_run_id
 
     context = cli_context(ctx)
@@ -78,15 +79,17 @@ def demo(
     with console.status("point-in-time recovery of the warehouse while traffic runs..."):
         outcome.pitr = run.pitr_under_traffic(environment, platform, record, seed)
     console.print(
-        f"[green]5/10[/] PITR with cutover under traffic: RTO {outcome.pitr['RecoveryTime']} s, "
-        f"RPO {outcome.pitr['RPOSeconds']} s, rows verified {outcome.pitr['RowsVerified']}"
+        f"[green]5/10[/] PITR with cutover under traffic: RTO {human.seconds(outcome.pitr['RecoveryTime'])}, "
+        f"RPO {human.seconds(outcome.pitr['RPOSeconds'])}, rows verified "
+        f"{human.value(outcome.pitr['RowsVerified'])}"
     )
     with console.status("the warehouse's writer failed over to its reader while traffic runs..."):
         outcome.database_failover = database.failover_under_traffic(environment, platform, record, seed)
     moved_db = outcome.database_failover
     console.print(
         f"[green]6/10[/] database failover (aurora-failover, a streaming replica promoted) under traffic: "
-        f"RTO {moved_db['RecoveryTime']} s, measured RPO {moved_db['RPOSeconds']} s "
+        f"RTO {human.seconds(moved_db['RecoveryTime'])}, "
+        f"measured RPO {human.seconds(moved_db['RPOSeconds'])} "
         f"({_lost_commits(moved_db)} commits lost), {moved_db['acknowledged']} acknowledged, "
         f"{moved_db['lost']} missing, clients' longest gap {moved_db['client_longest_gap_s']} s"
     )

@@ -20,6 +20,7 @@ from ops.inventory.environment import Environment
 from ops.inventory.loader import Inventory
 from ops.local.platform import LocalPlatform
 from ops.local.state import PlatformRecord
+from ops.report import human
 from ops.report.charts import bar_chart
 from ops.report.writer import ReportPaths, Section, write_report
 from ops.runbook.report import write_run_report
@@ -388,11 +389,14 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
                 "Point-in-time recovery under traffic (rds-pitr, with cutover)",
                 ("output", "value"),
                 [
-                    ("target time", str(pitr["TargetTime"])),
-                    ("recovery point (latest commit restored)", str(pitr["RecoveryPoint"])),
-                    ("RTO: run start to cutover", f"{pitr['RecoveryTime']} s"),
-                    ("RPO: commits after the recovery point", f"{pitr['RPOSeconds']} s"),
-                    ("rows verified (count and checksum)", str(pitr["RowsVerified"])),
+                    ("target time", human.moment(str(pitr["TargetTime"]))),
+                    ("recovery point (latest commit restored)", human.moment(pitr["RecoveryPoint"])),
+                    ("RTO: run start to cutover", human.seconds(pitr["RecoveryTime"])),
+                    ("RPO: commits after the recovery point", human.seconds(pitr["RPOSeconds"])),
+                    *(
+                        (f"rows verified in {table} (count and checksum)", str(rows))
+                        for table, rows in (pitr["RowsVerified"] or {}).items()
+                    ),
                     ("restored database", str(pitr["RestoredIdentifier"])),
                 ],
             )
@@ -406,8 +410,8 @@ def write_demo_report(folder: Path, inventory: Inventory, outcome: DemoOutcome) 
                 ("output", "value"),
                 [
                     ("old writer -> new writer", f"{db['OldWriter']} -> {db['NewWriter']}"),
-                    ("RTO: run start to cutover", f"{db['RecoveryTime']} s"),
-                    ("RPO measured from the rows", f"{db['RPOSeconds']} s"),
+                    ("RTO: run start to cutover", human.seconds(db["RecoveryTime"])),
+                    ("RPO measured from the rows", human.seconds(db["RPOSeconds"])),
                     (
                         "commits lost (acknowledged by the old writer, not on the new)",
                         str(sum(lost.values())),
