@@ -11,7 +11,9 @@ import base64
 import contextlib
 import io
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -131,12 +133,14 @@ def browser() -> Iterator[Page]:
     binary = chromium_binary()
     if binary is None:
         raise FileNotFoundError("chromium")
-    with tempfile.TemporaryDirectory(prefix="ops-chromium-") as profile:
+    # Chromium's helpers may still write to the profile as it goes: its removal is best effort.
+    with tempfile.TemporaryDirectory(prefix="ops-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group: stopped whole, helpers included
         )
         try:
             port = _devtools_port(process)
@@ -151,12 +155,18 @@ def browser() -> Iterator[Page]:
             finally:
                 socket.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    """SIGTERM to Chromium's whole group, SIGKILL to what is left after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _devtools_port(process: subprocess.Popen[str]) -> int:

@@ -43,6 +43,8 @@ CATCH_UP_TIMEOUT = 60.0  # a fenced writer's last WAL reaching the reader
 # Written before the cutover names the promoted server: it may hold writes found nowhere
 # else; the failover's undo refuses to drop it until the cutover's rollback copied them.
 SERVING = "serving"
+# The newest commit of a table before a moment (commit timestamps are tracked).
+COMMITTED_BEFORE = "SELECT max(t) FROM (SELECT pg_xact_commit_timestamp(xmin) AS t FROM {}) AS c WHERE t < %s"
 
 
 class LocalSteps:
@@ -338,10 +340,10 @@ class LocalSteps:
             lost, latest = self._lost(ctx, old, dbname)
         finally:
             old.stop()
-        replayed = ctx.output("fail-over", "replayed_commit")
         rpo = 0.0
         if latest is not None:
-            since = datetime.fromisoformat(replayed) if replayed else latest
+            kept = self._last_kept(ctx, dbname)
+            since = kept if kept is not None else latest
             rpo = round(max(0.0, (latest - since).total_seconds()), 3)
         files = sorted(str(p) for p in self._lost_dir(ctx).glob("*.csv"))
         return {
@@ -351,6 +353,25 @@ class LocalSteps:
             "latest_lost_commit": latest.isoformat() if latest else None,
             "lost_file": files[0] if len(files) == 1 else (str(self._lost_dir(ctx)) if files else None),
         }
+
+    def _last_kept(self, ctx: RunContext, dbname: str) -> datetime | None:
+        """The newest commit the reader had when promoted: what it said it replayed, else
+        (a reader that replayed nothing since it started says nothing) the newest row of
+        the check tables on the new writer committed before the promotion."""
+        replayed = ctx.output("fail-over", "replayed_commit")
+        if replayed:
+            return datetime.fromisoformat(replayed)
+        promoted_at = datetime.fromisoformat(ctx.output("fail-over", "promoted_at"))
+        newest: datetime | None = None
+        with psycopg.connect(self._reader(ctx).conninfo(dbname)) as conn:
+            for table in self.tables:
+                row = conn.execute(
+                    sql.SQL(COMMITTED_BEFORE).format(sql.Identifier(table)),
+                    (promoted_at,),
+                ).fetchone()
+                if row and row[0] and (newest is None or row[0] > newest):
+                    newest = row[0]
+        return newest
 
     def _lost_dir(self, ctx: RunContext) -> Path:
         return runs_dir(ctx.state) / ctx.run_id / "lost-rows"
